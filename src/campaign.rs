@@ -1,0 +1,214 @@
+//! One campaign file (DESIGN §2): its identity, timing, variables, locales and the templated
+//! `push` body. Parsing keeps the line of every value so later findings can point at it; the
+//! body itself stays an untyped tree until it has been merged and rendered.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::body::{Audience, PushBody};
+use crate::finding::Finding;
+use crate::node::{Node, Origin, from_yaml};
+
+/// The file format, exactly as written. `Spanned` and `Node` keep lines for findings.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "pushform campaign")]
+pub struct CampaignFile {
+    /// Unique, stable, never reused: `[a-z0-9][a-z0-9._-]*`.
+    #[schemars(with = "String")]
+    pub id: Spanned<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// RFC 3339 instant; never sent earlier.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub not_before: Option<Spanned<String>>,
+    /// RFC 3339 instant; if no quota slot exists before it, the push expires unsent.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub not_after: Option<Spanned<String>>,
+    /// Template variables, each available as a top-level name.
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    pub vars: Option<Node>,
+    /// One push per locale, in this order.
+    #[serde(default)]
+    pub locales: Option<IndexMap<String, LocaleFile>>,
+    /// The /push.json body with the API's own field names; string leaves are templates.
+    #[serde(default)]
+    #[schemars(with = "PushBody")]
+    pub push: Option<Node>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocaleFile {
+    /// Deep-merged over `push.audience` for this locale.
+    #[serde(default)]
+    #[schemars(with = "Option<Audience>")]
+    pub audience: Option<Node>,
+    /// This locale's strings (`t.<key>`), over the catalog `templates/locales/<locale>.yaml`.
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    pub strings: Option<Node>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Locale {
+    pub name: String,
+    pub audience: Option<Node>,
+    pub strings: Option<Node>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Campaign {
+    pub id: String,
+    pub id_origin: Origin,
+    /// Path relative to the project root, with `/` separators.
+    pub file: Arc<str>,
+    pub description: Option<String>,
+    pub not_before: Option<DateTime<FixedOffset>>,
+    pub not_after: Option<DateTime<FixedOffset>>,
+    pub not_after_origin: Origin,
+    pub vars: Option<Node>,
+    pub locales: Vec<Locale>,
+    pub push: Node,
+}
+
+/// Parses a campaign file. Structural errors (YAML syntax, unknown keys, bad timestamps) are
+/// returned as findings; a campaign that cannot be read at all yields `None`.
+pub fn parse(file: &Arc<str>, source: &str, findings: &mut Vec<Finding>) -> Option<Campaign> {
+    let parsed: CampaignFile = match from_yaml(source) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            findings.push(yaml_finding(file, &err));
+            return None;
+        }
+    };
+    let at = |line: u64| Origin {
+        file: Some(Arc::clone(file)),
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+    };
+    let mut time = |field: &str,
+                    value: Option<Spanned<String>>|
+     -> (Option<DateTime<FixedOffset>>, Origin) {
+        let Some(value) = value else {
+            return (None, Origin::default());
+        };
+        let origin = at(value.referenced.line());
+        match DateTime::parse_from_rfc3339(value.value.trim()) {
+            Ok(t) => (Some(t), origin),
+            Err(err) => {
+                findings.push(
+                    Finding::error(format!(
+                        "`{}` is not an RFC 3339 time ({err}); write e.g. 2026-12-01T10:00:00+08:00",
+                        value.value
+                    ))
+                    .at(&origin)
+                    .field(field),
+                );
+                (None, origin)
+            }
+        }
+    };
+    let (not_before, _) = time("not_before", parsed.not_before);
+    let (not_after, not_after_origin) = time("not_after", parsed.not_after);
+    let stamp = |node: Option<Node>| {
+        node.map(|mut n| {
+            n.set_file(file);
+            n
+        })
+    };
+    let locales = parsed
+        .locales
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, spec)| Locale {
+            name,
+            audience: stamp(spec.audience),
+            strings: stamp(spec.strings),
+        })
+        .collect();
+    let push = stamp(parsed.push).unwrap_or_else(|| {
+        let mut empty = Node::empty_map();
+        empty.set_file(file);
+        empty
+    });
+    Some(Campaign {
+        id: parsed.id.value,
+        id_origin: at(parsed.id.referenced.line()),
+        file: Arc::clone(file),
+        description: parsed.description,
+        not_before,
+        not_after,
+        not_after_origin,
+        vars: stamp(parsed.vars),
+        locales,
+        push,
+    })
+}
+
+/// A YAML or shape error as a finding: the first line of serde-saphyr's message, its location,
+/// and its source excerpt as the detail.
+pub fn yaml_finding(file: &str, err: &serde_saphyr::Error) -> Finding {
+    let text = err.to_string();
+    let mut lines = text.lines();
+    let message = lines.next().unwrap_or("invalid YAML").trim().to_owned();
+    let rest: Vec<&str> = lines.collect();
+    let mut finding = Finding::error(message).in_file(file);
+    if let Some(location) = err.location() {
+        let line = u32::try_from(location.line()).unwrap_or(u32::MAX);
+        finding.line = (line > 0).then_some(line);
+    }
+    if !rest.is_empty() {
+        finding = finding.detail(rest.join("\n"));
+    }
+    finding
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(src: &str) -> (Option<Campaign>, Vec<Finding>) {
+        let mut findings = Vec::new();
+        let file: Arc<str> = Arc::from("campaigns/a.yaml");
+        (parse(&file, src, &mut findings), findings)
+    }
+
+    #[test]
+    fn parses_locales_in_order() {
+        let (c, f) = parse_ok(
+            "id: a\nlocales:\n  zh-CN: {strings: {title: x}}\n  en: {strings: {title: y}}\npush: {platform: [ios]}\n",
+        );
+        assert!(f.is_empty(), "{f:?}");
+        let c = c.unwrap();
+        let names: Vec<_> = c.locales.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["zh-CN", "en"]);
+        assert_eq!(c.push.locate("platform").to_string(), "campaigns/a.yaml:5");
+    }
+
+    #[test]
+    fn unknown_top_level_key_names_line() {
+        let (c, f) = parse_ok("id: a\npush: {}\nnot_befor: 2026-01-01T00:00:00Z\n");
+        assert!(c.is_none());
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].line, Some(3), "{f:?}");
+        assert!(f[0].message.contains("not_befor"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn bad_time_is_a_finding_with_line() {
+        let (c, f) = parse_ok("id: a\nnot_after: tomorrow\npush: {}\n");
+        assert!(c.is_some());
+        assert_eq!(f[0].line, Some(2));
+        assert_eq!(f[0].field.as_deref(), Some("not_after"));
+        assert!(f[0].message.contains("not an RFC 3339 time"));
+    }
+}

@@ -1,0 +1,30 @@
+//! Command glue: load what the command needs, call the core, hand the result to the printer.
+//! No rule of the domain lives here.
+
+mod render;
+mod schema;
+mod validate;
+
+use anyhow::Result;
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Exit;
+use crate::printer::Printer;
+
+pub use validate::{Loaded, load};
+
+pub fn dispatch(cli: Cli, printer: &Printer) -> Result<Exit> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Validate => validate::run(global, printer),
+        Command::Render(args) => render::run(global, &args, printer),
+        Command::Schema => schema::run(printer),
+        Command::Completions(args) => {
+            let mut out = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "pushform", &mut out);
+            printer.out(&String::from_utf8_lossy(&out));
+            Ok(Exit::Ok)
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! `pushform validate`, and the load-render-check pipeline every other command starts with.
+
+use anyhow::Result;
+
+use crate::cli::GlobalArgs;
+use crate::exit::Exit;
+use crate::finding::{self, Finding};
+use crate::printer::{Printer, Style};
+use crate::project::Project;
+use crate::render::{self, Unit};
+use crate::validate;
+
+/// A project read, rendered and checked.
+pub struct Loaded {
+    pub project: Project,
+    pub units: Vec<Unit>,
+    pub findings: Vec<Finding>,
+}
+
+impl Loaded {
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(Finding::is_error)
+    }
+}
+
+pub fn load(global: &GlobalArgs) -> Result<Loaded> {
+    let mut project = Project::load(&global.dir)?;
+    let (units, mut findings) = render::render_all(&project);
+    findings.append(&mut project.findings);
+    findings.extend(validate::check(&project, &units));
+    finding::sort(&mut findings);
+    Ok(Loaded {
+        project,
+        units,
+        findings,
+    })
+}
+
+pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
+    let loaded = load(global)?;
+    printer.findings(&loaded.findings);
+    let (errors, warnings) = finding::count(&loaded.findings);
+    let campaigns = loaded.project.campaigns.len();
+    let pushes = loaded.units.len();
+    if errors > 0 {
+        printer.err(&format!(
+            "{} {errors} {}, {warnings} {} in {campaigns} {}.\n",
+            printer.err_style(Style::Red, "Invalid:"),
+            plural(errors, "error", "errors"),
+            plural(warnings, "warning", "warnings"),
+            plural(campaigns, "campaign", "campaigns"),
+        ));
+        return Ok(Exit::Error);
+    }
+    let warned = if warnings > 0 {
+        format!(", {warnings} {}", plural(warnings, "warning", "warnings"))
+    } else {
+        String::new()
+    };
+    printer.out(&format!(
+        "{} {campaigns} {} rendered to {pushes} {}{warned}.\n",
+        printer.out_style(Style::Green, "Valid:"),
+        plural(campaigns, "campaign", "campaigns"),
+        plural(pushes, "push", "pushes"),
+    ));
+    Ok(Exit::Ok)
+}
+
+pub fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}

@@ -1,0 +1,140 @@
+//! `pushform.yaml`, the optional project config (DESIGN §3). Every key is optional and unknown
+//! keys are errors, so a typo such as `per_hours` cannot silently fall back to a default.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::body::PushBody;
+use crate::node::Node;
+
+pub const FILE_NAME: &str = "pushform.yaml";
+
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub api: Api,
+    pub quota: QuotaConfig,
+    pub locales: Locales,
+    pub defaults: Defaults,
+    /// Path of the lockfile, relative to the project root.
+    #[serde(default = "default_lock")]
+    pub lock: String,
+}
+
+fn default_lock() -> String {
+    "pushform.lock".to_owned()
+}
+
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Api {
+    /// cn | sg | sg-b | na | sa
+    pub data_center: String,
+    /// Explicit base URLs, primary first; they override `data_center`.
+    pub endpoints: Vec<String>,
+    pub timeout_secs: u64,
+    /// Name of the environment variable holding the App Key.
+    pub app_key_env: String,
+    /// Name of the environment variable holding the App Secret.
+    pub app_secret_env: String,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Api {
+            data_center: "cn".to_owned(),
+            endpoints: Vec::new(),
+            timeout_secs: 10,
+            app_key_env: "RONGCLOUD_APP_KEY".to_owned(),
+            app_secret_env: "RONGCLOUD_APP_SECRET".to_owned(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotaConfig {
+    /// Sends allowed in any 60-minute window.
+    pub per_hour: u32,
+    /// Sends allowed per natural day in `timezone`.
+    pub per_day: u32,
+    /// IANA time zone of the provider's natural day.
+    pub timezone: String,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        QuotaConfig {
+            per_hour: 2,
+            per_day: 3,
+            timezone: "Asia/Shanghai".to_owned(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Locales {
+    /// The locale (`t`, `locale`) of campaigns that declare no `locales`.
+    pub default: Option<String>,
+    /// Explicit fallback chains, e.g. `zh-HK: zh-TW`. Never an implicit fall to another language.
+    pub fallback: IndexMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Defaults {
+    /// Deep-merged under every campaign's `push`.
+    #[schemars(with = "Option<PushBody>")]
+    pub push: Option<Node>,
+}
+
+impl Config {
+    /// The fallback chain of a locale, the locale itself first; stops at a cycle.
+    pub fn chain(&self, locale: &str) -> Vec<String> {
+        let mut chain = vec![locale.to_owned()];
+        let mut current = locale;
+        while let Some(next) = self.locales.fallback.get(current) {
+            if chain.iter().any(|l| l == next) {
+                break;
+            }
+            chain.push(next.clone());
+            current = next;
+        }
+        chain
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::from_yaml;
+
+    #[test]
+    fn defaults_apply_to_missing_keys() {
+        let c: Config = from_yaml("quota: {per_hour: 1}\n").unwrap();
+        assert_eq!(c.quota.per_hour, 1);
+        assert_eq!(c.quota.per_day, 3);
+        assert_eq!(c.quota.timezone, "Asia/Shanghai");
+        assert_eq!(c.api.data_center, "cn");
+        assert_eq!(c.lock, "pushform.lock");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = from_yaml::<Config>("quota: {per_hours: 1}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("per_hours"), "{err}");
+    }
+
+    #[test]
+    fn fallback_chain_stops_at_cycles() {
+        let c: Config =
+            from_yaml("locales: {fallback: {en-GB: en, en: en-GB, zh-HK: zh-TW}}\n").unwrap();
+        assert_eq!(c.chain("en-GB"), ["en-GB", "en"]);
+        assert_eq!(c.chain("zh-HK"), ["zh-HK", "zh-TW"]);
+        assert_eq!(c.chain("fr"), ["fr"]);
+    }
+}

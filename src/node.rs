@@ -1,0 +1,363 @@
+//! A YAML document as a tree that remembers where every value came from.
+//!
+//! Campaign `push` sections, `vars`, string catalogs and `defaults.push` are not typed until after
+//! they have been deep-merged and rendered, but every finding about them must still name the file
+//! and line the user wrote. So they are parsed into this tree first: each node keeps its file and
+//! line through merging and rendering, and a field path (`push.notification.title`) can be traced
+//! back to a source location at any stage.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+
+/// Where a value was written: a file (relative to the project root) and a 1-based line (0 if unknown).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub file: Option<Arc<str>>,
+    pub line: u32,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), 0) => write!(f, "{file}"),
+            (Some(file), line) => write!(f, "{file}:{line}"),
+            (None, 0) => write!(f, "<unknown>"),
+            (None, line) => write!(f, "line {line}"),
+        }
+    }
+}
+
+/// One mapping entry; the key's own line is kept because it is where a user looks for a field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub key: String,
+    pub key_line: u32,
+    pub value: Node,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<Entry>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub kind: Kind,
+    pub origin: Origin,
+}
+
+impl Node {
+    pub fn new(kind: Kind) -> Self {
+        Node {
+            kind,
+            origin: Origin::default(),
+        }
+    }
+
+    pub fn empty_map() -> Self {
+        Node::new(Kind::Map(Vec::new()))
+    }
+
+    /// Stamps every node of the tree with the file it was read from.
+    pub fn set_file(&mut self, file: &Arc<str>) {
+        self.origin.file = Some(Arc::clone(file));
+        match &mut self.kind {
+            Kind::Seq(items) => items.iter_mut().for_each(|n| n.set_file(file)),
+            Kind::Map(entries) => entries.iter_mut().for_each(|e| e.value.set_file(file)),
+            _ => {}
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&[Entry]> {
+        match &self.kind {
+            Kind::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_map()?
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| &e.value)
+    }
+
+    /// The origin of the value at a dotted path (`notification.ios.badge`, `audience.tag.3`), or of
+    /// the deepest ancestor that exists: a missing field is reported where its parent is.
+    pub fn locate(&self, path: &str) -> Origin {
+        let mut node = self;
+        let mut best = self.origin.clone();
+        if path.is_empty() {
+            return best;
+        }
+        for part in path.split('.') {
+            let next = match &node.kind {
+                Kind::Map(entries) => entries.iter().find(|e| e.key == part).map(|e| {
+                    best = Origin {
+                        file: e.value.origin.file.clone(),
+                        line: e.key_line,
+                    };
+                    &e.value
+                }),
+                Kind::Seq(items) => {
+                    part.parse::<usize>()
+                        .ok()
+                        .and_then(|i| items.get(i))
+                        .map(|n| {
+                            best = n.origin.clone();
+                            n
+                        })
+                }
+                _ => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => break,
+            }
+        }
+        best
+    }
+
+    /// Deep merge: mappings merge key by key, and anything else from `over` replaces `self`
+    /// (a locale's `audience.tag` replaces the campaign's list, it never appends to it).
+    pub fn merge_over(base: &Node, over: &Node) -> Node {
+        match (&base.kind, &over.kind) {
+            (Kind::Map(b), Kind::Map(o)) => {
+                let mut out: Vec<Entry> = b.clone();
+                for entry in o {
+                    if let Some(existing) = out.iter_mut().find(|e| e.key == entry.key) {
+                        existing.value = Node::merge_over(&existing.value, &entry.value);
+                        existing.key_line = entry.key_line;
+                    } else {
+                        out.push(entry.clone());
+                    }
+                }
+                Node {
+                    kind: Kind::Map(out),
+                    origin: over.origin.clone(),
+                }
+            }
+            _ => over.clone(),
+        }
+    }
+
+    /// Plain JSON, dropping origins. Mapping keys come out sorted (serde_json's map is a BTreeMap).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match &self.kind {
+            Kind::Null => Value::Null,
+            Kind::Bool(b) => Value::Bool(*b),
+            Kind::Int(i) => Value::from(*i),
+            Kind::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            Kind::Str(s) => Value::String(s.clone()),
+            Kind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            Kind::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|e| (e.key.clone(), e.value.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Null => "null",
+            Kind::Bool(_) => "a boolean",
+            Kind::Int(_) => "an integer",
+            Kind::Float(_) => "a number",
+            Kind::Str(_) => "a string",
+            Kind::Seq(_) => "a list",
+            Kind::Map(_) => "a mapping",
+        }
+    }
+}
+
+/// Parses YAML the way every pushform file is read: YAML 1.2 core booleans only, so `no`, `y` or
+/// `on` (a Norwegian locale, a key named `y`) stay strings instead of silently becoming booleans.
+pub fn from_yaml<T: serde::de::DeserializeOwned>(src: &str) -> Result<T, serde_saphyr::Error> {
+    let options = serde_saphyr::options! { strict_booleans: true };
+    serde_saphyr::from_str_with_options(src, options)
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<Kind>::deserialize(deserializer)?;
+        Ok(Node {
+            kind: spanned.value,
+            origin: Origin {
+                file: None,
+                line: u32::try_from(spanned.referenced.line()).unwrap_or(u32::MAX),
+            },
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(KindVisitor)
+    }
+}
+
+struct KindVisitor;
+
+impl<'de> Visitor<'de> for KindVisitor {
+    type Value = Kind;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Kind, E> {
+        Ok(Kind::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Kind, E> {
+        Ok(Kind::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Kind, E> {
+        i64::try_from(v)
+            .map(Kind::Int)
+            .map_err(|_| E::custom(format!("the integer {v} is too large")))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Kind, E> {
+        i64::try_from(v)
+            .map(Kind::Int)
+            .map_err(|_| E::custom(format!("the integer {v} is too large")))
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Kind, E> {
+        i64::try_from(v)
+            .map(Kind::Int)
+            .map_err(|_| E::custom(format!("the integer {v} is too large")))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Kind, E> {
+        Ok(Kind::Float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Kind, E> {
+        Ok(Kind::Str(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Kind, E> {
+        Ok(Kind::Str(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Kind, E> {
+        Ok(Kind::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Kind, E> {
+        Ok(Kind::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Kind, D::Error> {
+        Kind::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
+        let mut items = Vec::new();
+        while let Some(node) = seq.next_element::<Node>()? {
+            items.push(node);
+        }
+        Ok(Kind::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
+        let mut entries: Vec<Entry> = Vec::new();
+        while let Some(key) = map.next_key::<Spanned<KeyString>>()? {
+            let value = map.next_value::<Node>()?;
+            let key_line = u32::try_from(key.referenced.line()).unwrap_or(u32::MAX);
+            let key = key.value.0;
+            if entries.iter().any(|e| e.key == key) {
+                return Err(de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            entries.push(Entry {
+                key,
+                key_line,
+                value,
+            });
+        }
+        Ok(Kind::Map(entries))
+    }
+}
+
+/// A mapping key: YAML allows `1: x` or `true: x`; campaign keys are names, so take their text.
+struct KeyString(String);
+
+impl<'de> Deserialize<'de> for KeyString {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = KeyString;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping key (a name)")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyString, E> {
+                Ok(KeyString(v.to_owned()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<KeyString, E> {
+                Ok(KeyString(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<KeyString, E> {
+                Ok(KeyString(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<KeyString, E> {
+                Ok(KeyString(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<KeyString, E> {
+                Ok(KeyString(v.to_string()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<KeyString, E> {
+                Ok(KeyString("null".to_owned()))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> Node {
+        from_yaml(src).expect("parses")
+    }
+
+    #[test]
+    fn keeps_lines_and_order() {
+        let n = parse("b: 1\na:\n  x: [1, 2]\n  y: hello\n");
+        let keys: Vec<_> = n.as_map().unwrap().iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["b", "a"]);
+        assert_eq!(n.locate("a.y").line, 4);
+        assert_eq!(n.locate("a.x").line, 3);
+        // A missing leaf is reported where its nearest parent is.
+        assert_eq!(n.locate("a.zzz").line, 2);
+    }
+
+    #[test]
+    fn merge_replaces_lists_and_merges_maps() {
+        let base = parse("audience: {tag: [a, b], packageName: p}\nplatform: [ios]\n");
+        let over = parse("audience: {tag: [c]}\n");
+        let merged = Node::merge_over(&base, &over);
+        assert_eq!(
+            merged.to_json(),
+            serde_json::json!({"audience": {"tag": ["c"], "packageName": "p"}, "platform": ["ios"]})
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        assert!(from_yaml::<Node>("a: 1\na: 2\n").is_err());
+    }
+
+    #[test]
+    fn scalars() {
+        let n = parse(
+            "i: -3\nf: 1.5\nb: true\nn: null\ns: '10'\nno: no\nt: 2026-12-01T10:00:00+08:00\n",
+        );
+        assert_eq!(
+            n.to_json(),
+            serde_json::json!({"i": -3, "f": 1.5, "b": true, "n": null, "s": "10", "no": "no", "t": "2026-12-01T10:00:00+08:00"})
+        );
+    }
+}

@@ -1,0 +1,723 @@
+//! Rendering: from parsed campaigns to the exact `/push.json` bodies, one per (campaign, locale).
+//!
+//! One minijinja environment per run, loading `templates/` for include/import/macros, strict
+//! about undefined names, and with nothing in its context that depends on the clock, randomness
+//! or the environment, so the same files always give the same bytes. Every template source (a
+//! string leaf at one place in one file) is compiled once, up front, and then rendered for every
+//! unit that uses it; strings without template syntax are never compiled. Strings of `t` are
+//! rendered lazily, when a template asks for them, so a catalog entry that needs a variable only
+//! one campaign defines does not break the others.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, FixedOffset};
+use minijinja::value::{Enumerator, Object, ObjectExt, Value};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+
+use crate::body::{self, PushBody};
+use crate::campaign::Campaign;
+use crate::finding::Finding;
+use crate::node::{Entry, Kind, Node, Origin};
+use crate::project::{CATALOG_DIR, Project, TEMPLATES_DIR};
+
+/// One push: a campaign in one locale, rendered to the bytes that would be sent.
+#[derive(Clone, Debug)]
+pub struct Unit {
+    /// `<id>` or `<id>/<locale>`.
+    pub key: String,
+    pub campaign: String,
+    /// `None` for a campaign without `locales`.
+    pub locale: Option<String>,
+    /// The campaign file, relative to the project root.
+    pub file: Arc<str>,
+    /// Position of the campaign in file-path order, and of the locale in the campaign.
+    pub file_index: usize,
+    pub locale_index: usize,
+    pub not_before: Option<DateTime<FixedOffset>>,
+    pub not_after: Option<DateTime<FixedOffset>>,
+    pub body: PushBody,
+    /// The exact bytes POSTed.
+    pub bytes: Vec<u8>,
+    /// Lowercase hex SHA-1 of `bytes`.
+    pub digest: String,
+    /// The merged, rendered `push` tree: where each field of the body was written.
+    pub tree: Node,
+}
+
+impl Unit {
+    /// The body as a JSON value (for the lockfile, plan files and `render`).
+    pub fn body_json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.bytes).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+pub fn unit_key(campaign: &str, locale: Option<&str>) -> String {
+    match locale {
+        Some(locale) => format!("{campaign}/{locale}"),
+        None => campaign.to_owned(),
+    }
+}
+
+/// Renders every campaign of the project. Units that fail to render are left out and explained
+/// in the findings.
+pub fn render_all(project: &Project) -> (Vec<Unit>, Vec<Finding>) {
+    let mut findings = Vec::new();
+    let templates = Arc::new(Templates::compile(project, &mut findings));
+    let mut units = Vec::new();
+    for (index, campaign) in project.campaigns.iter().enumerate() {
+        render_campaign(
+            project,
+            &templates,
+            index,
+            campaign,
+            &mut units,
+            &mut findings,
+        );
+    }
+    (units, findings)
+}
+
+/// The environment with every template leaf of the project compiled into it.
+struct Templates {
+    env: Environment<'static>,
+    /// (origin, source) → template name. A leaf missing here failed to compile (already reported).
+    names: HashMap<(String, String), String>,
+}
+
+/// Why a leaf produced no text: a finding to report, or one that was already reported.
+enum LeafError {
+    New(Box<Finding>),
+    Reported,
+}
+
+impl Templates {
+    fn compile(project: &Project, findings: &mut Vec<Finding>) -> Templates {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // A YAML block scalar's final newline is part of the text the author wrote.
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        let dir = project.templates_dir();
+        if dir.is_dir() {
+            env.set_loader(minijinja::path_loader(dir));
+            env.set_auto_reload(false);
+        }
+        let mut templates = Templates {
+            env,
+            names: HashMap::new(),
+        };
+        if let Some(defaults) = &project.config.defaults.push {
+            templates.add_tree(defaults, "push", findings);
+        }
+        for catalog in project.catalogs.values() {
+            templates.add_tree(catalog, "t", findings);
+        }
+        for campaign in &project.campaigns {
+            templates.add_tree(&campaign.push, "push", findings);
+            for locale in &campaign.locales {
+                if let Some(audience) = &locale.audience {
+                    templates.add_tree(audience, "push.audience", findings);
+                }
+                if let Some(strings) = &locale.strings {
+                    templates.add_tree(strings, "t", findings);
+                }
+            }
+        }
+        templates
+    }
+
+    fn add_tree(&mut self, node: &Node, path: &str, findings: &mut Vec<Finding>) {
+        match &node.kind {
+            Kind::Str(source) if is_template(source) => {
+                let key = (node.origin.to_string(), source.clone());
+                if self.names.contains_key(&key) {
+                    return;
+                }
+                let mut name = key.0.clone();
+                let mut n = 1;
+                while self.names.values().any(|v| v == &name) {
+                    n += 1;
+                    name = format!("{} #{n}", key.0);
+                }
+                match self.env.add_template_owned(name.clone(), source.clone()) {
+                    Ok(()) => {
+                        self.names.insert(key, name);
+                    }
+                    Err(err) => findings.push(template_finding(&err, node, path)),
+                }
+            }
+            Kind::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.add_tree(item, &format!("{path}.{i}"), findings);
+                }
+            }
+            Kind::Map(entries) => {
+                for e in entries {
+                    self.add_tree(&e.value, &format!("{path}.{}", e.key), findings);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn render(
+        &self,
+        node: &Node,
+        source: &str,
+        path: &str,
+        ctx: &Value,
+    ) -> Result<String, LeafError> {
+        let Some(name) = self
+            .names
+            .get(&(node.origin.to_string(), source.to_owned()))
+        else {
+            return Err(LeafError::Reported);
+        };
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|err| LeafError::New(Box::new(template_finding(&err, node, path))))
+    }
+
+    /// Renders every string leaf of a tree, keeping the tree's shape and origins.
+    fn render_tree(
+        &self,
+        node: &Node,
+        path: &str,
+        ctx: &Value,
+        errors: &mut Vec<LeafError>,
+    ) -> Node {
+        let kind = match &node.kind {
+            Kind::Str(source) if is_template(source) => {
+                match self.render(node, source, path, ctx) {
+                    Ok(text) => Kind::Str(text),
+                    Err(err) => {
+                        errors.push(err);
+                        Kind::Str(String::new())
+                    }
+                }
+            }
+            Kind::Seq(items) => Kind::Seq(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| self.render_tree(n, &format!("{path}.{i}"), ctx, errors))
+                    .collect(),
+            ),
+            Kind::Map(entries) => Kind::Map(
+                entries
+                    .iter()
+                    .map(|e| Entry {
+                        key: e.key.clone(),
+                        key_line: e.key_line,
+                        value: self.render_tree(
+                            &e.value,
+                            &format!("{path}.{}", e.key),
+                            ctx,
+                            errors,
+                        ),
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        };
+        Node {
+            kind,
+            origin: node.origin.clone(),
+        }
+    }
+}
+
+fn render_campaign(
+    project: &Project,
+    templates: &Arc<Templates>,
+    index: usize,
+    campaign: &Campaign,
+    units: &mut Vec<Unit>,
+    findings: &mut Vec<Finding>,
+) {
+    let config = &project.config;
+    let base = match &config.defaults.push {
+        Some(defaults) => Node::merge_over(defaults, &campaign.push),
+        None => campaign.push.clone(),
+    };
+    let mut vars: BTreeMap<String, Value> = BTreeMap::new();
+    if let Some(node) = &campaign.vars {
+        match &node.kind {
+            Kind::Map(entries) => {
+                for e in entries {
+                    vars.insert(e.key.clone(), to_value(&e.value));
+                }
+            }
+            Kind::Null => {}
+            _ => {
+                findings.push(
+                    Finding::error(format!(
+                        "must be a mapping of names to values, not {}",
+                        node.type_name()
+                    ))
+                    .at(&node.origin)
+                    .field("vars"),
+                );
+                return;
+            }
+        }
+    }
+    // A campaign without `locales` is one unit in the project's default locale (or none).
+    let declared: Vec<(Option<&str>, Option<&Node>, Option<&Node>)> = if campaign.locales.is_empty()
+    {
+        vec![(config.locales.default.as_deref(), None, None)]
+    } else {
+        campaign
+            .locales
+            .iter()
+            .map(|l| {
+                (
+                    Some(l.name.as_str()),
+                    l.audience.as_ref(),
+                    l.strings.as_ref(),
+                )
+            })
+            .collect()
+    };
+    let keyed = !campaign.locales.is_empty();
+    for (locale_index, (locale, audience, strings)) in declared.into_iter().enumerate() {
+        let key = unit_key(&campaign.id, if keyed { locale } else { None });
+        let input = UnitInput {
+            project,
+            templates,
+            campaign,
+            vars: &vars,
+            locale,
+            audience,
+            strings,
+            base: &base,
+        };
+        match input.render() {
+            Ok((body, bytes, tree)) => {
+                let digest = body::digest(&bytes);
+                units.push(Unit {
+                    key,
+                    campaign: campaign.id.clone(),
+                    locale: if keyed {
+                        locale.map(str::to_owned)
+                    } else {
+                        None
+                    },
+                    file: Arc::clone(&campaign.file),
+                    file_index: index,
+                    locale_index,
+                    not_before: campaign.not_before,
+                    not_after: campaign.not_after,
+                    body,
+                    bytes,
+                    digest,
+                    tree,
+                });
+            }
+            Err(errors) => findings.extend(errors.into_iter().map(|f| {
+                if f.unit.is_some() {
+                    f
+                } else {
+                    f.unit(key.clone())
+                }
+            })),
+        }
+    }
+}
+
+struct UnitInput<'a> {
+    project: &'a Project,
+    templates: &'a Arc<Templates>,
+    campaign: &'a Campaign,
+    vars: &'a BTreeMap<String, Value>,
+    locale: Option<&'a str>,
+    audience: Option<&'a Node>,
+    strings: Option<&'a Node>,
+    base: &'a Node,
+}
+
+impl UnitInput<'_> {
+    fn render(&self) -> Result<(PushBody, Vec<u8>, Node), Vec<Finding>> {
+        let mut ctx = self.vars.clone();
+        ctx.insert("locale".to_owned(), Value::from(self.locale));
+        ctx.insert(
+            "campaign".to_owned(),
+            Value::from(self.campaign.id.as_str()),
+        );
+        let plain_ctx = Value::from(ctx.clone());
+
+        // t: the campaign's strings over the locale's catalog over its fallback chain.
+        let chain = self
+            .locale
+            .map(|l| self.project.config.chain(l))
+            .unwrap_or_default();
+        let mut merged = Node::empty_map();
+        for l in chain.iter().rev() {
+            if let Some(catalog) = self.project.catalogs.get(l) {
+                merged = Node::merge_over(&merged, catalog);
+            }
+        }
+        if let Some(strings) = self.strings {
+            if strings.as_map().is_some() {
+                merged = Node::merge_over(&merged, strings);
+            } else if !matches!(strings.kind, Kind::Null) {
+                return Err(vec![
+                    Finding::error(format!(
+                        "must be a mapping of keys to strings, not {}",
+                        strings.type_name()
+                    ))
+                    .at(&strings.origin)
+                    .field(format!(
+                        "locales.{}.strings",
+                        self.locale.unwrap_or_default()
+                    )),
+                ]);
+            }
+        }
+        let shared = Arc::new(Lookups::default());
+        let t = Strings::value(&merged, "", self.templates, &plain_ctx, &shared);
+        ctx.insert("t".to_owned(), t);
+        let ctx = Value::from(ctx);
+
+        let mut push = self.base.clone();
+        if let Some(audience) = self.audience {
+            let wrapper = Node {
+                kind: Kind::Map(vec![Entry {
+                    key: "audience".to_owned(),
+                    key_line: audience.origin.line,
+                    value: audience.clone(),
+                }]),
+                origin: audience.origin.clone(),
+            };
+            push = Node::merge_over(&push, &wrapper);
+        }
+        let mut errors = Vec::new();
+        let mut tree = self.templates.render_tree(&push, "push", &ctx, &mut errors);
+        if !errors.is_empty() {
+            return Err(self.explain(errors, &shared, &chain));
+        }
+        normalise(&mut tree);
+        let json = tree.to_json();
+        match serde_path_to_error::deserialize::<_, PushBody>(json) {
+            Ok(body) => {
+                let bytes = body.to_bytes();
+                Ok((body, bytes, tree))
+            }
+            Err(err) => {
+                let path = err.path().to_string();
+                let path = if path == "." { String::new() } else { path };
+                let inner = err.into_inner().to_string();
+                let origin = tree.locate(&path);
+                let field = if path.is_empty() {
+                    "push".to_owned()
+                } else {
+                    format!("push.{path}")
+                };
+                Err(vec![
+                    Finding::error(type_message(&inner))
+                        .at(&origin)
+                        .field(field),
+                ])
+            }
+        }
+    }
+
+    /// Turns leaf errors into findings, naming the real cause: a broken string of `t`, or a
+    /// translation that is missing, rather than the "undefined value" it surfaced as.
+    fn explain(&self, errors: Vec<LeafError>, shared: &Lookups, chain: &[String]) -> Vec<Finding> {
+        let failed: Vec<Finding> = shared.failed.lock().map(|f| f.clone()).unwrap_or_default();
+        let mut missing: Vec<String> = shared.missing.lock().map(|m| m.clone()).unwrap_or_default();
+        missing.dedup();
+        let mut out = failed;
+        for err in errors {
+            let LeafError::New(finding) = err else {
+                continue;
+            };
+            let mut finding = *finding;
+            if finding
+                .message
+                .starts_with("template error: undefined value")
+            {
+                if !out.is_empty() {
+                    // The string of `t` that failed has been reported: this is only its echo.
+                    continue;
+                }
+                if !missing.is_empty() {
+                    finding.message = self.missing_message(&missing, chain);
+                    finding.detail = None;
+                }
+            }
+            out.push(finding);
+        }
+        out
+    }
+
+    fn missing_message(&self, missing: &[String], chain: &[String]) -> String {
+        let mut looked = Vec::new();
+        if let Some(l) = self.locale {
+            if self.strings.is_some() {
+                looked.push(format!("locales.{l}.strings"));
+            }
+            for c in chain {
+                let exists = self.project.catalogs.contains_key(c);
+                looked.push(format!(
+                    "{CATALOG_DIR}/{c}.yaml{}",
+                    if exists { "" } else { " (no such file)" }
+                ));
+            }
+        }
+        let wherefrom = if self.locale.is_none() {
+            "the campaign has no `locales` and pushform.yaml sets no `locales.default`, so `t` is empty".to_owned()
+        } else {
+            format!("looked in {}", looked.join(", "))
+        };
+        let keys: Vec<String> = missing.iter().map(|k| format!("`t.{k}`")).collect();
+        format!(
+            "missing translation {} for locale `{}` of campaign `{}` ({wherefrom})",
+            keys.join(", "),
+            self.locale.unwrap_or("none"),
+            self.campaign.id
+        )
+    }
+}
+
+fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// Shape fixes that make the wire body canonical: a `message.content` mapping becomes compact
+/// JSON with sorted keys, and platform names are lowercase on the wire.
+fn normalise(tree: &mut Node) {
+    let Kind::Map(entries) = &mut tree.kind else {
+        return;
+    };
+    for entry in entries.iter_mut() {
+        match entry.key.as_str() {
+            "message" => {
+                if let Kind::Map(fields) = &mut entry.value.kind
+                    && let Some(content) = fields.iter_mut().find(|f| f.key == "content")
+                    && matches!(content.value.kind, Kind::Map(_) | Kind::Seq(_))
+                {
+                    let json = content.value.to_json();
+                    content.value.kind =
+                        Kind::Str(serde_json::to_string(&json).unwrap_or_default());
+                }
+            }
+            "platform" => {
+                if let Kind::Seq(items) = &mut entry.value.kind {
+                    for item in items {
+                        if let Kind::Str(s) = &mut item.kind {
+                            *s = s.to_ascii_lowercase();
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// serde's type errors, in the words of a campaign author.
+fn type_message(inner: &str) -> String {
+    inner.replace("invalid type: ", "wrong type: found ")
+}
+
+fn template_finding(err: &minijinja::Error, node: &Node, path: &str) -> Finding {
+    let leaf_name = node.origin.to_string();
+    let own = err.name().is_none_or(|n| n.starts_with(&leaf_name));
+    let mut message = err.kind().to_string();
+    if let Some(detail) = err.detail() {
+        message = format!("{message}: {detail}");
+    }
+    let excerpt = excerpt(err);
+    let finding = if own {
+        // Lines inside a multi-line string leaf count from the leaf's own line.
+        let offset = err
+            .line()
+            .map_or(0, |l| u32::try_from(l).unwrap_or(1).saturating_sub(1));
+        let origin = Origin {
+            file: node.origin.file.clone(),
+            line: node.origin.line + offset,
+        };
+        Finding::error(format!("template error: {message}")).at(&origin)
+    } else {
+        let name = err.name().unwrap_or("?");
+        let origin = Origin {
+            file: Some(Arc::from(format!("{TEMPLATES_DIR}/{name}"))),
+            line: err.line().map_or(0, |l| u32::try_from(l).unwrap_or(0)),
+        };
+        Finding::error(format!(
+            "template error: {message} (included from {leaf_name})"
+        ))
+        .at(&origin)
+    };
+    let finding = finding.field(path);
+    match excerpt {
+        Some(excerpt) => finding.detail(excerpt),
+        None => finding,
+    }
+}
+
+/// The template line that failed with a caret under the failing part.
+fn excerpt(err: &minijinja::Error) -> Option<String> {
+    let source = err.template_source()?;
+    let line_no = err.line()?;
+    let line = source.lines().nth(line_no.checked_sub(1)?)?;
+    let mut out = format!("| {line}");
+    if let Some(range) = err.range() {
+        let line_start: usize = source.lines().take(line_no - 1).map(|l| l.len() + 1).sum();
+        if range.start >= line_start && range.start <= line_start + line.len() {
+            let before = &source[line_start..range.start.min(source.len())];
+            let width = range
+                .end
+                .min(line_start + line.len())
+                .saturating_sub(range.start)
+                .max(1);
+            let pad: usize = before
+                .chars()
+                .map(|c| if c.is_ascii() { 1 } else { 2 })
+                .sum();
+            let len = source
+                .get(range.start..range.start + width)
+                .map_or(width, |s| {
+                    s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
+                });
+            let _ = write!(out, "\n| {}{}", " ".repeat(pad), "^".repeat(len.max(1)));
+        }
+    }
+    Some(out)
+}
+
+fn to_value(node: &Node) -> Value {
+    match &node.kind {
+        Kind::Null => Value::from(()),
+        Kind::Bool(b) => Value::from(*b),
+        Kind::Int(i) => Value::from(*i),
+        Kind::Float(f) => Value::from(*f),
+        Kind::Str(s) => Value::from(s.as_str()),
+        Kind::Seq(items) => Value::from(items.iter().map(to_value).collect::<Vec<_>>()),
+        Kind::Map(entries) => Value::from(
+            entries
+                .iter()
+                .map(|e| (e.key.clone(), to_value(&e.value)))
+                .collect::<BTreeMap<String, Value>>(),
+        ),
+    }
+}
+
+/// What the lookups into `t` found wrong while one unit rendered.
+#[derive(Default)]
+struct Lookups {
+    /// Keys asked for and not found.
+    missing: Mutex<Vec<String>>,
+    /// Strings of `t` whose own template failed.
+    failed: Mutex<Vec<Finding>>,
+}
+
+/// `t`, or one of its nested sections: strings rendered on first use.
+struct Strings {
+    prefix: String,
+    entries: BTreeMap<String, Node>,
+    templates: Arc<Templates>,
+    ctx: Value,
+    shared: Arc<Lookups>,
+    cache: Mutex<HashMap<String, Option<Value>>>,
+}
+
+impl std::fmt::Debug for Strings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.entries.keys().map(|k| (k, "…")))
+            .finish()
+    }
+}
+
+impl Strings {
+    fn value(
+        node: &Node,
+        prefix: &str,
+        templates: &Arc<Templates>,
+        ctx: &Value,
+        shared: &Arc<Lookups>,
+    ) -> Value {
+        let entries = node
+            .as_map()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .map(|e| (e.key.clone(), e.value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Value::from_object(Strings {
+            prefix: prefix.to_owned(),
+            entries,
+            templates: Arc::clone(templates),
+            ctx: ctx.clone(),
+            shared: Arc::clone(shared),
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn resolve(&self, key: &str) -> Option<Value> {
+        let Some(node) = self.entries.get(key) else {
+            if let Ok(mut missing) = self.shared.missing.lock() {
+                missing.push(format!("{}{key}", self.prefix));
+            }
+            return None;
+        };
+        let path = format!("t.{}{key}", self.prefix);
+        match &node.kind {
+            Kind::Map(_) => Some(Strings::value(
+                node,
+                &format!("{}{key}.", self.prefix),
+                &self.templates,
+                &self.ctx,
+                &self.shared,
+            )),
+            Kind::Str(source) if is_template(source) => {
+                match self.templates.render(node, source, &path, &self.ctx) {
+                    Ok(text) => Some(Value::from(text)),
+                    Err(LeafError::New(finding)) => {
+                        if let Ok(mut failed) = self.shared.failed.lock() {
+                            failed.push(*finding);
+                        }
+                        None
+                    }
+                    Err(LeafError::Reported) => None,
+                }
+            }
+            _ => Some(to_value(node)),
+        }
+    }
+}
+
+impl Object for Strings {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key.as_str()?;
+        if let Ok(cache) = self.cache.lock()
+            && let Some(hit) = cache.get(key)
+        {
+            return hit.clone();
+        }
+        let value = self.resolve(key);
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(key.to_owned(), value.clone());
+        }
+        value
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        self.mapped_enumerator(|this| {
+            Box::new(this.entries.keys().map(|k| Value::from(k.as_str())))
+        })
+    }
+}
