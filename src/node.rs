@@ -108,15 +108,11 @@ impl Node {
                     };
                     &e.value
                 }),
-                Kind::Seq(items) => {
-                    part.parse::<usize>()
-                        .ok()
-                        .and_then(|i| items.get(i))
-                        .map(|n| {
-                            best = n.origin.clone();
-                            n
-                        })
-                }
+                Kind::Seq(items) => part
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| items.get(i))
+                    .inspect(|n| best = n.origin.clone()),
                 _ => None,
             };
             match next {
