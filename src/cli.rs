@@ -75,6 +75,18 @@ pub enum Command {
     Validate,
     /// Print the exact request bodies, in file-path order then locale order.
     Render(RenderArgs),
+    /// Show what apply would do: send now, scheduled (when and why), changed, expired, unresolved.
+    ///
+    /// Compares the rendered campaigns with the lockfile and fits every pending push into the
+    /// quota, in order. Needs no credentials and no network.
+    Plan(PlanArgs),
+    /// Print a plan saved with `plan --out FILE`.
+    Show(ShowArgs),
+    /// Show quota usage (last 60 minutes, today) and the next free slots.
+    Quota,
+    /// Inspect the lockfile, record pushes sent outside pushform, and resolve uncertain sends.
+    #[command(subcommand)]
+    State(StateCommand),
     /// Print the JSON Schema (draft-07) of campaign files, for editors.
     ///
     /// Point your editor at it with a first line such as
@@ -100,6 +112,105 @@ pub enum RenderFormat {
     Json,
     /// Each body pretty-printed under a header line.
     Human,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// For people, with colour on a terminal.
+    Human,
+    /// Versioned and stable, for scripts (the same form as `--out`).
+    Json,
+    /// A pull-request comment (kept under 65,000 characters).
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+    /// Save the plan (JSON, no secrets) for `pushform apply FILE` or `pushform show FILE`.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when nothing is to be sent, 2 when pushes are due now or scheduled, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Also list the units that are up to date.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan file written by `pushform plan --out FILE`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct LockWait {
+    /// Wait up to this many seconds for another pushform holding the lockfile, instead of failing at once.
+    #[arg(long, value_name = "SECONDS")]
+    pub lock_timeout: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List every record of the lockfile (one per send attempt).
+    List,
+    /// Show every record of one unit, with its body.
+    Show {
+        /// A unit key, e.g. `winter-sale-2026/en`.
+        key: String,
+    },
+    /// Record a push sent before adopting pushform, or outside it, so it is never sent again.
+    ///
+    /// The unit must be in the campaign files: its current rendering is recorded as what was sent.
+    Import {
+        /// A unit key, e.g. `winter-sale-2026/en`.
+        key: String,
+        /// When it was sent (RFC 3339); it counts against the quota from then.
+        #[arg(long, value_name = "TIME")]
+        sent_at: String,
+        /// The provider's push id, if known.
+        #[arg(long, value_name = "ID")]
+        push_id: Option<String>,
+        #[command(flatten)]
+        wait: LockWait,
+    },
+    /// Take the current rendering of a sent push as its reference (clears a `!` in the plan).
+    ///
+    /// Use it when an edit after sending was deliberate, e.g. a typo fixed for the record. The
+    /// body that was really sent stays in the lockfile.
+    Accept {
+        /// A unit key, e.g. `winter-sale-2026/en`.
+        key: String,
+        #[command(flatten)]
+        wait: LockWait,
+    },
+    /// Settle an attempt whose outcome is unknown, after checking with the provider.
+    Resolve {
+        /// A unit key, e.g. `winter-sale-2026/en`.
+        key: String,
+        /// The push did reach users.
+        #[arg(
+            long,
+            conflicts_with = "not_sent",
+            required_unless_present = "not_sent"
+        )]
+        sent: bool,
+        /// The push did not go out: the unit becomes pending again.
+        #[arg(long)]
+        not_sent: bool,
+        /// The provider's push id, with --sent.
+        #[arg(long, value_name = "ID", requires = "sent")]
+        push_id: Option<String>,
+        #[command(flatten)]
+        wait: LockWait,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 //! `config`, `node`). The core never touches the terminal, the network or the clock; `printer`
 //! owns the output.
 
+pub mod atomic;
 pub mod body;
 pub mod campaign;
 pub mod cli;
@@ -12,10 +13,15 @@ pub mod commands;
 pub mod config;
 pub mod exit;
 pub mod finding;
+pub mod lockfile;
 pub mod node;
+pub mod plan;
 pub mod printer;
 pub mod project;
+pub mod quota;
 pub mod render;
+pub mod report;
+pub mod settings;
 pub mod validate;
 
 use std::process::ExitCode;

@@ -1,8 +1,11 @@
 //! Command glue: load what the command needs, call the core, hand the result to the printer.
 //! No rule of the domain lives here.
 
+mod plan;
+mod quota;
 mod render;
 mod schema;
+mod state;
 mod validate;
 
 use anyhow::Result;
@@ -19,6 +22,10 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<Exit> {
     match cli.command {
         Command::Validate => validate::run(global, printer),
         Command::Render(args) => render::run(global, &args, printer),
+        Command::Plan(args) => plan::run(global, &args, printer),
+        Command::Show(args) => plan::show(&args, printer),
+        Command::Quota => quota::run(global, printer),
+        Command::State(command) => state::run(global, &command, printer),
         Command::Schema => schema::run(printer),
         Command::Completions(args) => {
             let mut out = Vec::new();

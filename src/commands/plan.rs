@@ -1,0 +1,120 @@
+//! `pushform plan` and `pushform show`.
+
+use std::fs;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::{GlobalArgs, PlanArgs, PlanFormat, ShowArgs};
+use crate::exit::Exit;
+use crate::lockfile::LockStore;
+use crate::plan::{self, FORMAT_VERSION, Plan};
+use crate::printer::Printer;
+use crate::quota::Quota;
+use crate::report;
+use crate::settings::Settings;
+
+use super::validate::{Loaded, load};
+
+/// Loads, renders and validates the project; prints the findings. `None` when it has errors.
+pub fn load_valid(
+    global: &GlobalArgs,
+    printer: &Printer,
+    what: &str,
+) -> Result<Option<(Loaded, Settings)>> {
+    let loaded = load(global)?;
+    printer.findings(&loaded.findings);
+    if loaded.has_errors() {
+        let (errors, _) = crate::finding::count(&loaded.findings);
+        printer.err(&format!(
+            "No {what}: the campaigns have {errors} {} (listed above).\n",
+            if errors == 1 { "error" } else { "errors" }
+        ));
+        return Ok(None);
+    }
+    let settings = Settings::resolve(global, &loaded.project.config)?;
+    Ok(Some((loaded, settings)))
+}
+
+pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Result<Exit> {
+    let Some((loaded, settings)) = load_valid(global, printer, "plan")? else {
+        return Ok(Exit::Error);
+    };
+    let store = LockStore::new(settings.lock_path.clone());
+    let lock = store.load()?;
+    let plan = plan::plan(
+        &loaded.units,
+        lock.as_ref(),
+        settings.now.get(),
+        &settings.quota,
+    );
+    if let Some(path) = &args.out {
+        crate::atomic::write(path, report::json(&plan).as_bytes())?;
+        printer.info(&format!(
+            "Saved the plan to {}; apply it with `pushform apply {}`.\n",
+            path.display(),
+            path.display()
+        ));
+    }
+    present(&plan, &settings.quota, args.format, args.all, printer);
+    Ok(exit_for(&plan, args.detailed_exitcode))
+}
+
+fn present(plan: &Plan, quota: &Quota, format: PlanFormat, all: bool, printer: &Printer) {
+    let text = match format {
+        PlanFormat::Human => report::human(plan, quota, printer, all, printer.verbose > 0),
+        PlanFormat::Json => report::json(plan),
+        PlanFormat::Markdown => report::markdown(plan, quota),
+    };
+    printer.out(&text);
+}
+
+pub fn exit_for(plan: &Plan, detailed: bool) -> Exit {
+    if plan.has_errors() {
+        Exit::Error
+    } else if detailed && plan.has_sends() {
+        Exit::Pending
+    } else {
+        Exit::Ok
+    }
+}
+
+/// Reads a saved plan, refusing files of another format or version.
+pub fn read_plan(path: &std::path::Path) -> Result<Plan> {
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("cannot read the plan file {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a pushform plan file (not JSON)", path.display()))?;
+    match value
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64)
+    {
+        Some(v) if v == u64::from(FORMAT_VERSION) => {}
+        Some(v) => bail!(
+            "{} is a plan of format_version {v}; this pushform reads format_version {FORMAT_VERSION}",
+            path.display()
+        ),
+        None => bail!(
+            "{} is not a pushform plan file (no format_version)",
+            path.display()
+        ),
+    }
+    serde_json::from_value(value)
+        .with_context(|| format!("{} is not a valid pushform plan file", path.display()))
+}
+
+pub fn show(args: &ShowArgs, printer: &Printer) -> Result<Exit> {
+    let plan = read_plan(&args.file)?;
+    let Some(quota) = plan.quota.to_quota() else {
+        bail!(
+            "{}: unknown time zone `{}`",
+            args.file.display(),
+            plan.quota.timezone
+        );
+    };
+    present(&plan, &quota, args.format, true, printer);
+    Ok(if plan.has_errors() {
+        Exit::Error
+    } else {
+        Exit::Ok
+    })
+}

@@ -1,0 +1,69 @@
+//! `pushform quota`: how much of the provider's quota is used, and when the next sends can go.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use chrono::TimeDelta;
+
+use crate::cli::GlobalArgs;
+use crate::exit::Exit;
+use crate::lockfile::{LockIndex, LockStore};
+use crate::printer::{Printer, Style};
+use crate::project::Project;
+use crate::quota;
+use crate::settings::Settings;
+
+pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
+    let project = Project::load(&global.dir)?;
+    let settings = Settings::resolve(global, &project.config)?;
+    let lock = LockStore::new(settings.lock_path.clone())
+        .load()?
+        .unwrap_or_default();
+    let index = LockIndex::new(&lock);
+    let now = settings.now.get();
+    let q = &settings.quota;
+    let usage = quota::usage(index.history(), q, now);
+    let slots = quota::free_slots(
+        index.history(),
+        q,
+        now,
+        now + TimeDelta::days(3),
+        (q.per_day as usize) * 3 + 1,
+    );
+    let fmt = |t: chrono::DateTime<chrono::Utc>| {
+        settings
+            .local(t)
+            .format("%a %Y-%m-%d %H:%M:%S %:z")
+            .to_string()
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "Now {} ({}).", fmt(now), q.tz);
+    let _ = writeln!(
+        out,
+        "Last 60 minutes: {} of {} sends used.",
+        printer.out_style(Style::Bold, &usage.last_hour.to_string()),
+        q.per_hour
+    );
+    let _ = writeln!(
+        out,
+        "Today ({} to {}): {} of {} sends used.",
+        fmt(usage.day_start),
+        fmt(usage.day_end),
+        printer.out_style(Style::Bold, &usage.today.to_string()),
+        q.per_day
+    );
+    if slots.is_empty() {
+        let _ = writeln!(out, "No free slot in the next 3 days.");
+    } else {
+        let _ = writeln!(
+            out,
+            "Next free slots (each assuming the previous ones are used):"
+        );
+        for t in slots {
+            let label = if t == now { " (now)" } else { "" };
+            let _ = writeln!(out, "  {}{label}", fmt(t));
+        }
+    }
+    printer.out(&out);
+    Ok(Exit::Ok)
+}
