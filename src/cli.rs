@@ -82,6 +82,15 @@ pub enum Command {
     Plan(PlanArgs),
     /// Print a plan saved with `plan --out FILE`.
     Show(ShowArgs),
+    /// Send what is due, in plan order, inside the quota; record every send in the lockfile.
+    ///
+    /// Without PLANFILE it plans, shows the plan and asks for `yes` (or takes --auto-approve).
+    /// With PLANFILE (from `plan --out`) it applies exactly that plan and refuses it if the
+    /// lockfile or any body changed since. Each send is written to the lockfile before the
+    /// request (`sending`) and after it (`sent`, `rejected` or `unknown`); apply stops at the
+    /// first push that is not sent. Credentials come from RONGCLOUD_APP_KEY and
+    /// RONGCLOUD_APP_SECRET (or the names set in pushform.yaml).
+    Apply(ApplyArgs),
     /// Show quota usage (last 60 minutes, today) and the next free slots.
     Quota,
     /// Inspect the lockfile, record pushes sent outside pushform, and resolve uncertain sends.
@@ -138,6 +147,28 @@ pub struct PlanArgs {
     /// Also list the units that are up to date.
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `pushform plan --out FILE`.
+    #[arg(value_name = "PLANFILE")]
+    pub plan: Option<PathBuf>,
+    /// Do not ask for confirmation (needed when not on a terminal, e.g. in CI).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// After the due sends, wait for the next slot and continue until everything is sent.
+    #[arg(long)]
+    pub wait: bool,
+    /// Only these units: a campaign id (all its locales) or a unit key. Repeatable.
+    #[arg(long, value_name = "KEY")]
+    pub target: Vec<String>,
+    #[command(flatten)]
+    pub lock_wait: LockWait,
+    /// Base URLs to send to, comma-separated, primary first (overrides pushform.yaml; for
+    /// rehearsals against the emulator). Plain http:// is allowed only to loopback.
+    #[arg(long, env = "PUSHFORM_ENDPOINT", value_name = "URLS")]
+    pub endpoint: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,12 +5,15 @@
 //! `config`, `node`). The core never touches the terminal, the network or the clock; `printer`
 //! owns the output.
 
+pub mod apply;
 pub mod atomic;
 pub mod body;
 pub mod campaign;
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod config;
+pub mod emulator;
 pub mod exit;
 pub mod finding;
 pub mod lockfile;

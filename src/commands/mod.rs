@@ -1,6 +1,7 @@
 //! Command glue: load what the command needs, call the core, hand the result to the printer.
 //! No rule of the domain lives here.
 
+mod apply;
 mod plan;
 mod quota;
 mod render;
@@ -24,6 +25,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<Exit> {
         Command::Render(args) => render::run(global, &args, printer),
         Command::Plan(args) => plan::run(global, &args, printer),
         Command::Show(args) => plan::show(&args, printer),
+        Command::Apply(args) => apply::run(global, &args, printer),
         Command::Quota => quota::run(global, printer),
         Command::State(command) => state::run(global, &command, printer),
         Command::Schema => schema::run(printer),

@@ -1,0 +1,351 @@
+//! `pushform apply`: glue around the send protocol in `apply.rs`.
+
+use std::io::{BufRead, IsTerminal};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+
+use crate::apply::{self, CrashPoint, Ending, Event, Options};
+use crate::cli::{ApplyArgs, GlobalArgs};
+use crate::client::{self, Client, Credentials};
+use crate::config::Config;
+use crate::exit::Exit;
+use crate::lockfile::{Holder, Lock, LockStore};
+use crate::plan::{self, Action, Plan};
+use crate::printer::{Printer, Style};
+use crate::render::Unit;
+use crate::report;
+use crate::settings::{Settings, env_var};
+
+use super::plan::{load_valid, read_plan};
+
+pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<Exit> {
+    let Some((loaded, settings)) = load_valid(global, printer, "apply")? else {
+        return Ok(Exit::Error);
+    };
+    if args.wait && settings.now.is_pinned() {
+        bail!("--wait needs the real clock: unset PUSHFORM_NOW (or --now)");
+    }
+    let config = &loaded.project.config;
+    let client = make_client(config, args.endpoint.as_deref())?;
+    let crash_at = crash_point()?;
+
+    let store = LockStore::new(settings.lock_path.clone());
+    let holder = Holder::current(command_line());
+    let mut guard = store
+        .acquire(
+            &holder,
+            args.lock_wait.lock_timeout.map(Duration::from_secs),
+        )
+        .map_err(|e| anyhow!("{e}"))?;
+    let mut lock = guard.load_or_create()?;
+    let now = settings.now.get();
+
+    // Nothing is sent while any send of the lock is unresolved: its quota use and its fate are unknown.
+    let full = plan::plan(&loaded.units, Some(&lock), now, &settings.quota);
+    let unresolved: Vec<_> = full
+        .actions
+        .iter()
+        .filter(|a| a.action == Action::Unresolved)
+        .collect();
+    if !unresolved.is_empty() {
+        for a in &unresolved {
+            printer.err(&format!(
+                "{} {}: {}\n",
+                printer.err_style(Style::Red, "?"),
+                a.key,
+                a.note.as_deref().unwrap_or_default()
+            ));
+        }
+        bail!(
+            "apply is blocked: {} unresolved {} (listed above). Resolve with `pushform state resolve KEY --sent` or `--not-sent`",
+            unresolved.len(),
+            if unresolved.len() == 1 {
+                "send"
+            } else {
+                "sends"
+            }
+        );
+    }
+
+    let mut selected: Vec<Unit> = apply::select_targets(&loaded.units, &args.target)?
+        .into_iter()
+        .cloned()
+        .collect();
+    if let Some(path) = &args.plan {
+        let saved = read_plan(path)?;
+        check_fresh(&saved, &lock, &selected)?;
+        let keys: Vec<&str> = saved
+            .actions
+            .iter()
+            .filter(|a| matches!(a.action, Action::Send | Action::Scheduled))
+            .map(|a| a.key.as_str())
+            .collect();
+        selected.retain(|u| keys.contains(&u.key.as_str()));
+    }
+
+    let plan = plan::plan(&selected, Some(&lock), now, &settings.quota);
+    if plan.has_errors() {
+        printer.out(&report::human(
+            &plan,
+            &settings.quota,
+            printer,
+            false,
+            false,
+        ));
+        bail!("the plan has errors (marked `!` above); fix them or leave them out with --target");
+    }
+    if !plan.has_sends() {
+        printer.out(&report::human(
+            &plan,
+            &settings.quota,
+            printer,
+            false,
+            false,
+        ));
+        return Ok(Exit::Ok);
+    }
+    if args.plan.is_none() {
+        printer.out(&report::human(
+            &plan,
+            &settings.quota,
+            printer,
+            false,
+            printer.verbose > 0,
+        ));
+        if !args.auto_approve && !confirm(printer)? {
+            printer.err("Apply cancelled; nothing was sent.\n");
+            return Ok(Exit::Error);
+        }
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        // Ctrl-C never kills a send in flight: it stops the loop before the next one.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    let opts = Options {
+        quota: &settings.quota,
+        now: settings.now,
+        wait: args.wait,
+        crash_at,
+        stop: &stop,
+    };
+    let tty = std::io::stderr().is_terminal();
+    let mut observe = |event: Event<'_>| progress(printer, &settings, tty, &event);
+    let ending = apply::apply(
+        &mut guard,
+        &mut lock,
+        &selected,
+        &client,
+        &opts,
+        &mut observe,
+    )?;
+    Ok(finish(&ending, &settings, printer, &store))
+}
+
+fn progress(printer: &Printer, settings: &Settings, tty: bool, event: &Event<'_>) {
+    match event {
+        Event::Sending { unit } => printer.info(&format!("{} sending…\n", unit.key)),
+        Event::Sent {
+            unit,
+            push_id,
+            endpoint,
+        } => printer.info(&format!(
+            "{} {}: sent (push id {push_id}, via {endpoint})\n",
+            printer.err_style(Style::Green, "+"),
+            unit.key
+        )),
+        Event::Waiting { until, key } => printer.info(&format!(
+            "Waiting for the next slot at {} ({key}); Ctrl-C stops cleanly.\n",
+            settings.local(*until).format("%Y-%m-%d %H:%M:%S %:z")
+        )),
+        Event::Tick { remaining, key } => {
+            if tty && !printer.quiet {
+                let s = remaining.as_secs();
+                printer.err(&format!(
+                    "\r  {key} in {:02}:{:02}:{:02} ",
+                    s / 3600,
+                    (s / 60) % 60,
+                    s % 60
+                ));
+            }
+        }
+    }
+}
+
+fn finish(ending: &Ending, settings: &Settings, printer: &Printer, store: &LockStore) -> Exit {
+    let at = |t: chrono::DateTime<chrono::Utc>| {
+        settings
+            .local(t)
+            .format("%Y-%m-%d %H:%M:%S %:z")
+            .to_string()
+    };
+    let lockfile = store.path().display();
+    match ending {
+        Ending::Done {
+            sent,
+            scheduled,
+            next,
+        } => {
+            let mut line = format!("Apply complete: {sent} sent");
+            if *scheduled > 0 {
+                line.push_str(&format!(", {scheduled} scheduled"));
+                if let Some(t) = next {
+                    line.push_str(&format!(
+                        " (next slot {}; run apply again then, or use --wait)",
+                        at(*t)
+                    ));
+                }
+            }
+            line.push_str(&format!(". Commit {lockfile}.\n"));
+            printer.out(&printer.out_style(Style::Green, &line));
+            Exit::Ok
+        }
+        Ending::Rejected {
+            sent,
+            key,
+            code,
+            message,
+            next,
+        } => {
+            let mut text = format!(
+                "{key}: the provider refused it (code {code}: {message}); it was not sent.\n"
+            );
+            if let Some(help) = client::explain(*code) {
+                text.push_str(&format!("  {help}.\n"));
+            }
+            if (*code == 1008)
+                && let Some(t) = next
+            {
+                text.push_str(&format!(
+                    "  The next free slot by pushform's count is {}.\n",
+                    at(*t)
+                ));
+            }
+            text.push_str(&format!("Stopped after {sent} sent. Commit {lockfile}.\n"));
+            printer.err(&format!(
+                "{}: {text}",
+                printer.err_style(Style::Red, "error")
+            ));
+            Exit::Error
+        }
+        Ending::Unknown { sent, key, reason } => {
+            printer.err(&format!(
+                "{}: {key}: the outcome is UNKNOWN ({reason}). The push may have reached users.\n  \
+                 Check in the provider's console or with your users whether it arrived, then run\n  \
+                 `pushform state resolve {key} --sent [--push-id ID]` or `pushform state resolve {key} --not-sent`.\n  \
+                 Apply refuses to send anything until then. Stopped after {sent} sent. Commit {lockfile}.\n",
+                printer.err_style(Style::Red, "error")
+            ));
+            Exit::Error
+        }
+        Ending::Unreachable { sent, key, reason } => {
+            printer.err(&format!(
+                "{}: {key}: not sent, no endpoint could be reached ({reason}). It stays pending; apply again later.\n  \
+                 Stopped after {sent} sent. Commit {lockfile}.\n",
+                printer.err_style(Style::Red, "error")
+            ));
+            Exit::Error
+        }
+        Ending::Interrupted { sent } => {
+            printer.err(&format!(
+                "Interrupted after {sent} sent; the lockfile is consistent. Commit {lockfile}.\n"
+            ));
+            Exit::Error
+        }
+    }
+}
+
+/// A saved plan is applied only to the state it was made against.
+fn check_fresh(saved: &Plan, lock: &Lock, units: &[Unit]) -> Result<()> {
+    let current =
+        (!lock.sends.is_empty() || lock.serial > 0).then_some((lock.lineage.as_str(), lock.serial));
+    let planned = saved.lock.as_ref().map(|l| (l.lineage.as_str(), l.serial));
+    if current != planned {
+        let describe = |x: Option<(&str, u64)>| {
+            x.map_or("no lockfile".to_owned(), |(l, s)| {
+                format!("lineage {l} serial {s}")
+            })
+        };
+        bail!(
+            "stale plan: it was made against {}, but the lockfile is now at {}. Make a new plan",
+            describe(planned),
+            describe(current)
+        );
+    }
+    for a in saved
+        .actions
+        .iter()
+        .filter(|a| matches!(a.action, Action::Send | Action::Scheduled))
+    {
+        match units.iter().find(|u| u.key == a.key) {
+            None => bail!(
+                "stale plan: `{}` is no longer in the campaign files (or not in --target). Make a new plan",
+                a.key
+            ),
+            Some(u) if Some(&u.digest) != a.digest.as_ref() => bail!(
+                "stale plan: the body of `{}` changed since the plan was made (sha1 {} now, {} planned). Make a new plan",
+                a.key,
+                u.digest,
+                a.digest.as_deref().unwrap_or("none")
+            ),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn make_client(config: &Config, endpoint_override: Option<&str>) -> Result<Client> {
+    let endpoints = if let Some(list) = endpoint_override.filter(|s| !s.trim().is_empty()) {
+        client::parse_endpoints(list)?
+    } else if !config.api.endpoints.is_empty() {
+        client::parse_endpoints(&config.api.endpoints.join(","))?
+    } else {
+        client::data_center_endpoints(&config.api.data_center)
+            .ok_or_else(|| {
+                anyhow!(
+                    "pushform.yaml: api.data_center `{}` is not one of cn, sg, sg-b, na, sa",
+                    config.api.data_center
+                )
+            })?
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    };
+    let key = env_var(&config.api.app_key_env)?;
+    let secret = env_var(&config.api.app_secret_env)?;
+    Client::new(
+        endpoints,
+        Duration::from_secs(config.api.timeout_secs),
+        Credentials::new(key, secret),
+    )
+}
+
+/// The internal crash hook used by the crash-safety tests (`PUSHFORM_CRASH_AT`).
+fn crash_point() -> Result<Option<CrashPoint>> {
+    match std::env::var("PUSHFORM_CRASH_AT") {
+        Ok(v) if !v.is_empty() => CrashPoint::parse(&v).map(Some).ok_or_else(|| {
+            anyhow!("PUSHFORM_CRASH_AT `{v}` is not after-sending, after-response or before-sent")
+        }),
+        _ => Ok(None),
+    }
+}
+
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("pushform {}", args.join(" "))
+}
+
+fn confirm(printer: &Printer) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("apply needs --auto-approve when it is not run on a terminal (nothing was sent)");
+    }
+    printer.err("\nDo you want to send these pushes? A sent push cannot be recalled.\n  Only 'yes' will be accepted: ");
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
