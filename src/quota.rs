@@ -107,6 +107,11 @@ pub struct Usage {
 /// slot, at which one more send keeps every 60-minute window containing it and
 /// its natural day within the quota. A unit whose slot would fall after its
 /// `not_after` is [`Slot::Expired`] and uses no quota.
+///
+/// The reason of a [`Slot::At`] is the constraint that last moved the unit: a
+/// quota move, else its own `not_before`, else (when only the previous unit's
+/// later slot holds it back) the previous unit's reason. A `not_before` equal
+/// to the previous slot counts as the unit's own.
 #[must_use]
 pub fn schedule(
     history: &[DateTime<Utc>],
@@ -125,9 +130,12 @@ pub fn schedule(
     order.sort_by_key(|&i| earliest(&pending[i]));
 
     // A lower bound for every later candidate plus the reason that put it there.
-    // It carries both the previous unit's slot (so ordering inherits that
-    // unit's reason) and how far an expired unit's search already proved the
-    // timeline full, so that later units never repeat that walk.
+    // It carries the previous unit's slot (so ordering inherits that unit's
+    // reason) and how far an expired unit's search proved every instant
+    // illegal. Skipping that stretch is safe because later units start no
+    // earlier and committing sends only removes legal instants; it is what
+    // keeps the total work linear instead of every unit re-walking a full
+    // stretch of days.
     let mut floor: Option<(DateTime<Utc>, Reason)> = None;
     for i in order {
         let unit = pending[i];
@@ -141,7 +149,6 @@ pub fn schedule(
         }
         if let Some((at, why)) = floor
             && at > start
-            && false
         {
             start = at;
             reason = Some(why);
@@ -233,7 +240,9 @@ pub fn free_slots(
 /// following existing date begins. In the rare historical spots where the
 /// local calendar ran backwards over midnight (America/Sitka in 1867), and at
 /// the very ends of the representable range, it falls back to the 24-hour day
-/// of `t`'s own UTC offset so that the result always contains `t`.
+/// of `t`'s own UTC offset so that the result still contains `t` (such days
+/// may overlap their neighbours). Never panics; at the last representable
+/// instant the end saturates to it.
 #[must_use]
 pub fn day_bounds(t: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
     let date = local_naive(t, tz).map(|local| local.date());
@@ -416,8 +425,9 @@ impl Engine {
     /// Termination: each hour move lands on `s + 60 min` for a counted send `s`
     /// with `s > c - 60 min`, pushing `s` out of every later window for good,
     /// and each day move leaves a day holding at least one send for good. So at
-    /// most `2 * len` moves happen before a candidate is accepted or expires,
-    /// and the loop bound below is never the one that stops it.
+    /// most `2 * len` moves happen before a candidate is accepted or expires;
+    /// the loop bound only bites in the backwards-running calendars described
+    /// at [`day_bounds`], where days may overlap, and there it is a hard stop.
     fn search(
         &self,
         mut c: DateTime<Utc>,
@@ -704,6 +714,15 @@ mod tests {
         let slots = schedule(&history, &q, instants[1], &[free(); 4]);
         assert!(slots.iter().all(|s| matches!(s, Slot::At { .. })));
         let _ = schedule(&[], &q, DateTime::<Utc>::MAX_UTC, &[free(); 2]);
+        // A leap-second reading (nanoseconds >= 1e9) is accepted like any instant.
+        let leap = utc("2016-12-31T23:59:60.5Z");
+        let q = quota(1, 1, Asia::Kathmandu);
+        let slots = schedule(&[leap, leap], &q, leap, &[free(); 2]);
+        assert_eq!(slots[0], at(utc("2017-01-01T18:15:00Z"), Reason::DayQuota));
+        assert_eq!(
+            free_slots(&[leap], &q, leap, leap + TimeDelta::days(2), 5).len(),
+            2
+        );
     }
 
     #[test]
@@ -820,6 +839,36 @@ mod tests {
     }
 
     #[test]
+    fn sends_exactly_an_hour_apart_leave_room_between_them() {
+        // Windows holding 10:30 hold at most one of 10:00 and 11:00.
+        let history = [utc("2026-05-10T10:00:00Z"), utc("2026-05-10T11:00:00Z")];
+        let now = utc("2026-05-10T10:30:00Z");
+        assert_eq!(
+            schedule(&history, &quota(2, 9, Tz::UTC), now, &[free(); 2]),
+            [
+                Slot::Now,
+                at(utc("2026-05-10T11:30:00Z"), Reason::HourQuota)
+            ]
+        );
+    }
+
+    #[test]
+    fn expired_units_do_not_repeat_a_long_search() {
+        // One send a day already booked for years ahead and a one-a-day quota:
+        // every unit would walk the whole range before expiring, unless the
+        // first walk is remembered. Quadratic here would take minutes.
+        let now = utc("2026-05-10T10:00:00Z");
+        let history: Vec<_> = (0..5_000).map(|d| now + TimeDelta::days(d)).collect();
+        let pending = vec![until(now + TimeDelta::days(4_900)); 5_000];
+        let started = std::time::Instant::now();
+        let slots = schedule(&history, &quota(2, 1, Tz::UTC), now, &pending);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(slots.iter().all(|s| *s == Slot::Expired));
+        let open = schedule(&history, &quota(2, 1, Tz::UTC), now, &[free()]);
+        assert_eq!(open, [at(utc("2040-01-17T00:00:00Z"), Reason::DayQuota)]);
+    }
+
+    #[test]
     fn zero_limits_expire_everything() {
         let now = utc("2026-05-10T10:00:00Z");
         for q in [quota(0, 3, Tz::UTC), quota(2, 0, Tz::UTC)] {
@@ -931,7 +980,18 @@ mod tests {
     /// legality only changes at sends, sends + 60 min and local midnights,
     /// which are all whole minutes for these zones and years.
     fn case(max_history: usize, max_pending: usize) -> impl Strategy<Value = Case> {
-        let minutes = |range: std::ops::Range<i64>| range.prop_map(TimeDelta::minutes);
+        // Most offsets on a coarse grid, so sends exactly 60 minutes apart and
+        // sends on local midnights come up often.
+        let minutes = |range: std::ops::Range<i64>| {
+            let quarters = (range.start / 15)..(range.end / 15);
+            let hours = (range.start / 60)..(range.end / 60);
+            prop_oneof![
+                range,
+                quarters.prop_map(|q| q * 15),
+                hours.prop_map(|h| h * 60)
+            ]
+            .prop_map(TimeDelta::minutes)
+        };
         (
             (0..ZONES.len(), 1..=4_u32, 1..=6_u32),
             (0..BASES.len(), minutes(0..4320)),
@@ -1056,25 +1116,24 @@ mod tests {
             .collect();
         assert!(ordered.windows(2).all(|w| w[0] <= w[1]), "{ordered:?}");
         // Legal: every window and day holding a scheduled send stays within the quota.
-        let all: Vec<_> = c
+        let mut all: Vec<_> = c
             .history
             .iter()
             .copied()
             .chain(ordered.iter().copied())
             .collect();
+        all.sort_unstable();
+        let dates: Vec<_> = all.iter().map(|&s| date_in(s, c.quota.tz)).collect();
         for &t in &ordered {
             let day = date_in(t, c.quota.tz);
-            let same_day = all
-                .iter()
-                .filter(|&&s| date_in(s, c.quota.tz) == day)
-                .count();
+            let same_day = dates.iter().filter(|&&d| d == day).count();
             assert!(
                 same_day <= c.quota.per_day as usize,
                 "day of {t} has {same_day}"
             );
             for k in 0..60 {
                 let x = t + TimeDelta::minutes(k);
-                let n = all.iter().filter(|&&s| x - HOUR < s && s <= x).count();
+                let n = all.partition_point(|&s| s <= x) - all.partition_point(|&s| s <= x - HOUR);
                 assert!(n <= c.quota.per_hour as usize, "window ending {x} has {n}");
             }
         }

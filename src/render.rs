@@ -8,7 +8,7 @@
 //! rendered lazily, when a template asks for them, so a catalog entry that needs a variable only
 //! one campaign defines does not break the others.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
@@ -84,6 +84,8 @@ struct Templates {
     env: Environment<'static>,
     /// (origin, source) → template name. A leaf missing here failed to compile (already reported).
     names: HashMap<(String, String), String>,
+    /// Every name in use, so a new leaf's name is checked in constant time.
+    taken: HashSet<String>,
 }
 
 /// Why a leaf produced no text: a finding to report, or one that was already reported.
@@ -112,6 +114,7 @@ impl Templates {
         let mut templates = Templates {
             env,
             names: HashMap::new(),
+            taken: HashSet::new(),
         };
         if let Some(defaults) = &project.config.defaults.push {
             templates.add_tree(defaults, "push", findings);
@@ -142,12 +145,13 @@ impl Templates {
                 }
                 let mut name = key.0.clone();
                 let mut n = 1;
-                while self.names.values().any(|v| v == &name) {
+                while self.taken.contains(&name) {
                     n += 1;
                     name = format!("{} #{n}", key.0);
                 }
                 match self.env.add_template_owned(name.clone(), source.clone()) {
                     Ok(()) => {
+                        self.taken.insert(name.clone());
                         self.names.insert(key, name);
                     }
                     Err(err) => findings.push(template_finding(&err, node, path)),
