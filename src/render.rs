@@ -567,31 +567,36 @@ fn template_finding(err: &minijinja::Error, node: &Node, path: &str) -> Finding 
 }
 
 /// The template line that failed with a caret under the failing part.
+///
+/// Offsets are bytes into the source and lines end at `\n` (a `\r` before it is not shown), so
+/// nothing here may assume one byte per character or per line ending: every slice is checked.
 fn excerpt(err: &minijinja::Error) -> Option<String> {
     let source = err.template_source()?;
     let line_no = err.line()?;
-    let line = source.lines().nth(line_no.checked_sub(1)?)?;
+    let line_start = match line_no.checked_sub(2) {
+        None => 0,
+        Some(newlines) => source.match_indices('\n').nth(newlines)?.0 + 1,
+    };
+    let line_end = source[line_start..]
+        .find('\n')
+        .map_or(source.len(), |i| line_start + i);
+    let line = source[line_start..line_end].trim_end_matches('\r');
     let mut out = format!("| {line}");
-    if let Some(range) = err.range() {
-        let line_start: usize = source.lines().take(line_no - 1).map(|l| l.len() + 1).sum();
-        if range.start >= line_start && range.start <= line_start + line.len() {
-            let before = &source[line_start..range.start.min(source.len())];
-            let width = range
-                .end
-                .min(line_start + line.len())
-                .saturating_sub(range.start)
-                .max(1);
-            let pad: usize = before
-                .chars()
-                .map(|c| if c.is_ascii() { 1 } else { 2 })
-                .sum();
-            let len = source
-                .get(range.start..range.start + width)
-                .map_or(width, |s| {
-                    s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
-                });
-            let _ = write!(out, "\n| {}{}", " ".repeat(pad), "^".repeat(len.max(1)));
-        }
+    let width = |s: &str| -> usize { s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum() };
+    if let Some(range) = err.range()
+        && range.start >= line_start
+        && range.start <= line_start + line.len()
+        && let Some(before) = source.get(line_start..range.start)
+    {
+        let marked = source
+            .get(range.start..range.end.min(line_start + line.len()))
+            .map_or(1, width);
+        let _ = write!(
+            out,
+            "\n| {}{}",
+            " ".repeat(width(before)),
+            "^".repeat(marked.max(1))
+        );
     }
     Some(out)
 }

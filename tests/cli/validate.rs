@@ -380,3 +380,26 @@ fn a_broken_catalog_string_is_reported_where_it_is_written() {
         ]
     );
 }
+
+#[test]
+fn template_error_after_crlf_and_non_ascii_lines_is_reported_not_a_crash() {
+    // Regression: the excerpt counted one byte per line ending, so after `\r\n` lines its
+    // offsets fell inside `é` and slicing the source panicked.
+    let repo = Repo::new();
+    repo.file(
+        "campaigns/a.yaml",
+        &campaign(
+            "a",
+            r#"{title: "\r\n\r\n\u00e9\r\n{{ nosuch }}", alert: hi}"#,
+        ),
+    );
+    let run = repo.run(&["validate"]);
+    run.failure();
+    assert_eq!(
+        run.finding_lines(),
+        [
+            "error: campaigns/a.yaml:8: push.notification.title: template error: undefined value: `nosuch` is undefined [a]"
+        ]
+    );
+    run.stderr_has(&["  | {{ nosuch }}\n", "  |    ^^^^^^\n"]);
+}
