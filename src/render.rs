@@ -531,6 +531,7 @@ fn type_message(inner: &str) -> String {
 }
 
 fn template_finding(err: &minijinja::Error, node: &Node, path: &str) -> Finding {
+    let err = innermost(err);
     let leaf_name = node.origin.to_string();
     let own = err.name().is_none_or(|n| n.starts_with(&leaf_name));
     let mut message = err.kind().to_string();
@@ -545,7 +546,7 @@ fn template_finding(err: &minijinja::Error, node: &Node, path: &str) -> Finding 
             .map_or(0, |l| u32::try_from(l).unwrap_or(1).saturating_sub(1));
         let origin = Origin {
             file: node.origin.file.clone(),
-            line: node.origin.line + offset,
+            line: node.origin.line.saturating_add(offset),
         };
         Finding::error(format!("template error: {message}")).at(&origin)
     } else {
@@ -564,6 +565,18 @@ fn template_finding(err: &minijinja::Error, node: &Node, path: &str) -> Finding 
         Some(excerpt) => finding.detail(excerpt),
         None => finding,
     }
+}
+
+/// The error a template really failed with. An error inside an included template comes wrapped
+/// in a "could not render include" error of the including one, which names only the includer.
+fn innermost(err: &minijinja::Error) -> &minijinja::Error {
+    let mut current = err;
+    while let Some(inner) =
+        std::error::Error::source(current).and_then(|s| s.downcast_ref::<minijinja::Error>())
+    {
+        current = inner;
+    }
+    current
 }
 
 /// The template line that failed with a caret under the failing part.

@@ -265,6 +265,55 @@ fn undefined_variable_names_file_and_line() {
 }
 
 #[test]
+fn error_inside_an_included_template_names_the_template_file() {
+    let repo = Repo::new();
+    repo.file(
+        "campaigns/a.yaml",
+        &campaign("a", "{alert: \"{% include 'parts/footer.j2' %}\"}"),
+    )
+    .file("templates/parts/footer.j2", "Thanks,\n{{ team_name }}\n");
+    let run = repo.run(&["validate"]);
+    run.failure();
+    let lines = run.finding_lines();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with("error: templates/parts/footer.j2:2: push.notification.alert: "),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("`team_name` is undefined"),
+        "{}",
+        lines[0]
+    );
+    // Which campaign leaf included it is said too.
+    assert!(lines[0].contains("campaigns/a.yaml:5"), "{}", lines[0]);
+}
+
+#[test]
+fn error_in_a_nested_include_names_the_innermost_template() {
+    let repo = Repo::new();
+    repo.file(
+        "campaigns/a.yaml",
+        &campaign("a", "{alert: \"{% include 'outer.j2' %}\"}"),
+    )
+    .file("templates/outer.j2", "outer\n{% include 'inner.j2' %}\n")
+    .file("templates/inner.j2", "a\nb\n{% if %}\n");
+    let run = repo.run(&["validate"]);
+    run.failure();
+    let lines = run.finding_lines();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with(
+            "error: templates/inner.j2:3: push.notification.alert: template error: syntax error"
+        ),
+        "{}",
+        lines[0]
+    );
+    run.stderr_has(&["  | {% if %}\n"]);
+}
+
+#[test]
 fn syntax_error_inside_an_imported_macro_file_names_the_template_file() {
     let repo = Repo::new();
     repo.file(
