@@ -400,13 +400,32 @@ fn a_locale_without_catalog_or_chain_never_falls_back_to_another_language() {
     assert_eq!(
         run.finding_lines(),
         [
-            "error: campaigns/a.yaml:9: push.notification.title: missing translation `t.title`, `t.alert` for locale `de` of campaign `promo` (looked in templates/locales/de.yaml (no such file)) [promo/de]"
+            "error: campaigns/a.yaml:9: push.notification.title: missing translation `t.title` for locale `de` of campaign `promo` (looked in templates/locales/de.yaml (no such file)) [promo/de]",
+            "error: campaigns/a.yaml:10: push.notification.alert: missing translation `t.alert` for locale `de` of campaign `promo` (looked in templates/locales/de.yaml (no such file)) [promo/de]",
         ]
     );
     // Nothing is rendered while a translation is missing.
     let render = repo.run(&["render"]);
     render.failure();
     assert_eq!(render.stdout, "");
+}
+
+#[test]
+fn every_broken_leaf_of_a_unit_is_reported_at_its_own_line() {
+    let repo = Repo::new();
+    repo.file("templates/locales/en.yaml", "alert: Hello\n").file(
+        "campaigns/a.yaml",
+        "id: a\nlocales:\n  en: {}\npush:\n  platform: [ios]\n  audience: {is_to_all: true}\n  notification:\n    title: \"{{ nosuch }}\"\n    alert: \"{{ t.alert }} {{ t.nope }}\"\n",
+    );
+    let run = repo.run(&["validate"]);
+    run.failure();
+    assert_eq!(
+        run.finding_lines(),
+        [
+            "error: campaigns/a.yaml:8: push.notification.title: template error: undefined value: `nosuch` is undefined [a/en]",
+            "error: campaigns/a.yaml:9: push.notification.alert: missing translation `t.nope` for locale `en` of campaign `a` (looked in templates/locales/en.yaml) [a/en]",
+        ]
+    );
 }
 
 #[test]
@@ -451,4 +470,29 @@ fn template_error_after_crlf_and_non_ascii_lines_is_reported_not_a_crash() {
         ]
     );
     run.stderr_has(&["  | {{ nosuch }}\n", "  |    ^^^^^^\n"]);
+}
+
+#[test]
+fn leaves_sharing_a_broken_or_missing_string_each_get_the_right_finding() {
+    let repo = Repo::new();
+    repo.file(
+        "templates/locales/en.yaml",
+        "broken: \"Hello {{ nobody }}\"\n",
+    )
+    .file(
+        "campaigns/a.yaml",
+        "id: a\nlocales:\n  en: {}\npush:\n  platform: [ios]\n  audience: {is_to_all: true}\n  notification:\n    title: \"{{ t.broken }}\"\n    alert: \"{{ t.broken }}\"\n    ios: {alert: \"{{ t.gone }}\", title: \"{{ t.gone }}\"}\n",
+    );
+    let run = repo.run(&["validate"]);
+    run.failure();
+    // The broken string once, where it is written; the missing key once per leaf asking for it.
+    let missing = "missing translation `t.gone` for locale `en` of campaign `a` (looked in templates/locales/en.yaml) [a/en]";
+    assert_eq!(
+        run.finding_lines(),
+        [
+            format!("error: campaigns/a.yaml:10: push.notification.ios.alert: {missing}"),
+            format!("error: campaigns/a.yaml:10: push.notification.ios.title: {missing}"),
+            "error: templates/locales/en.yaml:1: t.broken: template error: undefined value: `nobody` is undefined [a/en]".to_owned(),
+        ]
+    );
 }
