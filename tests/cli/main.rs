@@ -12,5 +12,7 @@
 //! - `props`: property tests that call the library directly (no process per case) to show that
 //!   no campaign text and no template makes loading, rendering or checking panic.
 
+mod help;
+mod render;
 mod support;
 mod validate;
