@@ -14,5 +14,6 @@
 
 mod help;
 mod render;
+mod schema;
 mod support;
 mod validate;
