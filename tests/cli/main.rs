@@ -13,6 +13,7 @@
 //!   no campaign text and no template makes loading, rendering or checking panic.
 
 mod help;
+mod props;
 mod render;
 mod schema;
 mod support;
