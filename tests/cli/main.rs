@@ -4,7 +4,7 @@
 //! - `support`: the harness. A temp campaign repository builder (`Repo`), a runner of the built
 //!   binary with a clean environment (`pushform(dir, args)`), and assertions on exit code,
 //!   stdout and stderr (`Run`). Read its module documentation first.
-//! - `validate`, `render`, `schema`: the contract of each command (exit codes, the location of
+//! - `validate`, `render`, `schema`, `help`: the contract of each command (exit codes, the location of
 //!   every finding, rendering determinism, the JSON Schema). Output that is part of the contract
 //!   (`--help`, `render --format json` of the sample repo) is snapshotted with insta under
 //!   `tests/cli/snapshots/`; review changes with `INSTA_UPDATE=always cargo test` and `git diff`.
