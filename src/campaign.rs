@@ -155,11 +155,25 @@ pub fn parse(file: &Arc<str>, source: &str, findings: &mut Vec<Finding>) -> Opti
 }
 
 /// A YAML or shape error as a finding: the first line of serde-saphyr's message, its location,
-/// and its source excerpt as the detail.
+/// and its source excerpt (headed by the file's name) as the detail. The finding already says
+/// `error` and where, so serde-saphyr's own `error: line L column C: ` prefix is dropped.
 pub fn yaml_finding(file: &str, err: &serde_saphyr::Error) -> Finding {
-    let text = err.to_string();
+    let text = err.render_with_options(serde_saphyr::render_options! { source_name: Some(file) });
     let mut lines = text.lines();
-    let message = lines.next().unwrap_or("invalid YAML").trim().to_owned();
+    let first = lines.next().unwrap_or_default().trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let message = match err.location() {
+        Some(l) => {
+            let prefix = format!("line {} column {}: ", l.line(), l.column());
+            first.strip_prefix(&prefix).unwrap_or(first)
+        }
+        None => first,
+    };
+    let message = if message.is_empty() {
+        "invalid YAML"
+    } else {
+        message
+    };
     let rest: Vec<&str> = lines.collect();
     let mut finding = Finding::error(message).in_file(file);
     if let Some(location) = err.location() {
@@ -200,7 +214,13 @@ mod tests {
         assert!(c.is_none());
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].line, Some(3), "{f:?}");
-        assert!(f[0].message.contains("not_befor"), "{}", f[0].message);
+        assert!(
+            f[0].message.starts_with("unknown field `not_befor`"),
+            "{}",
+            f[0].message
+        );
+        let detail = f[0].detail.as_deref().unwrap_or_default();
+        assert!(detail.contains("--> campaigns/a.yaml:3:1"), "{detail}");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, FixedOffset};
@@ -92,6 +93,16 @@ struct Templates {
 enum LeafError {
     New(Box<Finding>),
     Reported,
+}
+
+/// A `push` leaf that failed to render, with what its own lookups into `t` found wrong: an
+/// "undefined value" is explained by them, and only by them, not by another leaf's.
+struct LeafFailure {
+    error: LeafError,
+    /// Keys of `t` this leaf asked for that no catalog has.
+    missing: Vec<String>,
+    /// This leaf asked for a string of `t` whose own template failed.
+    broken: bool,
 }
 
 impl Templates {
@@ -196,14 +207,21 @@ impl Templates {
         node: &Node,
         path: &str,
         ctx: &Value,
-        errors: &mut Vec<LeafError>,
+        lookups: &Lookups,
+        errors: &mut Vec<LeafFailure>,
     ) -> Node {
         let kind = match &node.kind {
             Kind::Str(source) if is_template(source) => {
-                match self.render(node, source, path, ctx) {
+                let result = self.render(node, source, path, ctx);
+                let (missing, broken) = lookups.take_leaf();
+                match result {
                     Ok(text) => Kind::Str(text),
-                    Err(err) => {
-                        errors.push(err);
+                    Err(error) => {
+                        errors.push(LeafFailure {
+                            error,
+                            missing,
+                            broken,
+                        });
                         Kind::Str(String::new())
                     }
                 }
@@ -212,7 +230,7 @@ impl Templates {
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, n)| self.render_tree(n, &format!("{path}.{i}"), ctx, errors))
+                    .map(|(i, n)| self.render_tree(n, &format!("{path}.{i}"), ctx, lookups, errors))
                     .collect(),
             ),
             Kind::Map(entries) => Kind::Map(
@@ -225,6 +243,7 @@ impl Templates {
                             &e.value,
                             &format!("{path}.{}", e.key),
                             ctx,
+                            lookups,
                             errors,
                         ),
                     })
@@ -404,7 +423,9 @@ impl UnitInput<'_> {
             push = Node::merge_over(&push, &wrapper);
         }
         let mut errors = Vec::new();
-        let mut tree = self.templates.render_tree(&push, "push", &ctx, &mut errors);
+        let mut tree = self
+            .templates
+            .render_tree(&push, "push", &ctx, &shared, &mut errors);
         if !errors.is_empty() {
             return Err(self.explain(errors, &shared, &chain));
         }
@@ -436,13 +457,20 @@ impl UnitInput<'_> {
 
     /// Turns leaf errors into findings, naming the real cause: a broken string of `t`, or a
     /// translation that is missing, rather than the "undefined value" it surfaced as.
-    fn explain(&self, errors: Vec<LeafError>, shared: &Lookups, chain: &[String]) -> Vec<Finding> {
-        let failed: Vec<Finding> = shared.failed.lock().map(|f| f.clone()).unwrap_or_default();
-        let mut missing: Vec<String> = shared.missing.lock().map(|m| m.clone()).unwrap_or_default();
-        missing.dedup();
-        let mut out = failed;
-        for err in errors {
-            let LeafError::New(finding) = err else {
+    fn explain(
+        &self,
+        errors: Vec<LeafFailure>,
+        shared: &Lookups,
+        chain: &[String],
+    ) -> Vec<Finding> {
+        let mut out: Vec<Finding> = shared.failed.lock().map(|f| f.clone()).unwrap_or_default();
+        for LeafFailure {
+            error,
+            missing,
+            broken,
+        } in errors
+        {
+            let LeafError::New(finding) = error else {
                 continue;
             };
             let mut finding = *finding;
@@ -450,12 +478,18 @@ impl UnitInput<'_> {
                 .message
                 .starts_with("template error: undefined value")
             {
-                if !out.is_empty() {
+                if broken {
                     // The string of `t` that failed has been reported: this is only its echo.
                     continue;
                 }
                 if !missing.is_empty() {
-                    finding.message = self.missing_message(&missing, chain);
+                    let mut keys: Vec<String> = Vec::with_capacity(missing.len());
+                    for key in missing {
+                        if !keys.contains(&key) {
+                            keys.push(key);
+                        }
+                    }
+                    finding.message = self.missing_message(&keys, chain);
                     finding.detail = None;
                 }
             }
@@ -535,6 +569,7 @@ fn type_message(inner: &str) -> String {
 }
 
 fn template_finding(err: &minijinja::Error, node: &Node, path: &str) -> Finding {
+    let err = innermost(err);
     let leaf_name = node.origin.to_string();
     let own = err.name().is_none_or(|n| n.starts_with(&leaf_name));
     let mut message = err.kind().to_string();
@@ -549,7 +584,7 @@ fn template_finding(err: &minijinja::Error, node: &Node, path: &str) -> Finding 
             .map_or(0, |l| u32::try_from(l).unwrap_or(1).saturating_sub(1));
         let origin = Origin {
             file: node.origin.file.clone(),
-            line: node.origin.line + offset,
+            line: node.origin.line.saturating_add(offset),
         };
         Finding::error(format!("template error: {message}")).at(&origin)
     } else {
@@ -570,32 +605,49 @@ fn template_finding(err: &minijinja::Error, node: &Node, path: &str) -> Finding 
     }
 }
 
+/// The error a template really failed with. An error inside an included template comes wrapped
+/// in a "could not render include" error of the including one, which names only the includer.
+fn innermost(err: &minijinja::Error) -> &minijinja::Error {
+    let mut current = err;
+    while let Some(inner) =
+        std::error::Error::source(current).and_then(|s| s.downcast_ref::<minijinja::Error>())
+    {
+        current = inner;
+    }
+    current
+}
+
 /// The template line that failed with a caret under the failing part.
+///
+/// Offsets are bytes into the source and lines end at `\n` (a `\r` before it is not shown), so
+/// nothing here may assume one byte per character or per line ending: every slice is checked.
 fn excerpt(err: &minijinja::Error) -> Option<String> {
     let source = err.template_source()?;
     let line_no = err.line()?;
-    let line = source.lines().nth(line_no.checked_sub(1)?)?;
+    let line_start = match line_no.checked_sub(2) {
+        None => 0,
+        Some(newlines) => source.match_indices('\n').nth(newlines)?.0 + 1,
+    };
+    let line_end = source[line_start..]
+        .find('\n')
+        .map_or(source.len(), |i| line_start + i);
+    let line = source[line_start..line_end].trim_end_matches('\r');
     let mut out = format!("| {line}");
-    if let Some(range) = err.range() {
-        let line_start: usize = source.lines().take(line_no - 1).map(|l| l.len() + 1).sum();
-        if range.start >= line_start && range.start <= line_start + line.len() {
-            let before = &source[line_start..range.start.min(source.len())];
-            let width = range
-                .end
-                .min(line_start + line.len())
-                .saturating_sub(range.start)
-                .max(1);
-            let pad: usize = before
-                .chars()
-                .map(|c| if c.is_ascii() { 1 } else { 2 })
-                .sum();
-            let len = source
-                .get(range.start..range.start + width)
-                .map_or(width, |s| {
-                    s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
-                });
-            let _ = write!(out, "\n| {}{}", " ".repeat(pad), "^".repeat(len.max(1)));
-        }
+    let width = |s: &str| -> usize { s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum() };
+    if let Some(range) = err.range()
+        && range.start >= line_start
+        && range.start <= line_start + line.len()
+        && let Some(before) = source.get(line_start..range.start)
+    {
+        let marked = source
+            .get(range.start..range.end.min(line_start + line.len()))
+            .map_or(1, width);
+        let _ = write!(
+            out,
+            "\n| {}{}",
+            " ".repeat(width(before)),
+            "^".repeat(marked.max(1))
+        );
     }
     Some(out)
 }
@@ -620,10 +672,24 @@ fn to_value(node: &Node) -> Value {
 /// What the lookups into `t` found wrong while one unit rendered.
 #[derive(Default)]
 struct Lookups {
-    /// Keys asked for and not found.
+    /// Keys asked for and not found, since the last leaf was rendered.
     missing: Mutex<Vec<String>>,
-    /// Strings of `t` whose own template failed.
+    /// Whether a string of `t` that failed was asked for, since the last leaf was rendered.
+    broken: AtomicBool,
+    /// Strings of `t` whose own template failed, for the whole unit.
     failed: Mutex<Vec<Finding>>,
+}
+
+impl Lookups {
+    /// What went wrong in the lookups of the leaf just rendered, clearing it for the next one.
+    fn take_leaf(&self) -> (Vec<String>, bool) {
+        let missing = self
+            .missing
+            .lock()
+            .map(|mut m| std::mem::take(&mut *m))
+            .unwrap_or_default();
+        (missing, self.broken.swap(false, Ordering::Relaxed))
+    }
 }
 
 /// `t`, or one of its nested sections: strings rendered on first use.
@@ -671,11 +737,18 @@ impl Strings {
         })
     }
 
+    /// Records, for the leaf being rendered, that `key` gave no value: missing, or broken.
+    fn note_failure(&self, key: &str) {
+        if self.entries.contains_key(key) {
+            self.shared.broken.store(true, Ordering::Relaxed);
+        } else if let Ok(mut missing) = self.shared.missing.lock() {
+            missing.push(format!("{}{key}", self.prefix));
+        }
+    }
+
     fn resolve(&self, key: &str) -> Option<Value> {
         let Some(node) = self.entries.get(key) else {
-            if let Ok(mut missing) = self.shared.missing.lock() {
-                missing.push(format!("{}{key}", self.prefix));
-            }
+            self.note_failure(key);
             return None;
         };
         let path = format!("t.{}{key}", self.prefix);
@@ -694,9 +767,13 @@ impl Strings {
                         if let Ok(mut failed) = self.shared.failed.lock() {
                             failed.push(*finding);
                         }
+                        self.note_failure(key);
                         None
                     }
-                    Err(LeafError::Reported) => None,
+                    Err(LeafError::Reported) => {
+                        self.note_failure(key);
+                        None
+                    }
                 }
             }
             _ => Some(to_value(node)),
@@ -710,6 +787,10 @@ impl Object for Strings {
         if let Ok(cache) = self.cache.lock()
             && let Some(hit) = cache.get(key)
         {
+            if hit.is_none() {
+                // Another leaf asked first; this one must know of the failure too.
+                self.note_failure(key);
+            }
             return hit.clone();
         }
         let value = self.resolve(key);

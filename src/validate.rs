@@ -667,3 +667,7 @@ fn targeting(a: &Audience) -> Targeting<'_> {
         a.package_name.as_ref(),
     )
 }
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

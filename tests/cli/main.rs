@@ -1,1 +1,20 @@
+//! Integration tests of the `pushform` command line: one test binary (`autotests = false`), one
+//! module per command, and a shared harness.
+//!
+//! - `support`: the harness. A temp campaign repository builder (`Repo`), a runner of the built
+//!   binary with a clean environment (`pushform(dir, args)`), and assertions on exit code,
+//!   stdout and stderr (`Run`). Read its module documentation first.
+//! - `validate`, `render`, `schema`, `help`: the contract of each command (exit codes, the location of
+//!   every finding, rendering determinism, the JSON Schema). Output that is part of the contract
+//!   (`--help`, `render --format json` of the sample repo) is snapshotted with insta under
+//!   `tests/cli/snapshots/`; review changes with `INSTA_UPDATE=always cargo test` and `git diff`.
+//!   CI runs with `CI=true`, where a missing or changed snapshot fails.
+//! - `props`: property tests that call the library directly (no process per case) to show that
+//!   no campaign text and no template makes loading, rendering or checking panic.
 
+mod help;
+mod props;
+mod render;
+mod schema;
+mod support;
+mod validate;

@@ -1,0 +1,32 @@
+//! `--help` of the command and of each subcommand: part of the user-facing contract, snapshotted
+//! so that any change to flags, wording or defaults shows up in review.
+
+use crate::support::{pushform, sample_repo};
+
+#[track_caller]
+fn help(args: &[&str]) -> String {
+    let run = pushform(&sample_repo(), args);
+    run.success();
+    assert_eq!(run.stderr, "");
+    run.stdout.clone()
+}
+
+#[test]
+fn top_level_help() {
+    insta::assert_snapshot!(help(&["--help"]));
+}
+
+#[test]
+fn validate_help() {
+    insta::assert_snapshot!(help(&["validate", "--help"]));
+}
+
+#[test]
+fn render_help() {
+    insta::assert_snapshot!(help(&["render", "--help"]));
+}
+
+#[test]
+fn help_subcommand_is_the_same_as_the_flag() {
+    assert_eq!(help(&["help", "render"]), help(&["render", "--help"]));
+}

@@ -1,0 +1,109 @@
+//! `pushform schema`: the JSON Schema (draft-07) editors use must accept every real campaign and
+//! refuse what the parser refuses, such as unknown keys.
+
+use std::fs;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::{pushform, sample_repo};
+
+fn validator() -> jsonschema::Validator {
+    let run = pushform(&sample_repo(), &["schema"]);
+    run.success();
+    let schema = run.json();
+    assert_eq!(
+        schema["$schema"], "http://json-schema.org/draft-07/schema#",
+        "a draft-07 schema"
+    );
+    jsonschema::draft7::new(&schema).expect("the schema is itself valid")
+}
+
+/// A campaign file as the JSON an editor's YAML language server checks against the schema.
+fn yaml_to_json(text: &str) -> Value {
+    serde_saphyr::from_str(text).expect("valid YAML")
+}
+
+#[track_caller]
+fn errors(validator: &jsonschema::Validator, instance: &Value) -> Vec<String> {
+    validator
+        .iter_errors(instance)
+        .map(|e| format!("{}: {e}", e.instance_path))
+        .collect()
+}
+
+fn campaign_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in fs::read_dir(dir).expect("read campaigns/") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            campaign_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_sample_campaign_is_valid_against_the_schema() {
+    let validator = validator();
+    let mut files = Vec::new();
+    campaign_files(&sample_repo().join("campaigns"), &mut files);
+    assert!(files.len() >= 4, "sample campaigns: {files:?}");
+    for file in files {
+        let instance = yaml_to_json(&fs::read_to_string(&file).unwrap());
+        assert_eq!(
+            errors(&validator, &instance),
+            Vec::<String>::new(),
+            "{}",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn unknown_keys_are_rejected() {
+    let validator = validator();
+    let good = "id: a\npush:\n  platform: [ios]\n  audience: {is_to_all: true}\n  notification: {alert: hi, title: x}\n";
+    assert!(validator.is_valid(&yaml_to_json(good)));
+    for (bad, path) in [
+        (good.replace("id: a\n", "id: a\nnot_befor: x\n"), ""),
+        (good.replace("title: x", "titel: x"), "/push/notification"),
+        (
+            good.replace("is_to_all: true", "is_to_all: true, tags: [a]"),
+            "/push/audience",
+        ),
+        (
+            good.replace(
+                "push:\n",
+                "locales:\n  en: {strings: {a: b}, audiense: {}}\npush:\n",
+            ),
+            "/locales/en",
+        ),
+    ] {
+        let errors = errors(&validator, &yaml_to_json(&bad));
+        assert_eq!(errors.len(), 1, "{bad}\n{errors:?}");
+        assert!(errors[0].starts_with(&format!("{path}: ")), "{errors:?}");
+    }
+}
+
+#[test]
+fn wrong_types_are_rejected() {
+    let validator = validator();
+    let bad = "id: a\npush:\n  platform: ios\n  audience: {is_to_all: true}\n  notification: {alert: hi, ios: {badge: many}}\n";
+    let errors = errors(&validator, &yaml_to_json(bad));
+    let mut paths: Vec<&str> = errors
+        .iter()
+        .map(|e| e.split(": ").next().unwrap_or_default())
+        .collect();
+    paths.sort_unstable();
+    // Optional objects are `anyOf [object, null]`, so a bad badge is reported at its object.
+    assert_eq!(
+        paths,
+        ["/push/notification", "/push/platform"],
+        "{errors:?}"
+    );
+    let fixed = bad
+        .replace("platform: ios", "platform: [ios]")
+        .replace("many", "3");
+    assert!(validator.is_valid(&yaml_to_json(&fixed)), "{fixed}");
+}

@@ -1,0 +1,154 @@
+//! The harness every CLI test uses.
+//!
+//! - [`Repo`] is a throwaway campaign repository in a temp dir: write files into it with
+//!   [`Repo::file`], run the binary in it with [`Repo::run`]. It is deleted when dropped.
+//! - [`pushform`] runs the built binary in a folder, with an environment that cannot leak into
+//!   the result: every `PUSHFORM_*` and `RONGCLOUD_*` variable removed (a developer's pinned
+//!   clock or real credentials must never reach a test), `NO_COLOR` set and the terminal width
+//!   variables removed (so `--help` wraps the same everywhere).
+//! - [`Run`] is what came back: exit code, stdout and stderr as text, with assertions that print
+//!   all three when they fail.
+//! - [`sample_repo`] is the project's own root, the sample campaign repository (DESIGN §1).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The repository root of this crate, which is itself a working campaign repository.
+pub fn sample_repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A campaign repository in a temp dir, with an empty `campaigns/` folder to start with.
+pub struct Repo {
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        let dir = tempfile::tempdir().expect("create a temp dir");
+        fs::create_dir(dir.path().join("campaigns")).expect("create campaigns/");
+        Repo { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `text` to `path` (relative to the repo root), creating folders; replaces any old file.
+    pub fn file(&self, path: &str, text: &str) -> &Repo {
+        let path = self.dir.path().join(path);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).expect("create parent folders");
+        }
+        fs::write(&path, text).expect("write fixture file");
+        self
+    }
+
+    /// Runs `pushform ARGS…` in this repo.
+    pub fn run(&self, args: &[&str]) -> Run {
+        pushform(self.path(), args)
+    }
+}
+
+/// A minimal campaign that breaks no rule, with `notification` written as given (a flow mapping).
+pub fn campaign(id: &str, notification: &str) -> String {
+    format!(
+        "id: {id}\npush:\n  platform: [ios, android]\n  audience: {{packageName: com.example, is_to_all: false}}\n  notification: {notification}\n"
+    )
+}
+
+/// The outcome of one run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code; -1 if the process was killed by a signal (a crash, which no test expects).
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Run {
+        assert_eq!(
+            self.code, expected,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Asserts exit code 0.
+    #[track_caller]
+    pub fn success(&self) -> &Run {
+        self.code(0)
+    }
+
+    /// Asserts exit code 1 (an error, reported, not a crash).
+    #[track_caller]
+    pub fn failure(&self) -> &Run {
+        self.code(1)
+    }
+
+    /// Asserts that stderr contains every one of `needles`, in that order.
+    #[track_caller]
+    pub fn stderr_has(&self, needles: &[&str]) -> &Run {
+        let mut rest = self.stderr.as_str();
+        for needle in needles {
+            match rest.find(needle) {
+                Some(at) => rest = &rest[at + needle.len()..],
+                None => panic!(
+                    "stderr lacks {needle:?} (after the earlier needles)\n--- stderr\n{}",
+                    self.stderr
+                ),
+            }
+        }
+        self
+    }
+
+    /// The error and warning lines of stderr (`error: …`, `warning: …`), without excerpts.
+    pub fn finding_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("error: ") || l.starts_with("warning: "))
+            .collect()
+    }
+
+    /// Stdout parsed as JSON.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|err| {
+            panic!(
+                "stdout is not JSON ({err})\n--- stdout\n{}\n--- stderr\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs the built `pushform` binary in `dir` with `args`, in a clean environment (see the
+/// module documentation).
+pub fn pushform(dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = Command::cargo_bin("pushform").expect("the pushform binary is built");
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("PUSHFORM_") || name.starts_with("RONGCLOUD_") {
+            cmd.env_remove(&*name);
+        }
+    }
+    for name in ["COLUMNS", "LINES", "CLICOLOR", "CLICOLOR_FORCE", "TERM"] {
+        cmd.env_remove(name);
+    }
+    let output = cmd
+        .env("NO_COLOR", "1")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run pushform");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
