@@ -52,6 +52,46 @@ impl Repo {
         repo
     }
 
+    /// `units` push units, all due at once under a quota of `per_hour`/`per_day`.
+    ///
+    /// Campaign `cNN` (one file each, `campaigns/cNN.yaml`, so plan order is file order) is
+    /// a push-only notification to tag `tNN`; every third campaign fans out into two locales,
+    /// so keys of both shapes (`cNN` and `cNN/en`) are exercised. Bodies are all distinct.
+    pub fn fixture(units: usize, per_hour: u32, per_day: u32, timeout_secs: u64) -> Repo {
+        let repo = Repo::empty();
+        repo.write(
+            "pushform.yaml",
+            &format!(
+                "api:\n  timeout_secs: {timeout_secs}\nquota:\n  per_hour: {per_hour}\n  \
+                 per_day: {per_day}\n  timezone: Asia/Shanghai\ndefaults:\n  push:\n    \
+                 platform: [ios, android]\n"
+            ),
+        );
+        let mut made = 0;
+        let mut n = 0;
+        while made < units {
+            let text = if n % 3 == 2 && units - made >= 2 {
+                made += 2;
+                format!(
+                    "id: c{n:02}\nlocales:\n  en:\n    audience: {{ tag: [t{n:02}_en] }}\n    \
+                     strings: {{ alert: \"Hello number {n}\" }}\n  de:\n    audience: {{ tag: \
+                     [t{n:02}_de] }}\n    strings: {{ alert: \"Hallo Nummer {n}\" }}\npush:\n  \
+                     audience: {{ is_to_all: false }}\n  notification:\n    title: \"Title \
+                     {n}\"\n    alert: \"{{{{ t.alert }}}}\"\n"
+                )
+            } else {
+                made += 1;
+                format!(
+                    "id: c{n:02}\npush:\n  audience: {{ is_to_all: false, tag: [t{n:02}] }}\n  \
+                     notification: {{ title: \"Title {n}\", alert: \"Alert number {n}\" }}\n"
+                )
+            };
+            repo.write(&format!("campaigns/c{n:02}.yaml"), &text);
+            n += 1;
+        }
+        repo
+    }
+
     fn empty() -> Repo {
         Repo {
             dir: tempfile::Builder::new()
@@ -63,6 +103,14 @@ impl Repo {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let path = self.path().join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).expect("mkdir");
+        }
+        fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     }
 
     pub fn read(&self, rel: &str) -> String {
@@ -259,6 +307,25 @@ pub fn emulator() -> Emulator {
         ..EmulatorConfig::default()
     })
     .expect("the emulator starts")
+}
+
+/// An emulator whose quota never gets in the way.
+pub fn roomy_emulator() -> Emulator {
+    Emulator::start(EmulatorConfig {
+        per_hour: 100_000,
+        per_day: 100_000,
+        stall: Duration::from_secs(3),
+        ..EmulatorConfig::default()
+    })
+    .expect("the emulator starts")
+}
+
+/// A loopback base URL where nothing listens: bind an OS-assigned port, note it, let it go.
+pub fn dead_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
 }
 
 /// Unix ms of an RFC 3339 instant (to pin the emulator's quota clock to pushform's).

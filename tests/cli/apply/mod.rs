@@ -8,3 +8,4 @@
 mod harness;
 
 mod end_to_end;
+mod faults;
