@@ -7,5 +7,6 @@
 
 mod harness;
 
+mod crash;
 mod end_to_end;
 mod faults;
