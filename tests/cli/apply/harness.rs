@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
-use std::time::Duration;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use pushform::emulator::{Emulator, EmulatorConfig, Received};
 use pushform::lockfile::{Lock, LockStore, Record, Status};
@@ -245,6 +245,18 @@ impl Pushform {
     }
 }
 
+impl Pushform {
+    /// Starts it in the background: no terminal, output discarded (for runs that get killed).
+    pub fn spawn(mut self) -> std::process::Child {
+        self.cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", self.line.join(" ")))
+    }
+}
+
 impl Ran {
     /// The exit code, `None` if killed by a signal.
     pub fn code(&self) -> Option<i32> {
@@ -326,6 +338,26 @@ pub fn dead_endpoint() -> String {
     let port = listener.local_addr().expect("addr").port();
     drop(listener);
     format!("http://127.0.0.1:{port}")
+}
+
+/// Waits until the emulator has seen no new request for a while, as an operator checking the
+/// provider's console later would: a killed client may have left a whole request in the socket
+/// that the emulator has yet to read. Bounded to 3 s.
+pub fn settle(emu: &Emulator) {
+    let quiet = Duration::from_millis(200);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut seen = (emu.requests(), emu.received().len());
+    let mut since = Instant::now();
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = (emu.requests(), emu.received().len());
+        if now != seen {
+            seen = now;
+            since = Instant::now();
+        } else if since.elapsed() >= quiet {
+            return;
+        }
+    }
 }
 
 /// Unix ms of an RFC 3339 instant (to pin the emulator's quota clock to pushform's).

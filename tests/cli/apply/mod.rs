@@ -10,3 +10,4 @@ mod harness;
 mod crash;
 mod end_to_end;
 mod faults;
+mod kill;
