@@ -255,6 +255,66 @@ impl Pushform {
             .spawn()
             .unwrap_or_else(|e| panic!("{}: {e}", self.line.join(" ")))
     }
+
+    /// Starts it in the background with its output captured; finish with [`Running::finish`].
+    pub fn start(mut self) -> Running {
+        let child = self
+            .cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", self.line.join(" ")));
+        Running {
+            child,
+            line: self.line.join(" "),
+            started: Instant::now(),
+        }
+    }
+}
+
+/// A pushform started in the background.
+pub struct Running {
+    child: std::process::Child,
+    line: String,
+    started: Instant,
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for it to end, killing it if it runs past the timeout.
+    pub fn finish(mut self) -> Ran {
+        // Drain the pipes on their own threads so a chatty child never blocks on a full pipe.
+        let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut text = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut text);
+                }
+                String::from_utf8_lossy(&text).into_owned()
+            })
+        };
+        let stdout = drain(self.child.stdout.take().map(|p| Box::new(p) as _));
+        let stderr = drain(self.child.stderr.take().map(|p| Box::new(p) as _));
+        let mut status = None;
+        while status.is_none() && self.started.elapsed() < RUN_TIMEOUT {
+            status = self.child.try_wait().expect("try_wait");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let status = status.unwrap_or_else(|| {
+            let _ = self.child.kill();
+            self.child.wait().expect("wait")
+        });
+        Ran {
+            status,
+            stdout: stdout.join().expect("stdout"),
+            stderr: stderr.join().expect("stderr"),
+            line: self.line,
+        }
+    }
 }
 
 impl Ran {

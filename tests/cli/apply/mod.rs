@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod concurrency;
 mod crash;
 mod end_to_end;
 mod faults;
