@@ -12,3 +12,4 @@ mod crash;
 mod end_to_end;
 mod faults;
 mod kill;
+mod saved_plan;
