@@ -318,6 +318,11 @@ impl Running {
 }
 
 impl Ran {
+    /// The command line run (environment variables and arguments, never credentials).
+    pub fn line(&self) -> &str {
+        &self.line
+    }
+
     /// The exit code, `None` if killed by a signal.
     pub fn code(&self) -> Option<i32> {
         self.status.code()

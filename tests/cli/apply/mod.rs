@@ -13,3 +13,4 @@ mod end_to_end;
 mod faults;
 mod kill;
 mod saved_plan;
+mod secrets;
