@@ -11,6 +11,7 @@ mod concurrency;
 mod crash;
 mod end_to_end;
 mod faults;
+mod interrupt;
 mod kill;
 mod saved_plan;
 mod secrets;
