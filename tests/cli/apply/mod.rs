@@ -9,6 +9,7 @@ mod harness;
 
 mod concurrency;
 mod crash;
+mod damaged_lock;
 mod end_to_end;
 mod faults;
 mod interrupt;
