@@ -198,3 +198,29 @@ fn without_a_terminal_and_without_auto_approve_nothing_is_sent() {
         .is_empty()
     );
 }
+
+#[test]
+fn target_sends_only_the_named_units_in_plan_order() {
+    let repo = Repo::fixture(4, 100, 100, 10); // c00, c01, c02/en, c02/de
+    let emu = super::harness::roomy_emulator();
+    repo.apply_cmd(&emu, SAMPLE_NOW)
+        .args(&["--target", "c02", "--target", "c00"])
+        .run()
+        .ok()
+        .stdout_has("Apply complete: 3 sent");
+    let keys: Vec<String> = repo.lock().sends.into_iter().map(|r| r.key).collect();
+    assert_eq!(
+        keys,
+        ["c00", "c02/en", "c02/de"],
+        "file order, then locale order"
+    );
+    repo.apply_cmd(&emu, SAMPLE_NOW)
+        .args(&["--target", "c9"])
+        .run()
+        .fails()
+        .stderr_has("--target c9: no such campaign or unit");
+    assert_eq!(emu.requests(), 3);
+    repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    assert_exactly_once(&repo.lock(), &emu.received());
+    assert_eq!(emu.requests(), 4);
+}
