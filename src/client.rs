@@ -112,42 +112,64 @@ pub fn parse_endpoints(list: &str) -> anyhow::Result<Vec<String>> {
     list.split(',')
         .enumerate()
         .map(|(i, entry)| {
-            parse_endpoint(entry.trim()).with_context(|| format!("endpoint {} of {list:?}", i + 1))
+            parse_endpoint(entry.trim())
+                .with_context(|| format!("endpoint {} of {:?}", i + 1, redacted_list(list)))
         })
         .collect()
 }
 
 /// Checks and normalises one base URL; see [`parse_endpoints`].
 fn parse_endpoint(raw: &str) -> anyhow::Result<String> {
+    // Quoted in every error, but never with the user credentials it may (wrongly) carry.
+    let shown = redacted(raw);
     if raw.is_empty() {
         bail!("empty entry: separate base URLs with single commas");
     }
-    let url = Url::parse(raw).with_context(|| format!("{raw:?} is not a URL"))?;
+    let url = Url::parse(raw).with_context(|| format!("{shown:?} is not a URL"))?;
     match url.scheme() {
         "https" => {}
         "http" => {
             if !is_loopback(&url) {
                 bail!(
-                    "{raw:?} uses plain http:// to a host that is not loopback; use https:// \
+                    "{shown:?} uses plain http:// to a host that is not loopback; use https:// \
                      (plain http is allowed only to 127.0.0.0/8, localhost and [::1], for a local emulator)"
                 );
             }
         }
-        other => bail!("{raw:?} has scheme {other:?}; expected https:// (or http:// to loopback)"),
+        other => {
+            bail!("{shown:?} has scheme {other:?}; expected https:// (or http:// to loopback)")
+        }
     }
     if url.host().is_none() {
-        bail!("{raw:?} has no host");
+        bail!("{shown:?} has no host");
     }
     if !url.username().is_empty() || url.password().is_some() {
         // They would be sent and could be printed with the endpoint; credentials belong in env vars.
-        bail!("{raw:?} contains user credentials; put only the base URL here");
+        bail!("{shown:?} contains user credentials; put only the base URL here");
     }
     if url.query().is_some() || url.fragment().is_some() {
         bail!(
-            "{raw:?} has a query or fragment; expected a base URL such as https://api.rong-api.com"
+            "{shown:?} has a query or fragment; expected a base URL such as https://api.rong-api.com"
         );
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// `raw` with the user credentials of its authority (`user:password@`) masked, for messages.
+fn redacted(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return raw.to_owned();
+    };
+    let authority = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => raw.to_owned(),
+    }
+}
+
+/// A comma-separated endpoint list with every entry [`redacted`].
+fn redacted_list(list: &str) -> String {
+    list.split(',').map(redacted).collect::<Vec<_>>().join(",")
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -386,7 +408,8 @@ enum Attempt {
 }
 
 fn build_endpoint(raw: &str, timeout: Duration) -> anyhow::Result<Endpoint> {
-    let base = parse_endpoint(raw.trim()).with_context(|| format!("endpoint {raw:?}"))?;
+    let base =
+        parse_endpoint(raw.trim()).with_context(|| format!("endpoint {:?}", redacted(raw)))?;
     let push_url = Url::parse(&format!("{base}/push.json"))
         .with_context(|| format!("endpoint {base:?} cannot take /push.json"))?;
     let mut builder = reqwest::blocking::Client::builder()
@@ -619,7 +642,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 mod tests {
     use super::{
         Client, Credentials, Outcome, classify, data_center_endpoints, explain, new_nonce,
-        parse_endpoints, sign,
+        parse_endpoints, redacted, sign,
     };
     use crate::emulator::{Emulator, EmulatorConfig, Fault};
     use std::net::TcpListener;
@@ -768,6 +791,22 @@ mod tests {
         )
         .expect_err("the client checks endpoints too");
         assert!(format!("{error:#}").contains("not loopback"));
+    }
+
+    #[test]
+    fn endpoint_errors_never_quote_user_credentials() {
+        for list in [
+            "https://ops:hunter2-pw@api.rong-api.com",
+            "ftp://ops:hunter2-pw@127.0.0.1/x",
+            "http://ops:hunter2-pw@example.com",
+            "https://api.rong-api.com,https://hunter2-pw@api-b.rong-api.com/?q=1",
+        ] {
+            let error = format!("{:#}", parse_endpoints(list).expect_err(list));
+            assert!(!error.contains("hunter2"), "{error}");
+            assert!(error.contains("***@"), "{error}");
+        }
+        assert_eq!(redacted("https://a.example/p@q"), "https://a.example/p@q");
+        assert_eq!(redacted("not a url"), "not a url");
     }
 
     #[test]

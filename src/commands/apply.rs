@@ -76,7 +76,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
         .collect();
     if let Some(path) = &args.plan {
         let saved = read_plan(path)?;
-        check_fresh(&saved, &lock, &selected)?;
+        check_fresh(&saved, &lock, &loaded.units, &selected)?;
         let keys: Vec<&str> = saved
             .actions
             .iter()
@@ -260,8 +260,13 @@ fn finish(ending: &Ending, settings: &Settings, printer: &Printer, store: &LockS
     }
 }
 
-/// A saved plan is applied only to the state it was made against.
-fn check_fresh(saved: &Plan, lock: &Lock, units: &[Unit]) -> Result<()> {
+/// A saved plan is applied only to the state it was made against, and only if it had no error.
+///
+/// Every unit of the campaign files the plan knew must still render to the digest it planned,
+/// not only the ones it sends: an edit to a unit already sent turns it into a `!` error that a
+/// plain apply refuses, and a saved plan must not slip past that. `selected` are the units
+/// left by `--target`; the plan's sends must all be among them.
+fn check_fresh(saved: &Plan, lock: &Lock, units: &[Unit], selected: &[Unit]) -> Result<()> {
     let current =
         (!lock.sends.is_empty() || lock.serial > 0).then_some((lock.lineage.as_str(), lock.serial));
     let planned = saved.lock.as_ref().map(|l| (l.lineage.as_str(), l.serial));
@@ -277,12 +282,13 @@ fn check_fresh(saved: &Plan, lock: &Lock, units: &[Unit]) -> Result<()> {
             describe(current)
         );
     }
-    for a in saved
-        .actions
-        .iter()
-        .filter(|a| matches!(a.action, Action::Send | Action::Scheduled))
-    {
-        match units.iter().find(|u| u.key == a.key) {
+    // `file` is null for units known only from the lock (`gone`): nothing to render.
+    for a in saved.actions.iter().filter(|a| a.file.is_some()) {
+        let sends = matches!(a.action, Action::Send | Action::Scheduled);
+        match (if sends { selected } else { units })
+            .iter()
+            .find(|u| u.key == a.key)
+        {
             None => bail!(
                 "stale plan: `{}` is no longer in the campaign files (or not in --target). Make a new plan",
                 a.key
@@ -295,6 +301,21 @@ fn check_fresh(saved: &Plan, lock: &Lock, units: &[Unit]) -> Result<()> {
             ),
             Some(_) => {}
         }
+    }
+    // As a plain apply refuses a plan with errors, unless --target leaves them out.
+    if let Some(a) = saved
+        .actions
+        .iter()
+        .find(|a| a.action.is_error() && selected.iter().any(|u| u.key == a.key))
+    {
+        bail!(
+            "the saved plan has errors (`{}` is marked `{}`: {}); it cannot be applied. Fix them and make a new plan",
+            a.key,
+            a.action.symbol(),
+            a.note
+                .as_deref()
+                .unwrap_or("see `pushform show` of the plan file")
+        );
     }
     Ok(())
 }

@@ -9,9 +9,15 @@
 //!   (`--help`, `render --format json` of the sample repo) is snapshotted with insta under
 //!   `tests/cli/snapshots/`; review changes with `INSTA_UPDATE=always cargo test` and `git diff`.
 //!   CI runs with `CI=true`, where a missing or changed snapshot fails.
+//! - `apply`: the send protocol end to end against the in-process provider emulator: faults,
+//!   failover, crash points, random kill -9, concurrent applies, saved plans, secrets. It has its
+//!   own harness (`apply/harness.rs`) that also starts the emulator.
+//! - `team`: `init`, the CI workflow examples (parsed, and each pushform command in them run),
+//!   and the pull-request comment snapshot.
 //! - `props`: property tests that call the library directly (no process per case) to show that
 //!   no campaign text and no template makes loading, rendering or checking panic.
 
+mod apply;
 mod help;
 mod props;
 mod render;
