@@ -1,10 +1,13 @@
-//! Issue #5, the team workflow end to end: the CI workflow files, run against the sample repo.
+//! Issue #5, the team workflow end to end: `pushform init`, the campaign schema, the CI workflow
+//! files and the plan as a pull-request comment.
 //!
-//! Every test runs the real binary in a temporary copy of the sample repository at the crate
-//! root, never in the crate root itself, so a developer's local
+//! Every test runs the real binary in a temporary copy of a repository (the sample repo at the
+//! crate root, or a fresh `init`), never in the crate root itself, so a developer's local
 //! `pushform.lock` cannot change the results. The environment is cleared of everything pushform
 //! reads, and "now" is pinned where a plan depends on it.
 
+mod init;
+mod schema;
 mod workflows;
 
 use std::fs;
@@ -43,6 +46,13 @@ pub fn sample_copy() -> TempDir {
     tmp
 }
 
+/// A fresh `pushform init` in a temporary folder.
+pub fn init_copy() -> TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    pushform(tmp.path()).arg("init").assert().success();
+    tmp
+}
+
 pub fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
@@ -54,6 +64,40 @@ pub fn copy_dir(from: &Path, to: &Path) {
             fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+/// Every file below `dir` with its bytes, by path relative to `dir`, in path order.
+pub fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let name = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((name, fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Every `.yaml`/`.yml` file below `dir`, in path order.
+pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = snapshot_tree(dir)
+        .into_iter()
+        .map(|(name, _)| dir.join(name))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    out.sort();
+    out
 }
 
 /// A YAML file as JSON, the way editors and CI systems see it.
