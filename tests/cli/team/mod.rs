@@ -7,6 +7,7 @@
 //! reads, and "now" is pinned where a plan depends on it.
 
 mod init;
+mod pr_comment;
 mod schema;
 mod workflows;
 
