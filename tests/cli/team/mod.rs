@@ -75,11 +75,12 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
             if path.is_dir() {
                 walk(root, &path, out);
             } else {
+                // `/` on every platform, as in the paths the tests compare with.
                 let name = path
                     .strip_prefix(root)
                     .unwrap()
                     .to_string_lossy()
-                    .into_owned();
+                    .replace('\\', "/");
                 out.push((name, fs::read(&path).unwrap()));
             }
         }
