@@ -101,6 +101,11 @@ pub enum Command {
     /// Point your editor at it with a first line such as
     /// `# yaml-language-server: $schema=./campaign.schema.json`.
     Schema,
+    /// Write a starter campaign repository into DIR: config, a campaign in two locales,
+    /// templates, string catalogs, the campaign schema and the CI workflows.
+    ///
+    /// Refuses to overwrite anything: if any of its files exists, it lists them and writes nothing.
+    Init(InitArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -242,6 +247,13 @@ pub enum StateCommand {
         #[command(flatten)]
         wait: LockWait,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder to write into (created if missing), relative to -C; default: the -C folder.
+    #[arg(value_name = "DIR")]
+    pub directory: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

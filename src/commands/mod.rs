@@ -2,10 +2,11 @@
 //! No rule of the domain lives here.
 
 mod apply;
+mod init;
 mod plan;
 mod quota;
 mod render;
-mod schema;
+pub mod schema;
 mod state;
 mod validate;
 
@@ -29,6 +30,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<Exit> {
         Command::Quota => quota::run(global, printer),
         Command::State(command) => state::run(global, &command, printer),
         Command::Schema => schema::run(printer),
+        Command::Init(args) => init::run(global, &args, printer),
         Command::Completions(args) => {
             let mut out = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "pushform", &mut out);

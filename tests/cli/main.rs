@@ -23,4 +23,5 @@ mod props;
 mod render;
 mod schema;
 mod support;
+mod team;
 mod validate;

@@ -1,0 +1,22 @@
+//! The plan as a pull-request comment: the exact Markdown the CI workflows post, for the sample
+//! repository at a pinned instant.
+
+use predicates::str::starts_with;
+
+use super::{NOW, pushform, sample_copy};
+
+#[test]
+fn sample_plan_as_a_pull_request_comment() {
+    let repo = sample_copy();
+    let assert = pushform(repo.path())
+        .args(["plan", "--format", "markdown", "--detailed-exitcode"])
+        .env("PUSHFORM_NOW", NOW)
+        .assert()
+        .code(2)
+        .stderr("")
+        // The workflows find their earlier comment by this first line.
+        .stdout(starts_with("<!-- pushform-plan -->\n"));
+    let comment = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    assert!(comment.len() < 65_000, "{} characters", comment.len());
+    insta::assert_snapshot!(comment);
+}
