@@ -37,13 +37,20 @@ fn parse_args() -> Result<Args, String> {
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
-            "--campaigns" => args.campaigns = value()?.parse().map_err(|e| format!("--campaigns: {e}"))?,
-            "--locales" => args.locales = value()?.parse().map_err(|e| format!("--locales: {e}"))?,
+            "--campaigns" => {
+                args.campaigns = value()?.parse().map_err(|e| format!("--campaigns: {e}"))?
+            }
+            "--locales" => {
+                args.locales = value()?.parse().map_err(|e| format!("--locales: {e}"))?
+            }
             "--sent" => args.sent = value()?.parse().map_err(|e| format!("--sent: {e}"))?,
             "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--out" => args.out = PathBuf::from(value()?),
             "-h" | "--help" => {
-                return Err("usage: corpus --campaigns N --locales L --sent S --seed K --out DIR".to_owned());
+                return Err(
+                    "usage: corpus --campaigns N --locales L --sent S --seed K --out DIR"
+                        .to_owned(),
+                );
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -111,18 +118,28 @@ fn generate(args: &Args) -> anyhow::Result<()> {
         &out.join("templates/macros.j2"),
         "{% macro cta(locale) %}{% if locale == 'en' %}Open the app{% else %}打开应用{% endif %}{% endmacro %}\n",
     )?;
-    write(&out.join("templates/footer.j2"), "{{ t.brand }} · {{ campaign }}")?;
+    write(
+        &out.join("templates/footer.j2"),
+        "{{ t.brand }} · {{ campaign }}",
+    )?;
     for (i, l) in locales.iter().enumerate() {
         let mut catalog = format!("brand: Brand-{l}\nopen_app: open-{l}\n");
         for k in 0..20 {
-            let _ = writeln!(catalog, "common_{k}: \"{l} common string {k} for {{{{ campaign }}}}\"");
+            let _ = writeln!(
+                catalog,
+                "common_{k}: \"{l} common string {k} for {{{{ campaign }}}}\""
+            );
         }
         let _ = writeln!(catalog, "greeting: \"hello {i} {{{{ name }}}}\"");
         write(&out.join(format!("templates/locales/{l}.yaml")), &catalog)?;
     }
     for c in 0..args.campaigns {
         let id = format!("campaign-{c:06}");
-        let package = if c % 2 == 0 { "com.example.student" } else { "com.example.teacher" };
+        let package = if c % 2 == 0 {
+            "com.example.student"
+        } else {
+            "com.example.teacher"
+        };
         let discount = 5 + rng.below(60);
         let mut text = format!(
             "id: {id}\ndescription: generated campaign {c}\nvars:\n  name: user{c}\n  discount: {discount}\nlocales:\n"
@@ -139,7 +156,10 @@ fn generate(args: &Args) -> anyhow::Result<()> {
             "push:\n  audience: {{ packageName: {package}, is_to_all: false }}\n  message:\n    objectName: RC:TxtMsg\n    content:\n      content: \"{{{{ t.body }}}}\"\n      footer: \"{{% include 'footer.j2' %}}\"\n  notification:\n    title: \"{{{{ t.title }}}}\"\n    alert: \"{{% import 'macros.j2' as m %}}{{{{ t.body }}}} {{{{ m.cta(locale) }}}} {{{{ t.greeting }}}}\"\n    ios: {{ badge: {} }}\n",
             1 + rng.below(9)
         );
-        write(&out.join(format!("campaigns/group-{:03}/{id}.yaml", c / 100)), &text)?;
+        write(
+            &out.join(format!("campaigns/group-{:03}/{id}.yaml", c / 100)),
+            &text,
+        )?;
     }
 
     // The lock: the first S units, sent over the past days, with their real digests.
@@ -151,7 +171,8 @@ fn generate(args: &Args) -> anyhow::Result<()> {
     let mut lock = Lock::new();
     lock.lineage = format!("corpus-seed-{}", args.seed);
     let start: DateTime<Utc> = "2026-01-01T00:00:00Z".parse()?;
-    let tz = chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("utc"));
+    let tz = chrono::FixedOffset::east_opt(8 * 3600)
+        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("utc"));
     for (i, u) in units.iter().take(args.sent).enumerate() {
         // 3 a day, spread 8 hours apart: a history that respects the quota.
         let at = start + TimeDelta::hours(8 * i as i64);
@@ -173,7 +194,10 @@ fn generate(args: &Args) -> anyhow::Result<()> {
         });
     }
     lock.serial = 1;
-    write(&out.join("pushform.lock"), &pushform::lockfile::to_pretty_json(&lock))?;
+    write(
+        &out.join("pushform.lock"),
+        &pushform::lockfile::to_pretty_json(&lock),
+    )?;
     println!(
         "wrote {} campaigns × {} locales = {} units, {} sent in the lock, to {}",
         args.campaigns,

@@ -9,15 +9,15 @@ use crate::printer::ColorChoice;
 
 const AFTER_HELP: &str = "\
 Workflow:
-  pushform validate                 check campaigns, templates and translations (no lock, no network)
-  pushform plan                     what would be sent now, what is scheduled, what changed (in the PR)
-  pushform apply --auto-approve     send what is due, in order, inside the quota (after merge, hourly)
+  pushform validate              check campaigns, templates, translations (offline)
+  pushform plan                  what goes out now, what is scheduled and why (in the PR)
+  pushform apply --auto-approve  send what is due, in order, in quota (after merge, hourly)
 
 Environment:
-  RONGCLOUD_APP_KEY, RONGCLOUD_APP_SECRET   credentials for apply (names configurable in pushform.yaml)
-  PUSHFORM_ENDPOINT                         comma-separated base URLs (rehearsals against the emulator)
-  PUSHFORM_NOW                              pin \"now\" to an RFC 3339 instant (rehearsals and tests)
-  NO_COLOR                                  disable colour
+  RONGCLOUD_APP_KEY, RONGCLOUD_APP_SECRET  credentials for apply (names set in pushform.yaml)
+  PUSHFORM_ENDPOINT  comma-separated base URLs (rehearsals against the emulator)
+  PUSHFORM_NOW       pin \"now\" to an RFC 3339 instant (rehearsals and tests)
+  NO_COLOR           disable colour
 
 Exit codes: 0 ok, 1 error, 2 pending sends (plan --detailed-exitcode only).";
 
@@ -75,7 +75,7 @@ pub enum Command {
     Validate,
     /// Print the exact request bodies, in file-path order then locale order.
     Render(RenderArgs),
-    /// Show what apply would do: send now, scheduled (when and why), changed, expired, unresolved.
+    /// Show what apply would do: sent now, scheduled (when and why), changed, blocked.
     ///
     /// Compares the rendered campaigns with the lockfile and fits every pending push into the
     /// quota, in order. Needs no credentials and no network.
@@ -93,7 +93,7 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Show quota usage (last 60 minutes, today) and the next free slots.
     Quota,
-    /// Inspect the lockfile, record pushes sent outside pushform, and resolve uncertain sends.
+    /// Inspect the lockfile, import outside sends, and resolve uncertain ones.
     #[command(subcommand)]
     State(StateCommand),
     /// Print the JSON Schema (draft-07) of campaign files, for editors.
@@ -101,10 +101,10 @@ pub enum Command {
     /// Point your editor at it with a first line such as
     /// `# yaml-language-server: $schema=./campaign.schema.json`.
     Schema,
-    /// Write a starter campaign repository into DIR: config, a campaign in two locales,
-    /// templates, string catalogs, the campaign schema and the CI workflows.
+    /// Write a starter campaign repository into DIR.
     ///
-    /// Refuses to overwrite anything: if any of its files exists, it lists them and writes nothing.
+    /// Config, a campaign in two locales, templates, string catalogs, the campaign schema and
+    /// the CI workflows. Refuses to overwrite anything: if any of its files exists, it lists them and writes nothing.
     Init(InitArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
