@@ -38,10 +38,10 @@ fn parse_args() -> Result<Args, String> {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--campaigns" => {
-                args.campaigns = value()?.parse().map_err(|e| format!("--campaigns: {e}"))?
+                args.campaigns = value()?.parse().map_err(|e| format!("--campaigns: {e}"))?;
             }
             "--locales" => {
-                args.locales = value()?.parse().map_err(|e| format!("--locales: {e}"))?
+                args.locales = value()?.parse().map_err(|e| format!("--locales: {e}"))?;
             }
             "--sent" => args.sent = value()?.parse().map_err(|e| format!("--sent: {e}"))?,
             "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
