@@ -8,7 +8,7 @@
 //! rendered lazily, when a template asks for them, so a catalog entry that needs a variable only
 //! one campaign defines does not break the others.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -83,11 +83,17 @@ pub fn render_all(project: &Project) -> (Vec<Unit>, Vec<Finding>) {
 /// The environment with every template leaf of the project compiled into it.
 struct Templates {
     env: Environment<'static>,
-    /// (origin, source) → template name. A leaf missing here failed to compile (already reported).
-    names: HashMap<(String, String), String>,
-    /// Every name in use, so a new leaf's name is checked in constant time.
-    taken: HashSet<String>,
+    /// Source → template name. The same source written in many places (`{{ t.title }}` in
+    /// every campaign) is compiled once. A source missing here failed to compile (reported
+    /// once for every place it is written).
+    names: HashMap<String, String>,
+    /// The merged catalogs of each locale's fallback chain, built once per locale.
+    catalogs: Mutex<HashMap<String, Arc<Node>>>,
 }
+
+/// Template names of string leaves start with this, so an error can tell a leaf's own
+/// template from one it included from `templates/`.
+const LEAF_PREFIX: &str = "<leaf ";
 
 /// Why a leaf produced no text: a finding to report, or one that was already reported.
 enum LeafError {
@@ -125,7 +131,7 @@ impl Templates {
         let mut templates = Templates {
             env,
             names: HashMap::new(),
-            taken: HashSet::new(),
+            catalogs: Mutex::new(HashMap::new()),
         };
         if let Some(defaults) = &project.config.defaults.push {
             templates.add_tree(defaults, "push", findings);
@@ -147,23 +153,37 @@ impl Templates {
         templates
     }
 
+    /// The catalogs of a fallback chain deep-merged, most specific last; built once per chain.
+    fn catalog(&self, project: &Project, chain: &[String]) -> Arc<Node> {
+        let key = chain.join("\u{0}");
+        if let Ok(cache) = self.catalogs.lock()
+            && let Some(hit) = cache.get(&key)
+        {
+            return Arc::clone(hit);
+        }
+        let mut merged = Node::empty_map();
+        for l in chain.iter().rev() {
+            if let Some(catalog) = project.catalogs.get(l) {
+                merged = Node::merge_over(&merged, catalog);
+            }
+        }
+        let merged = Arc::new(merged);
+        if let Ok(mut cache) = self.catalogs.lock() {
+            cache.insert(key, Arc::clone(&merged));
+        }
+        merged
+    }
+
     fn add_tree(&mut self, node: &Node, path: &str, findings: &mut Vec<Finding>) {
         match &node.kind {
             Kind::Str(source) if is_template(source) => {
-                let key = (node.origin.to_string(), source.clone());
-                if self.names.contains_key(&key) {
+                if self.names.contains_key(source) {
                     return;
                 }
-                let mut name = key.0.clone();
-                let mut n = 1;
-                while self.taken.contains(&name) {
-                    n += 1;
-                    name = format!("{} #{n}", key.0);
-                }
+                let name = format!("{LEAF_PREFIX}{}>", self.names.len());
                 match self.env.add_template_owned(name.clone(), source.clone()) {
                     Ok(()) => {
-                        self.taken.insert(name.clone());
-                        self.names.insert(key, name);
+                        self.names.insert(source.clone(), name);
                     }
                     Err(err) => findings.push(template_finding(&err, node, path)),
                 }
@@ -189,10 +209,7 @@ impl Templates {
         path: &str,
         ctx: &Value,
     ) -> Result<String, LeafError> {
-        let Some(name) = self
-            .names
-            .get(&(node.origin.to_string(), source.to_owned()))
-        else {
+        let Some(name) = self.names.get(source) else {
             return Err(LeafError::Reported);
         };
         self.env
@@ -382,15 +399,10 @@ impl UnitInput<'_> {
             .locale
             .map(|l| self.project.config.chain(l))
             .unwrap_or_default();
-        let mut merged = Node::empty_map();
-        for l in chain.iter().rev() {
-            if let Some(catalog) = self.project.catalogs.get(l) {
-                merged = Node::merge_over(&merged, catalog);
-            }
-        }
+        let mut layers = Vec::with_capacity(2);
         if let Some(strings) = self.strings {
             if strings.as_map().is_some() {
-                merged = Node::merge_over(&merged, strings);
+                layers.push(Arc::new(strings.clone()));
             } else if !matches!(strings.kind, Kind::Null) {
                 return Err(vec![
                     Finding::error(format!(
@@ -405,8 +417,9 @@ impl UnitInput<'_> {
                 ]);
             }
         }
+        layers.push(self.templates.catalog(self.project, &chain));
         let shared = Arc::new(Lookups::default());
-        let t = Strings::value(&merged, "", self.templates, &plain_ctx, &shared);
+        let t = Strings::value(layers, "", self.templates, &plain_ctx, &shared);
         ctx.insert("t".to_owned(), t);
         let ctx = Value::from(ctx);
 
@@ -571,7 +584,7 @@ fn type_message(inner: &str) -> String {
 fn template_finding(err: &minijinja::Error, node: &Node, path: &str) -> Finding {
     let err = innermost(err);
     let leaf_name = node.origin.to_string();
-    let own = err.name().is_none_or(|n| n.starts_with(&leaf_name));
+    let own = err.name().is_none_or(|n| n.starts_with(LEAF_PREFIX));
     let mut message = err.kind().to_string();
     if let Some(detail) = err.detail() {
         message = format!("{message}: {detail}");
@@ -695,7 +708,9 @@ impl Lookups {
 /// `t`, or one of its nested sections: strings rendered on first use.
 struct Strings {
     prefix: String,
-    entries: BTreeMap<String, Node>,
+    /// Mappings of this section, most specific first (the campaign's `strings`, then the
+    /// merged catalogs): the first that has a key wins, and sections merge across them.
+    layers: Vec<Arc<Node>>,
     templates: Arc<Templates>,
     ctx: Value,
     shared: Arc<Lookups>,
@@ -705,31 +720,22 @@ struct Strings {
 impl std::fmt::Debug for Strings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map()
-            .entries(self.entries.keys().map(|k| (k, "…")))
+            .entries(self.keys().into_iter().map(|k| (k, "…")))
             .finish()
     }
 }
 
 impl Strings {
     fn value(
-        node: &Node,
+        layers: Vec<Arc<Node>>,
         prefix: &str,
         templates: &Arc<Templates>,
         ctx: &Value,
         shared: &Arc<Lookups>,
     ) -> Value {
-        let entries = node
-            .as_map()
-            .map(|entries| {
-                entries
-                    .iter()
-                    .map(|e| (e.key.clone(), e.value.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
         Value::from_object(Strings {
             prefix: prefix.to_owned(),
-            entries,
+            layers,
             templates: Arc::clone(templates),
             ctx: ctx.clone(),
             shared: Arc::clone(shared),
@@ -737,9 +743,21 @@ impl Strings {
         })
     }
 
+    fn get(&self, key: &str) -> Option<&Node> {
+        self.layers.iter().find_map(|l| l.get(key))
+    }
+
+    fn keys(&self) -> BTreeSet<&str> {
+        self.layers
+            .iter()
+            .filter_map(|l| l.as_map())
+            .flat_map(|entries| entries.iter().map(|e| e.key.as_str()))
+            .collect()
+    }
+
     /// Records, for the leaf being rendered, that `key` gave no value: missing, or broken.
     fn note_failure(&self, key: &str) {
-        if self.entries.contains_key(key) {
+        if self.get(key).is_some() {
             self.shared.broken.store(true, Ordering::Relaxed);
         } else if let Ok(mut missing) = self.shared.missing.lock() {
             missing.push(format!("{}{key}", self.prefix));
@@ -747,14 +765,19 @@ impl Strings {
     }
 
     fn resolve(&self, key: &str) -> Option<Value> {
-        let Some(node) = self.entries.get(key) else {
+        let Some(node) = self.get(key) else {
             self.note_failure(key);
             return None;
         };
         let path = format!("t.{}{key}", self.prefix);
         match &node.kind {
             Kind::Map(_) => Some(Strings::value(
-                node,
+                self.layers
+                    .iter()
+                    .filter_map(|l| l.get(key))
+                    .filter(|n| n.as_map().is_some())
+                    .map(|n| Arc::new(n.clone()))
+                    .collect(),
                 &format!("{}{key}.", self.prefix),
                 &self.templates,
                 &self.ctx,
@@ -802,7 +825,13 @@ impl Object for Strings {
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         self.mapped_enumerator(|this| {
-            Box::new(this.entries.keys().map(|k| Value::from(k.as_str())))
+            Box::new(
+                this.keys()
+                    .into_iter()
+                    .map(Value::from)
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            )
         })
     }
 }
