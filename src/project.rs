@@ -77,13 +77,28 @@ impl Project {
             .collect();
         relative.sort();
 
+        // Reading and parsing dominate load time on a large repository and every file is
+        // independent: parse in as many threads as there are cores, then join in path order.
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let chunk = relative.len().div_ceil(threads).max(1);
+        let parsed: Vec<Result<(Vec<Campaign>, Vec<Finding>)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = relative
+                .chunks(chunk)
+                .map(|files| scope.spawn(move || parse_campaigns(files)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a parser thread panicked")))
+                })
+                .collect()
+        });
         let mut campaigns = Vec::with_capacity(relative.len());
-        for (name, path) in relative {
-            let source = read(&path)?;
-            let name: Arc<str> = Arc::from(name);
-            if let Some(campaign) = campaign::parse(&name, &source, &mut findings) {
-                campaigns.push(campaign);
-            }
+        for part in parsed {
+            let (mut c, mut f) = part?;
+            campaigns.append(&mut c);
+            findings.append(&mut f);
         }
 
         let mut catalogs = BTreeMap::new();
@@ -130,6 +145,19 @@ impl Project {
     pub fn templates_dir(&self) -> PathBuf {
         self.root.join(TEMPLATES_DIR)
     }
+}
+
+fn parse_campaigns(files: &[(String, PathBuf)]) -> Result<(Vec<Campaign>, Vec<Finding>)> {
+    let mut campaigns = Vec::with_capacity(files.len());
+    let mut findings = Vec::new();
+    for (name, path) in files {
+        let source = read(path)?;
+        let name: Arc<str> = Arc::from(name.as_str());
+        if let Some(campaign) = campaign::parse(&name, &source, &mut findings) {
+            campaigns.push(campaign);
+        }
+    }
+    Ok((campaigns, findings))
 }
 
 fn read(path: &Path) -> Result<String> {

@@ -43,8 +43,11 @@ pub struct Unit {
     pub bytes: Vec<u8>,
     /// Lowercase hex SHA-1 of `bytes`.
     pub digest: String,
-    /// The merged, rendered `push` tree: where each field of the body was written.
+    /// The merged, rendered `push` tree: where each field of the body was written. Commands
+    /// that only need the bodies drop it after validation (see `render_all_with`).
     pub tree: Node,
+    /// Where the unit's audience was written (kept when the tree is dropped).
+    pub audience_origin: Origin,
 }
 
 impl Unit {
@@ -64,6 +67,15 @@ pub fn unit_key(campaign: &str, locale: Option<&str>) -> String {
 /// Renders every campaign of the project. Units that fail to render are left out and explained
 /// in the findings.
 pub fn render_all(project: &Project) -> (Vec<Unit>, Vec<Finding>) {
+    render_all_with(project, &mut |_| {})
+}
+
+/// Like `render_all`, calling `on_unit` on each unit as soon as it is rendered: a command can
+/// check a unit and drop its tree there, so a large repository never holds every tree at once.
+pub fn render_all_with(
+    project: &Project,
+    on_unit: &mut dyn FnMut(&mut Unit),
+) -> (Vec<Unit>, Vec<Finding>) {
     let mut findings = Vec::new();
     let templates = Arc::new(Templates::compile(project, &mut findings));
     let mut units = Vec::new();
@@ -75,6 +87,7 @@ pub fn render_all(project: &Project) -> (Vec<Unit>, Vec<Finding>) {
             campaign,
             &mut units,
             &mut findings,
+            on_unit,
         );
     }
     (units, findings)
@@ -282,6 +295,7 @@ fn render_campaign(
     campaign: &Campaign,
     units: &mut Vec<Unit>,
     findings: &mut Vec<Finding>,
+    on_unit: &mut dyn FnMut(&mut Unit),
 ) {
     let config = &project.config;
     let base = match &config.defaults.push {
@@ -359,8 +373,12 @@ fn render_campaign(
                     body,
                     bytes,
                     digest,
+                    audience_origin: tree.locate("audience"),
                     tree,
                 });
+                if let Some(unit) = units.last_mut() {
+                    on_unit(unit);
+                }
             }
             Err(errors) => findings.extend(errors.into_iter().map(|f| {
                 if f.unit.is_some() {

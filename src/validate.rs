@@ -511,6 +511,16 @@ pub fn valid_id(id: &str) -> bool {
 
 /// All campaign and body rules over a loaded, rendered project.
 pub fn check(project: &Project, units: &[Unit]) -> Vec<Finding> {
+    let mut findings = check_project(project);
+    for unit in units {
+        findings.extend(check_unit(unit));
+    }
+    overlapping_audiences(units, &mut findings);
+    findings
+}
+
+/// The rules across campaigns (ids, times, locale names) and of the config.
+pub fn check_project(project: &Project) -> Vec<Finding> {
     let mut findings = Vec::new();
     let config = &project.config;
 
@@ -592,27 +602,29 @@ pub fn check(project: &Project, units: &[Unit]) -> Vec<Finding> {
         }
     }
 
-    for unit in units {
-        for issue in check_body(&unit.body) {
+    findings
+}
+
+/// The body rules of one unit, located in the files through the unit's rendered tree.
+pub fn check_unit(unit: &Unit) -> Vec<Finding> {
+    check_body(&unit.body)
+        .into_iter()
+        .map(|issue| {
             let origin = unit.tree.locate(&issue.path);
             let finding = Finding {
                 severity: issue.severity,
                 ..Finding::error(issue.message)
             };
-            findings.push(
-                finding
-                    .at(&origin)
-                    .field(format!("push.{}", issue.path))
-                    .unit(unit.key.clone()),
-            );
-        }
-    }
-    overlapping_audiences(units, &mut findings);
-    findings
+            finding
+                .at(&origin)
+                .field(format!("push.{}", issue.path))
+                .unit(unit.key.clone())
+        })
+        .collect()
 }
 
 /// Warns where two locales of one campaign could reach the same user: that user would get two pushes.
-fn overlapping_audiences(units: &[Unit], findings: &mut Vec<Finding>) {
+pub fn overlapping_audiences(units: &[Unit], findings: &mut Vec<Finding>) {
     let mut by_campaign: BTreeMap<&str, Vec<&Unit>> = BTreeMap::new();
     for unit in units.iter().filter(|u| u.locale.is_some()) {
         by_campaign.entry(&unit.campaign).or_default().push(unit);
@@ -634,7 +646,7 @@ fn overlapping_audiences(units: &[Unit], findings: &mut Vec<Finding>) {
                     (common > 0).then(|| format!("{common} user ID(s) are in both"))
                 };
                 if let Some(reason) = reason {
-                    let origin = b.tree.locate("audience");
+                    let origin = b.audience_origin.clone();
                     findings.push(
                         Finding::warning(format!(
                             "locales `{}` and `{}` of campaign `{}` overlap ({reason}): a user in both gets two pushes",

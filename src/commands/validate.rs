@@ -5,6 +5,7 @@ use anyhow::Result;
 use crate::cli::GlobalArgs;
 use crate::exit::Exit;
 use crate::finding::{self, Finding};
+use crate::node::{Kind, Node};
 use crate::printer::{Printer, Style};
 use crate::project::Project;
 use crate::render::{self, Unit};
@@ -25,9 +26,17 @@ impl Loaded {
 
 pub fn load(global: &GlobalArgs) -> Result<Loaded> {
     let mut project = Project::load(&global.dir)?;
-    let (units, mut findings) = render::render_all(&project);
+    // Each unit is checked as it is rendered and its tree (only needed to locate findings)
+    // dropped at once: a repository of 30,000 units never holds 30,000 trees.
+    let mut unit_findings = Vec::new();
+    let (units, mut findings) = render::render_all_with(&project, &mut |unit| {
+        unit_findings.extend(validate::check_unit(unit));
+        unit.tree = Node::new(Kind::Null);
+    });
     findings.append(&mut project.findings);
-    findings.extend(validate::check(&project, &units));
+    findings.extend(validate::check_project(&project));
+    findings.append(&mut unit_findings);
+    validate::overlapping_audiences(&units, &mut findings);
     finding::sort(&mut findings);
     Ok(Loaded {
         project,
