@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use crate::body::PushBody;
 use crate::plan::{Action, Plan, PlannedUnit};
 use crate::printer::{Printer, Style};
 use crate::quota::{Quota, Reason};
@@ -161,10 +162,7 @@ pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: 
             }
         }
         if verbose && let Some(body) = &a.body {
-            for line in serde_json::to_string_pretty(body)
-                .unwrap_or_default()
-                .lines()
-            {
+            for line in pretty_body(body).lines() {
                 let _ = writeln!(out, "      {}", printer.out_style(Style::Dim, line));
             }
         }
@@ -182,6 +180,15 @@ pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: 
     };
     let _ = writeln!(out, "{}", printer.out_style(style, &summary));
     out
+}
+
+/// A body pretty-printed in wire field order (the order apply sends), not sorted.
+fn pretty_body(body: &serde_json::Value) -> String {
+    match serde_json::from_value::<PushBody>(body.clone()) {
+        Ok(typed) => serde_json::to_string_pretty(&typed),
+        Err(_) => serde_json::to_string_pretty(body),
+    }
+    .unwrap_or_default()
 }
 
 pub fn json(plan: &Plan) -> String {
@@ -259,9 +266,10 @@ pub fn markdown(plan: &Plan, quota: &Quota) -> String {
         {
             let _ = write!(
                 d,
-                "<details><summary><code>{}</code> body</summary>\n\n```json\n{}\n```\n</details>\n\n",
+                "<details><summary><code>{}</code> body <sub>sha1 {}</sub></summary>\n\n```json\n{}\n```\n</details>\n\n",
                 a.key,
-                serde_json::to_string_pretty(body).unwrap_or_default()
+                a.digest.as_deref().unwrap_or_default(),
+                pretty_body(body)
             );
         }
         if !d.is_empty() {
