@@ -10,7 +10,7 @@ use crate::node::Node;
 
 pub const FILE_NAME: &str = "pushform.yaml";
 
-#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub api: Api,
@@ -24,6 +24,20 @@ pub struct Config {
 
 fn default_lock() -> String {
     "pushform.lock".to_owned()
+}
+
+// By hand, not derived: a repository without pushform.yaml must get the same defaults as one
+// with an empty pushform.yaml (a derived Default would leave `lock` empty).
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            api: Api::default(),
+            quota: QuotaConfig::default(),
+            locales: Locales::default(),
+            defaults: Defaults::default(),
+            lock: default_lock(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -119,6 +133,16 @@ mod tests {
         assert_eq!(c.quota.timezone, "Asia/Shanghai");
         assert_eq!(c.api.data_center, "cn");
         assert_eq!(c.lock, "pushform.lock");
+    }
+
+    #[test]
+    fn no_file_and_an_empty_file_mean_the_same() {
+        let empty: Config = from_yaml("{}\n").unwrap();
+        let none = Config::default();
+        assert_eq!(none.lock, empty.lock);
+        assert_eq!(none.lock, "pushform.lock");
+        assert_eq!(none.quota.per_day, empty.quota.per_day);
+        assert_eq!(none.api.timeout_secs, 10);
     }
 
     #[test]

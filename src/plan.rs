@@ -348,3 +348,156 @@ pub fn counts(plan: &Plan) -> BTreeMap<Action, usize> {
     }
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lockfile::{Record, RecordError};
+    use crate::project::Project;
+    use crate::render::render_all;
+
+    fn units(ids: &[&str]) -> (tempfile::TempDir, Vec<Unit>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("campaigns")).unwrap();
+        for id in ids {
+            std::fs::write(
+                dir.path().join(format!("campaigns/{id}.yaml")),
+                format!(
+                    "id: {id}\npush: {{platform: [ios], audience: {{is_to_all: false, packageName: p}}, notification: {{alert: {id}}}}}\n"
+                ),
+            )
+            .unwrap();
+        }
+        let project = Project::load(dir.path()).unwrap();
+        let (units, findings) = render_all(&project);
+        assert!(findings.is_empty(), "{findings:?}");
+        (dir, units)
+    }
+
+    fn record(unit: &Unit, status: Status, at: &str) -> Record {
+        Record {
+            key: unit.key.clone(),
+            campaign: unit.campaign.clone(),
+            locale: None,
+            digest: unit.digest.clone(),
+            body: unit.body_json(),
+            status,
+            attempted_at: DateTime::parse_from_rfc3339(at).unwrap(),
+            push_id: None,
+            request_id: None,
+            endpoint: None,
+            error: (status == Status::Rejected).then(|| RecordError {
+                code: 1002,
+                message: "bad".into(),
+            }),
+            source: None,
+            resolved_at: None,
+            accepted: None,
+        }
+    }
+
+    fn quota() -> Quota {
+        Quota {
+            per_hour: 2,
+            per_day: 3,
+            tz: chrono_tz::Asia::Shanghai,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-26T07:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn rejected_units_are_pending_again_and_their_attempts_count() {
+        let (_dir, units) = units(&["a", "b"]);
+        let mut lock = Lock::new();
+        lock.append(record(
+            &units[0],
+            Status::Rejected,
+            "2026-11-26T14:55:00+08:00",
+        ));
+        lock.append(record(
+            &units[1],
+            Status::Rejected,
+            "2026-11-26T14:58:00+08:00",
+        ));
+        let plan = plan(&units, Some(&lock), now(), &quota());
+        // Both attempts are in the last hour: nothing can go now, though nothing was sent.
+        assert!(
+            plan.actions.iter().all(|a| a.action == Action::Scheduled),
+            "{plan:#?}"
+        );
+        assert_eq!(plan.actions[0].reason, Some(Reason::HourQuota));
+    }
+
+    #[test]
+    fn unresolved_blocks_and_says_how_to_resolve() {
+        let (_dir, units) = units(&["a", "b"]);
+        let mut lock = Lock::new();
+        lock.append(record(
+            &units[0],
+            Status::Unknown,
+            "2026-11-26T10:00:00+08:00",
+        ));
+        let plan = plan(&units, Some(&lock), now(), &quota());
+        let a = plan.actions.iter().find(|x| x.key == "a").unwrap();
+        assert_eq!(a.action, Action::Unresolved);
+        assert!(
+            a.note
+                .as_deref()
+                .unwrap()
+                .contains("pushform state resolve a --sent")
+        );
+        assert!(plan.has_errors());
+        assert_eq!(
+            plan.summary_line(),
+            "Plan: 1 to send now, 0 scheduled, 0 expired, 1 error."
+        );
+    }
+
+    #[test]
+    fn display_order_is_by_action_then_time_then_file() {
+        let (_dir, units) = units(&["a", "b", "c", "d"]);
+        let mut lock = Lock::new();
+        lock.append(record(&units[3], Status::Sent, "2026-11-20T10:00:00+08:00"));
+        let plan = plan(&units, Some(&lock), now(), &quota());
+        let order: Vec<(&str, Action)> = plan
+            .actions
+            .iter()
+            .map(|a| (a.key.as_str(), a.action))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("a", Action::Send),
+                ("b", Action::Send),
+                ("c", Action::Scheduled),
+                ("d", Action::UpToDate)
+            ]
+        );
+        assert_eq!(
+            plan.summary_line(),
+            "Plan: 2 to send now, 1 scheduled, 0 expired, 0 errors."
+        );
+    }
+
+    #[test]
+    fn nothing_pending_says_everything_is_sent() {
+        let (_dir, units) = units(&["a"]);
+        let mut lock = Lock::new();
+        lock.append(record(&units[0], Status::Sent, "2026-11-20T10:00:00+08:00"));
+        let plan = plan(&units, Some(&lock), now(), &quota());
+        assert_eq!(plan.summary_line(), "No changes. Everything is sent.");
+        assert!(!plan.has_sends());
+    }
+
+    #[test]
+    fn diff_shows_message_content_parsed() {
+        let sent = serde_json::json!({"message": {"content": "{\"content\":\"old\"}"}});
+        let current = serde_json::json!({"message": {"content": "{\"content\":\"new\"}"}});
+        let d = diff(&sent, &current);
+        assert!(d.contains("-      \"content\": \"old\""), "{d}");
+        assert!(d.contains("+      \"content\": \"new\""), "{d}");
+    }
+}

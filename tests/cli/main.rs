@@ -19,6 +19,7 @@
 
 mod apply;
 mod help;
+mod plan;
 mod props;
 mod render;
 mod schema;

@@ -1,0 +1,346 @@
+//! `plan`, `show`, `quota` and the state commands that change what a plan says, with the clock
+//! pinned by `--now` (the flag form of PUSHFORM_NOW) and history made with `state import`.
+
+use crate::support::{Repo, campaign};
+
+const NOW: &str = "2026-11-26T15:00:00+08:00";
+
+fn repo(ids: &[&str]) -> Repo {
+    let repo = Repo::new();
+    for id in ids {
+        repo.file(
+            &format!("campaigns/{id}.yaml"),
+            &campaign(id, &format!("{{alert: \"hello from {id}\"}}")),
+        );
+    }
+    repo
+}
+
+fn action<'a>(plan: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    plan["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find(|a| a["key"] == key)
+        .unwrap_or_else(|| panic!("no action for {key} in {plan:#}"))
+}
+
+#[test]
+fn recent_sends_push_the_plan_to_later_slots_with_reasons() {
+    let repo = repo(&["a", "b", "c", "d"]);
+    repo.run(&[
+        "state",
+        "import",
+        "a",
+        "--sent-at",
+        "2026-11-26T14:30:00+08:00",
+    ])
+    .success();
+    repo.run(&[
+        "state",
+        "import",
+        "b",
+        "--sent-at",
+        "2026-11-26T14:50:00+08:00",
+    ])
+    .success();
+    let run = repo.run(&["--now", NOW, "plan", "--format", "json"]);
+    run.success();
+    let plan = run.json();
+    assert_eq!(plan["format_version"], 1);
+    // Two sends in the last hour: c waits until a's send leaves the 60-minute window.
+    let c = action(&plan, "c");
+    assert_eq!(c["action"], "scheduled");
+    assert_eq!(c["reason"], "hour_quota");
+    assert_eq!(c["scheduled_at"], "2026-11-26T07:30:00Z");
+    // a, b and c fill the natural day in Asia/Shanghai: d goes at the next local midnight.
+    let d = action(&plan, "d");
+    assert_eq!(d["action"], "scheduled");
+    assert_eq!(d["reason"], "day_quota");
+    assert_eq!(d["scheduled_at"], "2026-11-26T16:00:00Z");
+    assert_eq!(action(&plan, "a")["action"], "up_to_date");
+
+    let human = repo.run(&["--now", NOW, "plan"]);
+    human.success();
+    assert!(
+        human
+            .stdout
+            .contains("~ c  at 2026-11-26 15:30:00 +08:00 (hour quota"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human
+            .stdout
+            .contains("~ d  at 2026-11-27 00:00:00 +08:00 (day quota"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human
+            .stdout
+            .contains("Plan: 0 to send now, 2 scheduled, 0 expired, 0 errors.")
+    );
+    assert!(
+        !human.stdout.contains("up to date"),
+        "up-to-date units are hidden without --all"
+    );
+    let all = repo.run(&["--now", NOW, "plan", "--all"]);
+    assert!(all.stdout.contains("a  up to date"), "{}", all.stdout);
+}
+
+#[test]
+fn a_sent_campaign_edited_afterwards_is_an_error_with_its_diff_until_accepted() {
+    let repo = repo(&["a"]);
+    repo.run(&[
+        "state",
+        "import",
+        "a",
+        "--sent-at",
+        "2026-11-20T10:00:00+08:00",
+        "--push-id",
+        "P1",
+    ])
+    .success();
+    repo.run(&["--now", NOW, "plan", "--detailed-exitcode"])
+        .code(0);
+    repo.file(
+        "campaigns/a.yaml",
+        &campaign("a", "{alert: \"hello, edited\"}"),
+    );
+    let run = repo.run(&["--now", NOW, "plan", "--detailed-exitcode"]);
+    run.failure();
+    assert!(
+        run.stdout.contains("! a  changed after sending"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("-    \"alert\": \"hello from a\"\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("+    \"alert\": \"hello, edited\"\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("pushform state accept a"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("1 error."), "{}", run.stdout);
+
+    repo.run(&["state", "accept", "a"]).success();
+    let after = repo.run(&["--now", NOW, "plan", "--detailed-exitcode"]);
+    after.code(0);
+    assert!(
+        after.stdout.contains("No changes. Everything is sent."),
+        "{}",
+        after.stdout
+    );
+    // The body really sent stays in the lockfile.
+    let lock: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.path().join("pushform.lock")).unwrap())
+            .unwrap();
+    assert_eq!(
+        lock["sends"][0]["body"]["notification"]["alert"],
+        "hello from a"
+    );
+    assert_eq!(
+        lock["sends"][0]["accepted"]["body"]["notification"]["alert"],
+        "hello, edited"
+    );
+}
+
+#[test]
+fn detailed_exitcode_is_0_2_and_1() {
+    let repo = repo(&["a"]);
+    repo.run(&["--now", NOW, "plan", "--detailed-exitcode"])
+        .code(2);
+    repo.run(&["--now", NOW, "plan"]).code(0);
+    repo.run(&[
+        "state",
+        "import",
+        "a",
+        "--sent-at",
+        "2026-11-20T10:00:00+08:00",
+    ])
+    .success();
+    repo.run(&["--now", NOW, "plan", "--detailed-exitcode"])
+        .code(0);
+    repo.file("campaigns/a.yaml", &campaign("a", "{alert: changed}"));
+    repo.run(&["--now", NOW, "plan", "--detailed-exitcode"])
+        .code(1);
+}
+
+#[test]
+fn expired_and_gone_units_are_shown_and_not_errors() {
+    let repo = repo(&["kept"]);
+    repo.file(
+        "campaigns/late.yaml",
+        &format!(
+            "not_after: 2026-11-25T00:00:00+08:00\n{}",
+            campaign("late", "{alert: too late}")
+        ),
+    );
+    repo.file("campaigns/old.yaml", &campaign("old", "{alert: old}"));
+    repo.run(&[
+        "state",
+        "import",
+        "old",
+        "--sent-at",
+        "2026-11-01T10:00:00+08:00",
+    ])
+    .success();
+    std::fs::remove_file(repo.path().join("campaigns/old.yaml")).unwrap();
+    let run = repo.run(&["--now", NOW, "plan"]);
+    run.success();
+    assert!(run.stdout.contains("+ kept"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("x late  expired: will not be sent"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("has passed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("- old   gone from the files"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("Plan: 1 to send now, 0 scheduled, 1 expired, 0 errors."),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_saved_plan_shows_as_it_was_made() {
+    let repo = repo(&["a", "b", "c"]);
+    let made = repo.run(&["--now", NOW, "plan", "-o", "p.json"]);
+    made.success();
+    let shown = repo.run(&["show", "p.json"]);
+    shown.success();
+    assert!(
+        shown
+            .stdout
+            .contains("Plan: 2 to send now, 1 scheduled, 0 expired, 0 errors."),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains("Now 2026-11-26 15:00:00 +08:00"),
+        "{}",
+        shown.stdout
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.path().join("p.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["format_version"], 1);
+    assert_eq!(saved["quota"]["timezone"], "Asia/Shanghai");
+    repo.file("bad.json", "{\"format_version\": 9}");
+    repo.run(&["show", "bad.json"])
+        .failure()
+        .stderr_has(&["format_version 9"]);
+}
+
+#[test]
+fn quota_reports_usage_and_next_free_slots() {
+    let repo = repo(&["a", "b"]);
+    repo.run(&[
+        "state",
+        "import",
+        "a",
+        "--sent-at",
+        "2026-11-26T14:30:00+08:00",
+    ])
+    .success();
+    repo.run(&[
+        "state",
+        "import",
+        "b",
+        "--sent-at",
+        "2026-11-26T14:50:00+08:00",
+    ])
+    .success();
+    let run = repo.run(&["--now", NOW, "quota"]);
+    run.success();
+    assert!(
+        run.stdout.contains("Last 60 minutes: 2 of 2 sends used."),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("): 2 of 3 sends used."),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Thu 2026-11-26 15:30:00 +08:00"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn state_import_refuses_unknown_keys_and_double_records() {
+    let repo = repo(&["a"]);
+    repo.run(&[
+        "state",
+        "import",
+        "nope",
+        "--sent-at",
+        "2026-11-20T10:00:00+08:00",
+    ])
+    .failure()
+    .stderr_has(&["no unit `nope`"]);
+    repo.run(&["state", "import", "a", "--sent-at", "yesterday"])
+        .failure()
+        .stderr_has(&["not an RFC 3339 time"]);
+    repo.run(&[
+        "state",
+        "import",
+        "a",
+        "--sent-at",
+        "2026-11-20T10:00:00+08:00",
+    ])
+    .success();
+    repo.run(&[
+        "state",
+        "import",
+        "a",
+        "--sent-at",
+        "2026-11-20T10:00:00+08:00",
+    ])
+    .failure()
+    .stderr_has(&["already has a sent or unresolved record of `a`"]);
+    let list = repo.run(&["state", "list"]);
+    list.success();
+    assert!(list.stdout.contains("a  sent"), "{}", list.stdout);
+    assert!(list.stdout.contains("(import)"), "{}", list.stdout);
+}
+
+#[test]
+fn a_corrupted_lockfile_stops_plan_and_is_left_untouched() {
+    let repo = repo(&["a"]);
+    repo.file("pushform.lock", "{\"format_version\": 1, \"lineage\": ");
+    let before = std::fs::read(repo.path().join("pushform.lock")).unwrap();
+    repo.run(&["--now", NOW, "plan"])
+        .failure()
+        .stderr_has(&["pushform.lock"]);
+    repo.run(&[
+        "state",
+        "import",
+        "a",
+        "--sent-at",
+        "2026-11-20T10:00:00+08:00",
+    ])
+    .failure();
+    assert_eq!(
+        std::fs::read(repo.path().join("pushform.lock")).unwrap(),
+        before
+    );
+}
