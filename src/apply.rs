@@ -263,7 +263,24 @@ pub fn apply(
             record.endpoint = endpoint;
         }
         crash_if(opts, CrashPoint::BeforeSent);
-        guard.write(lock)?;
+        if let Err(err) = guard.write(lock) {
+            // The lockfile on disk still says `sending`, which blocks every later apply: say
+            // what really happened so the operator can record it by hand.
+            let what = match &ending {
+                After::Continue { push_id, .. } => format!(
+                    "`{key}` WAS SENT (push id {push_id}) but recording it failed. The lockfile still \
+                     says `sending`; once the problem is fixed run \
+                     `pushform state resolve {key} --sent --push-id {push_id}`",
+                    key = unit.key
+                ),
+                _ => format!(
+                    "the outcome of `{key}` could not be recorded. The lockfile still says `sending`; \
+                     check the provider, then run `pushform state resolve {key} --sent` or `--not-sent`",
+                    key = unit.key
+                ),
+            };
+            return Err(err.context(what));
+        }
 
         match ending {
             After::Continue { push_id, endpoint } => {
