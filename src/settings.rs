@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -81,8 +81,13 @@ impl Settings {
 
 /// Reads a secret from the environment; the error names the variable, never a value.
 pub fn env_var(name: &str) -> Result<String> {
-    let value = std::env::var(name)
-        .with_context(|| format!("the environment variable {name} is not set"))?;
+    let Ok(value) = std::env::var(name) else {
+        bail!(
+            "the environment variable {name} is not set: apply reads the App Key and App Secret \
+             from the environment (the variable names are api.app_key_env and api.app_secret_env \
+             in pushform.yaml)"
+        );
+    };
     if value.trim().is_empty() {
         bail!("the environment variable {name} is empty");
     }
