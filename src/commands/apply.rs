@@ -87,38 +87,26 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
     }
 
     let plan = plan::plan(&selected, Some(&lock), now, &settings.quota);
-    if plan.has_errors() {
+    // Show what is about to happen, unless a reviewed plan file is being applied as it is.
+    if args.plan.is_none() || plan.has_errors() || !plan.has_sends() {
+        let verbose = printer.verbose > 0;
         printer.out(&report::human(
             &plan,
             &settings.quota,
             printer,
             false,
-            false,
+            verbose,
         ));
+    }
+    if plan.has_errors() {
         bail!("the plan has errors (marked `!` above); fix them or leave them out with --target");
     }
     if !plan.has_sends() {
-        printer.out(&report::human(
-            &plan,
-            &settings.quota,
-            printer,
-            false,
-            false,
-        ));
         return Ok(Exit::Ok);
     }
-    if args.plan.is_none() {
-        printer.out(&report::human(
-            &plan,
-            &settings.quota,
-            printer,
-            false,
-            printer.verbose > 0,
-        ));
-        if !args.auto_approve && !confirm(printer)? {
-            printer.err("Apply cancelled; nothing was sent.\n");
-            return Ok(Exit::Error);
-        }
+    if args.plan.is_none() && !args.auto_approve && !confirm(printer)? {
+        printer.err("Apply cancelled; nothing was sent.\n");
+        return Ok(Exit::Error);
     }
 
     let stop = Arc::new(AtomicBool::new(false));

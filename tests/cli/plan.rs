@@ -16,6 +16,16 @@ fn repo(ids: &[&str]) -> Repo {
     repo
 }
 
+/// Asserts that stdout contains `needle`, printing stdout when it does not.
+#[track_caller]
+fn has(run: &crate::support::Run, needle: &str) {
+    assert!(
+        run.stdout.contains(needle),
+        "stdout lacks {needle:?}\n--- stdout\n{}",
+        run.stdout
+    );
+}
+
 fn action<'a>(plan: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
     plan["actions"]
         .as_array()
@@ -86,7 +96,7 @@ fn recent_sends_push_the_plan_to_later_slots_with_reasons() {
         "up-to-date units are hidden without --all"
     );
     let all = repo.run(&["--now", NOW, "plan", "--all"]);
-    assert!(all.stdout.contains("a  up to date"), "{}", all.stdout);
+    has(&all, "a  up to date");
 }
 
 #[test]
@@ -110,36 +120,16 @@ fn a_sent_campaign_edited_afterwards_is_an_error_with_its_diff_until_accepted() 
     );
     let run = repo.run(&["--now", NOW, "plan", "--detailed-exitcode"]);
     run.failure();
-    assert!(
-        run.stdout.contains("! a  changed after sending"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("-    \"alert\": \"hello from a\"\n"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("+    \"alert\": \"hello, edited\"\n"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("pushform state accept a"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("1 error."), "{}", run.stdout);
+    has(&run, "! a  changed after sending");
+    has(&run, "-    \"alert\": \"hello from a\"\n");
+    has(&run, "+    \"alert\": \"hello, edited\"\n");
+    has(&run, "pushform state accept a");
+    has(&run, "1 error.");
 
     repo.run(&["state", "accept", "a"]).success();
     let after = repo.run(&["--now", NOW, "plan", "--detailed-exitcode"]);
     after.code(0);
-    assert!(
-        after.stdout.contains("No changes. Everything is sent."),
-        "{}",
-        after.stdout
-    );
+    has(&after, "No changes. Everything is sent.");
     // The body really sent stays in the lockfile.
     let lock: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(repo.path().join("pushform.lock")).unwrap())
@@ -197,18 +187,10 @@ fn expired_and_gone_units_are_shown_and_not_errors() {
     std::fs::remove_file(repo.path().join("campaigns/old.yaml")).unwrap();
     let run = repo.run(&["--now", NOW, "plan"]);
     run.success();
-    assert!(run.stdout.contains("+ kept"), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("x late  expired: will not be sent"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("has passed"), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("- old   gone from the files"),
-        "{}",
-        run.stdout
-    );
+    has(&run, "+ kept");
+    has(&run, "x late  expired: will not be sent");
+    has(&run, "has passed");
+    has(&run, "- old   gone from the files");
     assert!(
         run.stdout
             .contains("Plan: 1 to send now, 0 scheduled, 1 expired, 0 errors."),
@@ -231,11 +213,7 @@ fn a_saved_plan_shows_as_it_was_made() {
         "{}",
         shown.stdout
     );
-    assert!(
-        shown.stdout.contains("Now 2026-11-26 15:00:00 +08:00"),
-        "{}",
-        shown.stdout
-    );
+    has(&shown, "Now 2026-11-26 15:00:00 +08:00");
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(repo.path().join("p.json")).unwrap())
             .unwrap();
@@ -268,21 +246,9 @@ fn quota_reports_usage_and_next_free_slots() {
     .success();
     let run = repo.run(&["--now", NOW, "quota"]);
     run.success();
-    assert!(
-        run.stdout.contains("Last 60 minutes: 2 of 2 sends used."),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("): 2 of 3 sends used."),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("Thu 2026-11-26 15:30:00 +08:00"),
-        "{}",
-        run.stdout
-    );
+    has(&run, "Last 60 minutes: 2 of 2 sends used.");
+    has(&run, "): 2 of 3 sends used.");
+    has(&run, "Thu 2026-11-26 15:30:00 +08:00");
 }
 
 #[test]
@@ -319,8 +285,8 @@ fn state_import_refuses_unknown_keys_and_double_records() {
     .stderr_has(&["already has a sent or unresolved record of `a`"]);
     let list = repo.run(&["state", "list"]);
     list.success();
-    assert!(list.stdout.contains("a  sent"), "{}", list.stdout);
-    assert!(list.stdout.contains("(import)"), "{}", list.stdout);
+    has(&list, "a  sent");
+    has(&list, "(import)");
 }
 
 #[test]
