@@ -8,7 +8,7 @@
 //! rendered lazily, when a template asks for them, so a catalog entry that needs a variable only
 //! one campaign defines does not break the others.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -100,6 +100,10 @@ struct Templates {
     /// every campaign) is compiled once. A source missing here failed to compile (reported
     /// once for every place it is written).
     names: HashMap<String, String>,
+    /// Sources rendered at most once in the run (a campaign's own strings, mostly): checked up
+    /// front, then compiled again when rendered and dropped, since holding tens of thousands of
+    /// compiled templates that are used once costs more memory than compiling one twice.
+    once: HashSet<String>,
     /// The merged catalogs of each locale's fallback chain, built once per locale.
     catalogs: Mutex<HashMap<String, Arc<Node>>>,
 }
@@ -107,6 +111,22 @@ struct Templates {
 /// Template names of string leaves start with this, so an error can tell a leaf's own
 /// template from one it included from `templates/`.
 const LEAF_PREFIX: &str = "<leaf ";
+
+/// The name of a leaf template compiled for one render and dropped.
+const ONCE_NAME: &str = "<leaf once>";
+
+/// Adds `n` to the uses of every template source in a tree.
+fn count_uses<'a>(node: &'a Node, n: usize, uses: &mut HashMap<&'a str, usize>) {
+    match &node.kind {
+        Kind::Str(source) if is_template(source) => {
+            let count = uses.entry(source.as_str()).or_insert(0);
+            *count = count.saturating_add(n);
+        }
+        Kind::Seq(items) => items.iter().for_each(|item| count_uses(item, n, uses)),
+        Kind::Map(entries) => entries.iter().for_each(|e| count_uses(&e.value, n, uses)),
+        _ => {}
+    }
+}
 
 /// Why a leaf produced no text: a finding to report, or one that was already reported.
 enum LeafError {
@@ -141,25 +161,52 @@ impl Templates {
             env.set_loader(minijinja::path_loader(dir));
             env.set_auto_reload(false);
         }
+        // How many times each source may be rendered: a campaign's `push` once per locale,
+        // defaults and catalogs by any number of units.
+        let mut uses: HashMap<&str, usize> = HashMap::new();
+        let shared = usize::MAX;
+        if let Some(defaults) = &project.config.defaults.push {
+            count_uses(defaults, shared, &mut uses);
+        }
+        for catalog in project.catalogs.values() {
+            count_uses(catalog, shared, &mut uses);
+        }
+        for campaign in &project.campaigns {
+            count_uses(&campaign.push, campaign.locales.len().max(1), &mut uses);
+            for locale in &campaign.locales {
+                if let Some(audience) = &locale.audience {
+                    count_uses(audience, 1, &mut uses);
+                }
+                if let Some(strings) = &locale.strings {
+                    count_uses(strings, 1, &mut uses);
+                }
+            }
+        }
+        let once: HashSet<&str> = uses
+            .into_iter()
+            .filter(|&(_, n)| n == 1)
+            .map(|(source, _)| source)
+            .collect();
         let mut templates = Templates {
             env,
             names: HashMap::new(),
+            once: HashSet::new(),
             catalogs: Mutex::new(HashMap::new()),
         };
         if let Some(defaults) = &project.config.defaults.push {
-            templates.add_tree(defaults, "push", findings);
+            templates.add_tree(defaults, "push", &once, findings);
         }
         for catalog in project.catalogs.values() {
-            templates.add_tree(catalog, "t", findings);
+            templates.add_tree(catalog, "t", &once, findings);
         }
         for campaign in &project.campaigns {
-            templates.add_tree(&campaign.push, "push", findings);
+            templates.add_tree(&campaign.push, "push", &once, findings);
             for locale in &campaign.locales {
                 if let Some(audience) = &locale.audience {
-                    templates.add_tree(audience, "push.audience", findings);
+                    templates.add_tree(audience, "push.audience", &once, findings);
                 }
                 if let Some(strings) = &locale.strings {
-                    templates.add_tree(strings, "t", findings);
+                    templates.add_tree(strings, "t", &once, findings);
                 }
             }
         }
@@ -187,10 +234,25 @@ impl Templates {
         merged
     }
 
-    fn add_tree(&mut self, node: &Node, path: &str, findings: &mut Vec<Finding>) {
+    fn add_tree(
+        &mut self,
+        node: &Node,
+        path: &str,
+        once: &HashSet<&str>,
+        findings: &mut Vec<Finding>,
+    ) {
         match &node.kind {
             Kind::Str(source) if is_template(source) => {
-                if self.names.contains_key(source) {
+                if self.names.contains_key(source) || self.once.contains(source) {
+                    return;
+                }
+                if once.contains(source.as_str()) {
+                    match self.env.template_from_named_str(ONCE_NAME, source) {
+                        Ok(_) => {
+                            self.once.insert(source.clone());
+                        }
+                        Err(err) => findings.push(template_finding(&err, node, path)),
+                    }
                     return;
                 }
                 let name = format!("{LEAF_PREFIX}{}>", self.names.len());
@@ -203,12 +265,12 @@ impl Templates {
             }
             Kind::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    self.add_tree(item, &format!("{path}.{i}"), findings);
+                    self.add_tree(item, &format!("{path}.{i}"), once, findings);
                 }
             }
             Kind::Map(entries) => {
                 for e in entries {
-                    self.add_tree(&e.value, &format!("{path}.{}", e.key), findings);
+                    self.add_tree(&e.value, &format!("{path}.{}", e.key), once, findings);
                 }
             }
             _ => {}
@@ -222,11 +284,14 @@ impl Templates {
         path: &str,
         ctx: &Value,
     ) -> Result<String, LeafError> {
-        let Some(name) = self.names.get(source) else {
+        let template = if let Some(name) = self.names.get(source) {
+            self.env.get_template(name)
+        } else if self.once.contains(source) {
+            self.env.template_from_named_str(ONCE_NAME, source)
+        } else {
             return Err(LeafError::Reported);
         };
-        self.env
-            .get_template(name)
+        template
             .and_then(|t| t.render(ctx))
             .map_err(|err| LeafError::New(Box::new(template_finding(&err, node, path))))
     }
