@@ -16,6 +16,12 @@ fn repo(ids: &[&str]) -> Repo {
     repo
 }
 
+/// Records `key` as sent at `at` (RFC 3339), as history for the plan.
+fn import(repo: &Repo, key: &str, at: &str) {
+    repo.run(&["state", "import", key, "--sent-at", at])
+        .success();
+}
+
 /// Asserts that stdout contains `needle`, printing stdout when it does not.
 #[track_caller]
 fn has(run: &crate::support::Run, needle: &str) {
@@ -38,22 +44,8 @@ fn action<'a>(plan: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
 #[test]
 fn recent_sends_push_the_plan_to_later_slots_with_reasons() {
     let repo = repo(&["a", "b", "c", "d"]);
-    repo.run(&[
-        "state",
-        "import",
-        "a",
-        "--sent-at",
-        "2026-11-26T14:30:00+08:00",
-    ])
-    .success();
-    repo.run(&[
-        "state",
-        "import",
-        "b",
-        "--sent-at",
-        "2026-11-26T14:50:00+08:00",
-    ])
-    .success();
+    import(&repo, "a", "2026-11-26T14:30:00+08:00");
+    import(&repo, "b", "2026-11-26T14:50:00+08:00");
     let run = repo.run(&["--now", NOW, "plan", "--format", "json"]);
     run.success();
     let plan = run.json();
@@ -150,14 +142,7 @@ fn detailed_exitcode_is_0_2_and_1() {
     repo.run(&["--now", NOW, "plan", "--detailed-exitcode"])
         .code(2);
     repo.run(&["--now", NOW, "plan"]).code(0);
-    repo.run(&[
-        "state",
-        "import",
-        "a",
-        "--sent-at",
-        "2026-11-20T10:00:00+08:00",
-    ])
-    .success();
+    import(&repo, "a", "2026-11-20T10:00:00+08:00");
     repo.run(&["--now", NOW, "plan", "--detailed-exitcode"])
         .code(0);
     repo.file("campaigns/a.yaml", &campaign("a", "{alert: changed}"));
@@ -176,14 +161,7 @@ fn expired_and_gone_units_are_shown_and_not_errors() {
         ),
     );
     repo.file("campaigns/old.yaml", &campaign("old", "{alert: old}"));
-    repo.run(&[
-        "state",
-        "import",
-        "old",
-        "--sent-at",
-        "2026-11-01T10:00:00+08:00",
-    ])
-    .success();
+    import(&repo, "old", "2026-11-01T10:00:00+08:00");
     std::fs::remove_file(repo.path().join("campaigns/old.yaml")).unwrap();
     let run = repo.run(&["--now", NOW, "plan"]);
     run.success();
@@ -228,22 +206,8 @@ fn a_saved_plan_shows_as_it_was_made() {
 #[test]
 fn quota_reports_usage_and_next_free_slots() {
     let repo = repo(&["a", "b"]);
-    repo.run(&[
-        "state",
-        "import",
-        "a",
-        "--sent-at",
-        "2026-11-26T14:30:00+08:00",
-    ])
-    .success();
-    repo.run(&[
-        "state",
-        "import",
-        "b",
-        "--sent-at",
-        "2026-11-26T14:50:00+08:00",
-    ])
-    .success();
+    import(&repo, "a", "2026-11-26T14:30:00+08:00");
+    import(&repo, "b", "2026-11-26T14:50:00+08:00");
     let run = repo.run(&["--now", NOW, "quota"]);
     run.success();
     has(&run, "Last 60 minutes: 2 of 2 sends used.");
@@ -266,14 +230,7 @@ fn state_import_refuses_unknown_keys_and_double_records() {
     repo.run(&["state", "import", "a", "--sent-at", "yesterday"])
         .failure()
         .stderr_has(&["not an RFC 3339 time"]);
-    repo.run(&[
-        "state",
-        "import",
-        "a",
-        "--sent-at",
-        "2026-11-20T10:00:00+08:00",
-    ])
-    .success();
+    import(&repo, "a", "2026-11-20T10:00:00+08:00");
     repo.run(&[
         "state",
         "import",
