@@ -102,6 +102,18 @@ fn style_of(action: Action) -> Style {
     }
 }
 
+/// "2026-11-26 15:00:00 +08:00; quota 2 an hour, 3 a day (Asia/Shanghai)": when the plan was
+/// made and under which quota, the first thing a reviewer needs to judge the slots.
+fn clock_line(plan: &Plan, quota: &Quota, separator: &str) -> String {
+    format!(
+        "{}{separator} quota {} an hour, {} a day ({})",
+        local(plan.now, quota.tz),
+        quota.per_hour,
+        quota.per_day,
+        quota.tz
+    )
+}
+
 /// The terminal form. `all` includes up-to-date units; `verbose` adds the full bodies.
 pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: bool) -> String {
     let mut out = String::new();
@@ -110,14 +122,7 @@ pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: 
         .iter()
         .filter(|a| all || a.action != Action::UpToDate)
         .collect();
-    let _ = writeln!(
-        out,
-        "Now {}; quota {} an hour, {} a day ({}).",
-        local(plan.now, quota.tz),
-        quota.per_hour,
-        quota.per_day,
-        quota.tz
-    );
+    let _ = writeln!(out, "Now {}.", clock_line(plan, quota, ";"));
     if !shown.is_empty() {
         out.push('\n');
     }
@@ -217,14 +222,7 @@ pub fn markdown(plan: &Plan, quota: &Quota) -> String {
         "✅"
     };
     let _ = writeln!(head, "{icon} **{}**\n", plan.summary_line());
-    let _ = writeln!(
-        head,
-        "Planned at {} · quota {} an hour, {} a day ({}).\n",
-        local(plan.now, quota.tz),
-        quota.per_hour,
-        quota.per_day,
-        quota.tz
-    );
+    let _ = writeln!(head, "Planned at {}.\n", clock_line(plan, quota, " ·"));
     let shown: Vec<&PlannedUnit> = plan
         .actions
         .iter()
