@@ -10,16 +10,7 @@ fn a_damaged_or_missing_lockfile_stops_apply_before_any_send() {
     emu.set_now(Some(ms(SAMPLE_NOW)));
     repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
     // A second write, so that a backup exists.
-    repo.pushform()
-        .args(&[
-            "state",
-            "import",
-            "maintenance-2026-12-06",
-            "--sent-at",
-            "2026-11-25T10:00:00+08:00",
-        ])
-        .run()
-        .ok();
+    repo.import("maintenance-2026-12-06", "2026-11-25T10:00:00+08:00");
     let good = repo.read("pushform.lock");
     let later = "2026-11-26T08:00:00Z";
     emu.set_now(Some(ms(later)));

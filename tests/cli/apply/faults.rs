@@ -211,16 +211,7 @@ fn a_1008_outside_pushforms_knowledge_is_reported_with_the_next_slot_by_its_coun
     let repo = Repo::sample();
     let emu = emulator();
     emu.set_now(Some(ms(SAMPLE_NOW)));
-    repo.pushform()
-        .args(&[
-            "state",
-            "import",
-            "maintenance-2026-12-06",
-            "--sent-at",
-            "2026-11-26T14:30:00+08:00",
-        ])
-        .run()
-        .ok();
+    repo.import("maintenance-2026-12-06", "2026-11-26T14:30:00+08:00");
     emu.set_fault(Fault::RateLimited, 1);
     repo.apply_cmd(&emu, SAMPLE_NOW)
         .run()

@@ -141,6 +141,14 @@ impl Repo {
         Pushform::new(self.path())
     }
 
+    /// `pushform state import KEY --sent-at AT`, which must succeed: history made outside apply.
+    pub fn import(&self, key: &str, at: &str) {
+        self.pushform()
+            .args(&["state", "import", key, "--sent-at", at])
+            .run()
+            .ok();
+    }
+
     /// `pushform` against `emu` with its credentials, at `now`.
     pub fn apply_cmd(&self, emu: &Emulator, now: &str) -> Pushform {
         self.pushform()

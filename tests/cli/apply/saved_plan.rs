@@ -114,16 +114,7 @@ fn a_saved_plan_is_stale_after_another_apply() {
 fn a_saved_plan_is_stale_after_state_import() {
     let (repo, emu) = setup();
     save_plan(&repo, SAMPLE_NOW).ok();
-    repo.pushform()
-        .args(&[
-            "state",
-            "import",
-            "maintenance-2026-12-06",
-            "--sent-at",
-            "2026-11-26T14:00:00+08:00",
-        ])
-        .run()
-        .ok();
+    repo.import("maintenance-2026-12-06", "2026-11-26T14:00:00+08:00");
     apply_saved(&repo, &emu, SAMPLE_NOW)
         .fails()
         .stderr_has("stale plan: it was made against no lockfile");
