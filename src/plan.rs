@@ -3,7 +3,7 @@
 //! why, whether it was edited after it was sent, and what blocks apply. Printing a plan is
 //! `report`'s job; applying one is `apply`'s.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -338,15 +338,6 @@ fn pretty(v: &serde_json::Value) -> String {
     let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
     s.push('\n');
     s
-}
-
-/// Counts of actions by kind, for the markdown table header and tests.
-pub fn counts(plan: &Plan) -> BTreeMap<Action, usize> {
-    let mut m = BTreeMap::new();
-    for a in &plan.actions {
-        *m.entry(a.action).or_insert(0) += 1;
-    }
-    m
 }
 
 #[cfg(test)]

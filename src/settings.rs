@@ -13,7 +13,6 @@ use crate::quota::Quota;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub root: PathBuf,
     /// "Now": the real clock, or `PUSHFORM_NOW`/`--now` pinned.
     pub now: Now,
     pub quota: Quota,
@@ -62,7 +61,6 @@ impl Settings {
             bail!("pushform.yaml: `lock` must be a file path");
         }
         Ok(Settings {
-            root: global.dir.clone(),
             now,
             quota: Quota {
                 per_hour: config.quota.per_hour,

@@ -30,13 +30,10 @@ pub fn run(global: &GlobalArgs, command: &StateCommand, printer: &Printer) -> Re
         StateCommand::Resolve {
             key,
             sent,
-            not_sent,
+            not_sent: _, // clap guarantees exactly one of --sent and --not-sent
             push_id,
             wait,
-        } => {
-            let _ = not_sent;
-            resolve(global, key, *sent, push_id.clone(), wait, printer)
-        }
+        } => resolve(global, key, *sent, push_id.clone(), wait, printer),
     }
 }
 
