@@ -144,7 +144,7 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
     /// Save the plan (JSON, no secrets) for `pushform apply FILE` or `pushform show FILE`.
-    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    #[arg(short = 'o', long = "out", value_name = "FILE", value_parser = out_file)]
     pub out: Option<PathBuf>,
     /// Exit 0 when nothing is to be sent, 2 when pushes are due now or scheduled, 1 on error.
     #[arg(long)]
@@ -263,9 +263,30 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
+/// `plan -out=plan.tfplan` (Terraform's spelling) is `-o` with the value `ut=plan.tfplan`:
+/// refused, rather than silently writing a file of that name.
+fn out_file(value: &str) -> Result<PathBuf, String> {
+    if let Some(rest) = value.strip_prefix("ut=") {
+        return Err(format!(
+            "`-out={rest}` reads as `-o ut={rest}`; write `-o {rest}` or `--out {rest}`"
+        ));
+    }
+    Ok(PathBuf::from(value))
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    #[test]
+    fn terraform_style_out_is_refused_with_the_right_spelling() {
+        let err = super::out_file("ut=plan.tfplan").expect_err("refused");
+        assert!(err.contains("-o plan.tfplan"), "{err}");
+        assert_eq!(
+            super::out_file("plan.json"),
+            Ok(std::path::PathBuf::from("plan.json"))
+        );
+    }
 
     #[test]
     fn cli_is_well_formed() {

@@ -30,10 +30,14 @@ pub mod validate;
 use std::process::ExitCode;
 
 use clap::Parser;
+use clap::error::ErrorKind;
 
 /// Parses the command line, runs the command, prints an error once, and maps it to an exit code.
 pub fn run() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_exit(&err),
+    };
     let printer = printer::Printer::new(cli.global.color, cli.global.quiet, cli.global.verbose);
     match commands::dispatch(cli, &printer) {
         Ok(exit) => ExitCode::from(exit.code()),
@@ -44,5 +48,22 @@ pub fn run() -> ExitCode {
             ));
             ExitCode::from(exit::Exit::Error.code())
         }
+    }
+}
+
+/// `--help` and `--version` exit 0; every usage error exits 1 like any other error. clap's own
+/// default is 2, which is `plan --detailed-exitcode`'s "pushes pending": a mistyped flag in a CI
+/// plan step would read as "changes to review" instead of failing the check.
+fn usage_exit(err: &clap::Error) -> ExitCode {
+    // Printing fails only when the stream is closed; the exit code still tells.
+    let _ = err.print();
+    ExitCode::from(usage_code(err.kind()).code())
+}
+
+/// The exit code of a command line clap did not run: help and version are not errors.
+fn usage_code(kind: ErrorKind) -> exit::Exit {
+    match kind {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => exit::Exit::Ok,
+        _ => exit::Exit::Error,
     }
 }

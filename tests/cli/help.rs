@@ -30,3 +30,22 @@ fn render_help() {
 fn help_subcommand_is_the_same_as_the_flag() {
     assert_eq!(help(&["help", "render"]), help(&["render", "--help"]));
 }
+
+#[test]
+fn usage_errors_exit_1_never_the_pending_code_2() {
+    // 2 is reserved for `plan --detailed-exitcode` finding sends: a mistyped flag in the plan
+    // step of CI must fail the check, not read as "pushes pending".
+    for args in [
+        &["plan", "--detailed-exitcod"][..],
+        &["plan", "--format", "yaml"],
+        &["frobnicate"],
+        &[],
+        &["state", "resolve", "k"],
+    ] {
+        let run = pushform(&sample_repo(), args);
+        run.failure();
+        assert!(run.stderr.contains("--help"), "{args:?}: {}", run.stderr);
+    }
+    pushform(&sample_repo(), &["--version"]).success();
+    pushform(&sample_repo(), &["plan", "--help"]).success();
+}

@@ -267,3 +267,16 @@ fn a_corrupted_lockfile_stops_plan_and_is_left_untouched() {
         before
     );
 }
+
+#[test]
+fn terraform_style_out_flag_is_refused_and_writes_nothing() {
+    let repo = repo(&["a"]);
+    repo.run(&["--now", NOW, "plan", "-out=plan.tfplan"])
+        .failure()
+        .stderr_has(&[
+            "`-out=plan.tfplan` reads as `-o ut=plan.tfplan`",
+            "-o plan.tfplan",
+        ]);
+    assert!(!repo.path().join("ut=plan.tfplan").exists());
+    assert!(!repo.path().join("plan.tfplan").exists());
+}
