@@ -87,7 +87,7 @@ pub fn parse(file: &Arc<str>, source: &str, findings: &mut Vec<Finding>) -> Opti
     let parsed: CampaignFile = match from_yaml(source) {
         Ok(parsed) => parsed,
         Err(err) => {
-            findings.push(yaml_finding(file, &err));
+            findings.push(yaml_finding(file, source, &err));
             return None;
         }
     };
@@ -157,8 +157,9 @@ pub fn parse(file: &Arc<str>, source: &str, findings: &mut Vec<Finding>) -> Opti
 /// A YAML or shape error as a finding: the first line of serde-saphyr's message, its location,
 /// and its source excerpt (headed by the file's name) as the detail. The finding already says
 /// `error` and where, so serde-saphyr's own `error: line L column C: ` prefix is dropped.
-pub fn yaml_finding(file: &str, err: &serde_saphyr::Error) -> Finding {
+pub fn yaml_finding(file: &str, source: &str, err: &serde_saphyr::Error) -> Finding {
     let text = err.render_with_options(serde_saphyr::render_options! { source_name: Some(file) });
+    let text = crate::node::plain_words(&text, Some(source));
     let mut lines = text.lines();
     let first = lines.next().unwrap_or_default().trim();
     let first = first.strip_prefix("error: ").unwrap_or(first);

@@ -185,6 +185,125 @@ pub fn from_yaml<T: serde::de::DeserializeOwned>(src: &str) -> Result<T, serde_s
     serde_saphyr::from_str_with_options(src, options)
 }
 
+/// A parser's or serde's message in the words of a campaign author: no Rust type names
+/// (`i64`, `u32`), no hints about library options (`set DuplicateKeyPolicy in Options`).
+///
+/// `source` is the file the message is about, when known: a duplicate key then also names the
+/// line of its first occurrence.
+pub fn plain_words(message: &str, source: Option<&str>) -> String {
+    const DUPLICATE: &str = "duplicate mapping key";
+    const HINT: &str = ", set DuplicateKeyPolicy in Options if acceptable";
+    let mut out = message.replace("invalid type: ", "wrong type: found ");
+    for (rust, words) in [
+        ("i64", "a whole number"),
+        ("i32", "a whole number"),
+        ("i16", "a whole number"),
+        ("i8", "a whole number"),
+        ("u64", "a whole number (0 or more)"),
+        ("u32", "a whole number (0 or more)"),
+        ("u16", "a whole number (0 or more)"),
+        ("u8", "a whole number (0 or more)"),
+        ("usize", "a whole number (0 or more)"),
+        ("f64", "a number"),
+        ("f32", "a number"),
+    ] {
+        out = out
+            .replace(&format!("expected {rust}"), &format!("expected {words}"))
+            .replace(&format!("invalid {rust}"), &format!("not {words}"));
+    }
+    // The message may repeat (a headline and a caret line under the excerpt): reword each.
+    let mut done = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(at) = rest.find(DUPLICATE) {
+        done.push_str(&rest[..at]);
+        let tail = &rest[at + DUPLICATE.len()..];
+        let key = tail
+            .strip_prefix(": ")
+            .and_then(|t| t.find(HINT).map(|end| &t[..end]))
+            .filter(|k| !k.contains('\n'));
+        done.push_str("duplicate key");
+        rest = match key {
+            Some(key) => {
+                done.push_str(&format!(" `{key}`"));
+                if let Some(first) = source.and_then(|s| first_key_line(s, key, message)) {
+                    done.push_str(&format!(" (first at line {first})"));
+                }
+                &tail[2 + key.len() + HINT.len()..]
+            }
+            None => tail.strip_prefix(HINT).unwrap_or(tail),
+        };
+    }
+    done.push_str(rest);
+    done
+}
+
+/// The line where `key` was first written, in the mapping whose duplicate a message reports at
+/// `line L column C` (or `file:L:C`). Looks back from the duplicate for the same key at the same
+/// indentation, stopping where the mapping starts (a line indented less).
+fn first_key_line(source: &str, key: &str, message: &str) -> Option<usize> {
+    let (line, column) = message_position(message)?;
+    let lines: Vec<&str> = source.lines().collect();
+    let here = lines.get(line.checked_sub(1)?)?;
+    let indent = column.checked_sub(1)?;
+    let is_key = |text: &str, at: usize| {
+        let rest = text.get(at..).unwrap_or("");
+        let rest = rest.trim_start_matches("- ");
+        [
+            format!("{key}:"),
+            format!("\"{key}\":"),
+            format!("'{key}':"),
+        ]
+        .iter()
+        .any(|k| rest.starts_with(k.as_str()))
+    };
+    // A flow mapping (`{a: 1, a: 2}`) on one line: the first occurrence is on the same line.
+    if here.get(..indent).is_some_and(|before| {
+        [format!("{{{key}:"), format!(", {key}:")]
+            .iter()
+            .any(|k| before.contains(k.as_str()))
+    }) {
+        return Some(line);
+    }
+    let mut first = None;
+    for n in (0..line - 1).rev() {
+        let text = lines[n];
+        let trimmed = text.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let own = text.len() - trimmed.len();
+        if own < indent && !trimmed.starts_with("- ") {
+            break;
+        }
+        if own <= indent && is_key(text, own) && (own == indent || trimmed.starts_with("- ")) {
+            first = Some(n + 1);
+        }
+        if own < indent {
+            break;
+        }
+    }
+    first
+}
+
+/// `(line, column)` from `… line L column C …` or `file:L:C` in a parser message.
+fn message_position(message: &str) -> Option<(usize, usize)> {
+    if let Some(at) = message.find("line ") {
+        let mut words = message[at..].split_whitespace();
+        let line = words.nth(1)?.trim_end_matches([',', ':']).parse().ok()?;
+        if words.next() == Some("column") {
+            let column = words.next()?.trim_end_matches([',', ':']).parse().ok()?;
+            return Some((line, column));
+        }
+    }
+    message.lines().find_map(|l| {
+        let l = l.trim().strip_prefix("--> ")?;
+        let mut parts = l.rsplitn(3, ':');
+        let column = parts.next()?.parse().ok()?;
+        let line = parts.next()?.parse().ok()?;
+        Some((line, column))
+    })
+}
+
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let spanned = Spanned::<Kind>::deserialize(deserializer)?;
@@ -265,7 +384,13 @@ impl<'de> Visitor<'de> for KindVisitor {
             let key_line = u32::try_from(key.referenced.line()).unwrap_or(u32::MAX);
             let key = key.value.0;
             if entries.iter().any(|e| e.key == key) {
-                return Err(de::Error::custom(format!("duplicate key `{key}`")));
+                return Err(de::Error::custom(format!(
+                    "duplicate key `{key}` (first at line {})",
+                    entries
+                        .iter()
+                        .find(|e| e.key == key)
+                        .map_or(0, |e| e.key_line)
+                )));
             }
             entries.push(Entry {
                 key,
@@ -344,6 +469,34 @@ mod tests {
     #[test]
     fn duplicate_keys_are_errors() {
         assert!(from_yaml::<Node>("a: 1\na: 2\n").is_err());
+    }
+
+    #[test]
+    fn library_wording_becomes_plain_words() {
+        let src = "push:\n  notification:\n    alert: hi\n    title: t\n    alert: again\n";
+        let err = from_yaml::<Node>(src).expect_err("duplicate");
+        let text = err.to_string();
+        let plain = plain_words(&text, Some(src));
+        assert!(!plain.contains("DuplicateKeyPolicy"), "{plain}");
+        assert!(
+            plain.contains("duplicate key `alert` (first at line 3)"),
+            "{plain}"
+        );
+        assert_eq!(
+            plain_words(r#"invalid type: string "x", expected i64"#, None),
+            r#"wrong type: found string "x", expected a whole number"#
+        );
+        assert_eq!(
+            plain_words("invalid u32", None),
+            "not a whole number (0 or more)"
+        );
+        // A flow mapping repeats a key on the same line.
+        let src = "a: {b: 1, b: 2}\n";
+        let err = from_yaml::<Node>(src).expect_err("duplicate");
+        assert!(
+            plain_words(&err.to_string(), Some(src)).contains("(first at line 1)"),
+            "{err}"
+        );
     }
 
     #[test]

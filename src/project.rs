@@ -46,7 +46,7 @@ impl Project {
                     config
                 }
                 Err(err) => {
-                    findings.push(yaml_finding(config::FILE_NAME, &err));
+                    findings.push(yaml_finding(config::FILE_NAME, &source, &err));
                     Config::default()
                 }
             }
@@ -116,7 +116,8 @@ impl Project {
                     continue;
                 };
                 let name = relative_name(root, &path);
-                match from_yaml::<Node>(&read(&path)?) {
+                let source = read(&path)?;
+                match from_yaml::<Node>(&source) {
                     Ok(mut node) if node.as_map().is_some() => {
                         node.set_file(&Arc::from(name.as_str()));
                         catalogs.insert(locale, node);
@@ -128,7 +129,7 @@ impl Project {
                         ))
                         .in_file(name),
                     ),
-                    Err(err) => findings.push(yaml_finding(&name, &err)),
+                    Err(err) => findings.push(yaml_finding(&name, &source, &err)),
                 }
             }
         }

@@ -661,7 +661,7 @@ fn normalise(tree: &mut Node) {
 
 /// serde's type errors, in the words of a campaign author.
 fn type_message(inner: &str) -> String {
-    inner.replace("invalid type: ", "wrong type: found ")
+    crate::node::plain_words(inner, None)
 }
 
 fn template_finding(err: &minijinja::Error, node: &Node, path: &str) -> Finding {

@@ -158,7 +158,10 @@ pub fn check_body(body: &PushBody) -> Vec<Issue> {
                     error(
                         &mut issues,
                         "notification.title",
-                        format!("is {chars} characters; the API allows at most {MAX_TITLE_CHARS}"),
+                        format!(
+                            "is {chars} characters; the API allows at most {MAX_TITLE_CHARS}: {}",
+                            shown(title)
+                        ),
                     );
                 }
             }
@@ -499,6 +502,17 @@ fn quoted(fields: &[&str]) -> String {
         .join(", ")
 }
 
+/// A rendered value quoted for a message: in full when short enough to read, else its start.
+fn shown(text: &str) -> String {
+    const MAX: usize = 120;
+    if text.chars().count() <= MAX {
+        format!("{text:?}")
+    } else {
+        let head: String = text.chars().take(MAX).collect();
+        format!("{head:?}…")
+    }
+}
+
 /// The id rule: lowercase, stable, usable in file names and keys.
 pub fn valid_id(id: &str) -> bool {
     let mut chars = id.chars();
@@ -625,13 +639,18 @@ pub fn check_unit(unit: &Unit) -> Vec<Finding> {
 
 /// Warns where two locales of one campaign could reach the same user: that user would get two pushes.
 pub fn overlapping_audiences(units: &[Unit], findings: &mut Vec<Finding>) {
-    let mut by_campaign: BTreeMap<&str, Vec<&Unit>> = BTreeMap::new();
+    // By file too: two files that reuse one id are an id error (reported by `check_project`),
+    // not two locales of one campaign; and a locale is never compared with itself.
+    let mut by_campaign: BTreeMap<(&str, &str), Vec<&Unit>> = BTreeMap::new();
     for unit in units.iter().filter(|u| u.locale.is_some()) {
-        by_campaign.entry(&unit.campaign).or_default().push(unit);
+        by_campaign
+            .entry((&unit.campaign, &unit.file))
+            .or_default()
+            .push(unit);
     }
     for group in by_campaign.values() {
         for (i, a) in group.iter().enumerate() {
-            for b in &group[i + 1..] {
+            for b in group[i + 1..].iter().filter(|b| b.locale != a.locale) {
                 let (Some(x), Some(y)) = (a.body.audience.as_ref(), b.body.audience.as_ref())
                 else {
                     continue;

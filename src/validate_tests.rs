@@ -441,7 +441,10 @@ fn title_longer_than_50_characters() {
         &json!({"notification": {"title": "x".repeat(51)}}),
         &[error(
             "notification.title",
-            "is 51 characters; the API allows at most 50",
+            &format!(
+                "is 51 characters; the API allows at most 50: \"{}\"",
+                "x".repeat(51)
+            ),
         )],
     );
     // Characters, not bytes: 50 CJK characters (150 bytes) pass, 51 do not.
@@ -450,8 +453,19 @@ fn title_longer_than_50_characters() {
         &json!({"notification": {"title": "冬".repeat(51)}}),
         &[error(
             "notification.title",
-            "is 51 characters; the API allows at most 50",
+            &format!(
+                "is 51 characters; the API allows at most 50: \"{}\"",
+                "冬".repeat(51)
+            ),
         )],
+    );
+    // A very long rendering is quoted by its start.
+    let issues = check_body(&body(&json!({"notification": {"title": "y".repeat(500)}})));
+    assert!(
+        issues[0]
+            .message
+            .ends_with(&format!(": \"{}\"…", "y".repeat(120))),
+        "{issues:?}"
     );
 }
 
@@ -815,6 +829,17 @@ fn overlapping_locale_audiences_warn() {
         .filter(|f| f.field.as_deref() == Some("push.audience"))
         .collect();
     assert_eq!(audience, [&overlap("one of them pushes to all users", 4)]);
+    // A second file reusing the id is an id error, not two overlapping `en` locales.
+    let twice = campaign("a", "locales:\n  en: {}\n");
+    let findings = check_files(&[("campaigns/a.yaml", &twice), ("campaigns/b.yaml", &twice)]);
+    assert!(
+        findings.iter().any(|f| f.message.contains("already used")),
+        "{findings:?}"
+    );
+    assert!(
+        !findings.iter().any(|f| f.message.contains("overlap")),
+        "{findings:?}"
+    );
     // Distinct tags: no warning.
     assert_eq!(
         check_files(&[(

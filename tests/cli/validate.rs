@@ -86,7 +86,7 @@ fn every_error_of_every_file_in_one_run() {
     assert_eq!(
         run.finding_lines(),
         [
-            "error: campaigns/a.yaml:6: push.notification.title: is 51 characters; the API allows at most 50 [a]",
+            "error: campaigns/a.yaml:6: push.notification.title: is 51 characters; the API allows at most 50: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\" [a]",
             "error: campaigns/a.yaml:8: push.notification.ios.badge: is 10000; at most 9999 [a]",
             "error: campaigns/b.yaml:1: id: `B` is not a valid id: use lowercase letters, digits, `.`, `_` and `-`, starting with a letter or digit",
             "error: campaigns/b.yaml:3: push.fromuserid: is required when `message` is present (the sender of the system message) [B]",
@@ -495,4 +495,27 @@ fn leaves_sharing_a_broken_or_missing_string_each_get_the_right_finding() {
             "error: templates/locales/en.yaml:1: t.broken: template error: undefined value: `nobody` is undefined [a/en]".to_owned(),
         ]
     );
+}
+
+#[test]
+fn messages_speak_of_yaml_and_numbers_not_of_the_libraries() {
+    let repo = Repo::new();
+    repo.file(
+        "campaigns/a.yaml",
+        "id: a\npush:\n  platform: [ios]\n  audience: {packageName: p, is_to_all: false}\n  notification:\n    alert: hi\n    title: t\n    alert: again\n",
+    )
+    .file(
+        "campaigns/b.yaml",
+        &campaign("b", "{alert: hi, ios: {badge: many}}"),
+    );
+    let run = repo.run(&["validate"]);
+    run.failure();
+    assert_eq!(
+        run.finding_lines(),
+        [
+            "error: campaigns/a.yaml:8: duplicate key `alert` (first at line 6)",
+            "error: campaigns/b.yaml:5: push.notification.ios.badge: wrong type: found string \"many\", expected a whole number [b]",
+        ]
+    );
+    assert!(!run.stderr.contains("DuplicateKeyPolicy"), "{}", run.stderr);
 }
