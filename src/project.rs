@@ -2,7 +2,7 @@
 //! path order, and the shared string catalogs. Problems in individual files become findings so
 //! that one broken campaign does not hide the problems of the others.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,6 +28,10 @@ pub struct Project {
     pub catalogs: BTreeMap<String, Node>,
     /// Everything that was wrong while reading (rendering and validation add more).
     pub findings: Vec<Finding>,
+    /// `pushform.yaml` exists but did not parse (its findings say why).
+    pub config_broken: bool,
+    /// Locales whose `templates/locales/<L>.yaml` exists but did not parse or is not a mapping.
+    pub broken_catalogs: BTreeSet<String>,
 }
 
 impl Project {
@@ -35,6 +39,8 @@ impl Project {
     /// a file cannot be read; anything wrong inside a file is a finding.
     pub fn load(root: &Path) -> Result<Project> {
         let mut findings = Vec::new();
+        let mut config_broken = false;
+        let mut broken_catalogs = BTreeSet::new();
         let config_path = root.join(config::FILE_NAME);
         let config = if config_path.is_file() {
             let source = read(&config_path)?;
@@ -47,6 +53,7 @@ impl Project {
                 }
                 Err(err) => {
                     findings.push(yaml_finding(config::FILE_NAME, &source, &err));
+                    config_broken = true;
                     Config::default()
                 }
             }
@@ -122,14 +129,20 @@ impl Project {
                         node.set_file(&Arc::from(name.as_str()));
                         catalogs.insert(locale, node);
                     }
-                    Ok(node) => findings.push(
-                        Finding::error(format!(
-                            "a string catalog must be a mapping of keys to strings, not {}",
-                            node.type_name()
-                        ))
-                        .in_file(name),
-                    ),
-                    Err(err) => findings.push(yaml_finding(&name, &source, &err)),
+                    Ok(node) => {
+                        findings.push(
+                            Finding::error(format!(
+                                "a string catalog must be a mapping of keys to strings, not {}",
+                                node.type_name()
+                            ))
+                            .in_file(name),
+                        );
+                        broken_catalogs.insert(locale);
+                    }
+                    Err(err) => {
+                        findings.push(yaml_finding(&name, &source, &err));
+                        broken_catalogs.insert(locale);
+                    }
                 }
             }
         }
@@ -140,7 +153,17 @@ impl Project {
             campaigns,
             catalogs,
             findings,
+            config_broken,
+            broken_catalogs,
         })
+    }
+
+    /// Whether an input every unit depends on (the config, a catalog) failed to parse. Rendering
+    /// then only reports its consequences (platforms missing that the defaults set, translations
+    /// missing that the catalog has) and buries the one real error among them: commands report
+    /// the reading errors and stop instead.
+    pub fn inputs_broken(&self) -> bool {
+        self.config_broken || !self.broken_catalogs.is_empty()
     }
 
     pub fn templates_dir(&self) -> PathBuf {

@@ -601,11 +601,14 @@ impl UnitInput<'_> {
                 looked.push(format!("locales.{l}.strings"));
             }
             for c in chain {
-                let exists = self.project.catalogs.contains_key(c);
-                looked.push(format!(
-                    "{CATALOG_DIR}/{c}.yaml{}",
-                    if exists { "" } else { " (no such file)" }
-                ));
+                let state = if self.project.catalogs.contains_key(c) {
+                    ""
+                } else if self.project.broken_catalogs.contains(c) {
+                    " (does not parse)"
+                } else {
+                    " (no such file)"
+                };
+                looked.push(format!("{CATALOG_DIR}/{c}.yaml{state}"));
             }
         }
         let wherefrom = if self.locale.is_none() {

@@ -26,6 +26,18 @@ impl Loaded {
 
 pub fn load(global: &GlobalArgs) -> Result<Loaded> {
     let mut project = Project::load(&global.dir)?;
+    if project.inputs_broken() {
+        // The config or a catalog did not parse: say so and stop, rather than render every unit
+        // without it and report a cascade of false consequences.
+        let mut findings = std::mem::take(&mut project.findings);
+        findings.extend(validate::check_project(&project));
+        finding::sort(&mut findings);
+        return Ok(Loaded {
+            project,
+            units: Vec::new(),
+            findings,
+        });
+    }
     // Each unit is checked as it is rendered and its tree (only needed to locate findings)
     // dropped at once: a repository of 30,000 units never holds 30,000 trees.
     let mut unit_findings = Vec::new();

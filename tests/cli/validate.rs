@@ -519,3 +519,50 @@ fn messages_speak_of_yaml_and_numbers_not_of_the_libraries() {
     );
     assert!(!run.stderr.contains("DuplicateKeyPolicy"), "{}", run.stderr);
 }
+
+#[test]
+fn a_broken_config_or_catalog_is_reported_alone_without_its_cascade() {
+    // One typo in pushform.yaml used to give an error for every unit (platform and sender
+    // missing, which the defaults set) with the real one last.
+    let repo = Repo::new();
+    repo.file(
+        "pushform.yaml",
+        "locales: {default: en}\ndefualts:\n  push: {platform: [ios], fromuserid: ops}\n",
+    )
+    .file(
+        "campaigns/a.yaml",
+        "id: a\nlocales: {en: {}, fr: {audience: {tag: [fr]}}}\npush:\n  audience: {packageName: p, is_to_all: false}\n  message: {objectName: RC:TxtMsg, content: {content: hi}}\n  notification: {alert: \"{{ t.hello }}\"}\n",
+    )
+    .file("templates/locales/en.yaml", "hello: Hello\n")
+    .file("templates/locales/fr.yaml", "hello: Bonjour\n");
+    let run = repo.run(&["validate"]);
+    run.failure();
+    assert_eq!(run.finding_lines().len(), 1, "{}", run.stderr);
+    run.stderr_has(&["error: pushform.yaml:2: unknown field `defualts`"]);
+    for command in ["plan", "render"] {
+        let run = repo.run(&[command]);
+        run.failure();
+        assert_eq!(run.finding_lines().len(), 1, "{command}: {}", run.stderr);
+    }
+
+    // A catalog that exists but does not parse is named with its line, not "(no such file)".
+    repo.file(
+        "pushform.yaml",
+        "locales: {default: en}\ndefaults:\n  push: {platform: [ios], fromuserid: ops}\n",
+    )
+    .file("templates/locales/fr.yaml", "hello: \"Bonjour\n");
+    let run = repo.run(&["validate"]);
+    run.failure();
+    assert_eq!(run.finding_lines().len(), 1, "{}", run.stderr);
+    run.stderr_has(&["error: templates/locales/fr.yaml:1"]);
+    assert!(!run.stderr.contains("no such file"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("missing translation"),
+        "{}",
+        run.stderr
+    );
+
+    // Fixed, it validates.
+    repo.file("templates/locales/fr.yaml", "hello: Bonjour\n");
+    repo.run(&["validate"]).success();
+}
