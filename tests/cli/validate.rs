@@ -91,7 +91,7 @@ fn every_error_of_every_file_in_one_run() {
             "error: campaigns/b.yaml:1: id: `B` is not a valid id: use lowercase letters, digits, `.`, `_` and `-`, starting with a letter or digit",
             "error: campaigns/b.yaml:3: push.fromuserid: is required when `message` is present (the sender of the system message) [B]",
             "error: campaigns/sub/c.yaml:6: push.notification.titel: unknown field `titel`, expected one of `title`, `forceShowPushContent`, `alert`, `ios`, `android`, `harmonyOS` [c]",
-            "error: campaigns/sub/d.yaml:6: push.notification.alert: template error: undefined value: `name` is undefined [d]",
+            "error: campaigns/sub/d.yaml:6: push.notification.alert: template error: undefined variable `name` [d]",
             "warning: campaigns/sub/e.yml:4: push.audience.is_to_all: is true, so the API ignores `tag`, `tag_or`, `userid` and `packageName`: this goes to every user [e]",
         ]
     );
@@ -254,7 +254,7 @@ fn undefined_variable_names_file_and_line() {
     assert_eq!(
         run.finding_lines(),
         [
-            "error: campaigns/a.yaml:8: push.notification.alert: template error: undefined value: `nmae` is undefined [a]"
+            "error: campaigns/a.yaml:8: push.notification.alert: template error: undefined variable `nmae` (did you mean `name`?) [a]"
         ]
     );
     run.stderr_has(&["  | {{ nmae }}\n", "  |    ^^^^\n"]);
@@ -278,7 +278,7 @@ fn error_inside_an_included_template_names_the_template_file() {
         lines[0]
     );
     assert!(
-        lines[0].contains("`team_name` is undefined"),
+        lines[0].contains("undefined variable `team_name`"),
         "{}",
         lines[0]
     );
@@ -418,7 +418,7 @@ fn every_broken_leaf_of_a_unit_is_reported_at_its_own_line() {
     assert_eq!(
         run.finding_lines(),
         [
-            "error: campaigns/a.yaml:8: push.notification.title: template error: undefined value: `nosuch` is undefined [a/en]",
+            "error: campaigns/a.yaml:8: push.notification.title: template error: undefined variable `nosuch` [a/en]",
             "error: campaigns/a.yaml:9: push.notification.alert: missing translation `t.nope` for locale `en` of campaign `a` (looked in templates/locales/en.yaml) [a/en]",
         ]
     );
@@ -440,7 +440,7 @@ fn a_broken_catalog_string_is_reported_where_it_is_written() {
     assert_eq!(
         run.finding_lines(),
         [
-            "error: templates/locales/en.yaml:2: t.alert: template error: undefined value: `nobody` is undefined [promo/en]"
+            "error: templates/locales/en.yaml:2: t.alert: template error: undefined variable `nobody` [promo/en]"
         ]
     );
 }
@@ -465,7 +465,9 @@ fn template_error_after_crlf_and_non_ascii_lines_is_reported_not_a_crash() {
     // which a double-quoted one with escaped line breaks is not (a known limitation).
     assert!(
         lines[0].starts_with("error: campaigns/a.yaml:")
-            && lines[0].ends_with(": push.notification.title: template error: undefined value: `nosuch` is undefined [a]"),
+            && lines[0].ends_with(
+                ": push.notification.title: template error: undefined variable `nosuch` [a]"
+            ),
         "{}",
         lines[0]
     );
@@ -492,7 +494,7 @@ fn leaves_sharing_a_broken_or_missing_string_each_get_the_right_finding() {
         [
             format!("error: campaigns/a.yaml:10: push.notification.ios.alert: {missing}"),
             format!("error: campaigns/a.yaml:10: push.notification.ios.title: {missing}"),
-            "error: templates/locales/en.yaml:1: t.broken: template error: undefined value: `nobody` is undefined [a/en]".to_owned(),
+            "error: templates/locales/en.yaml:1: t.broken: template error: undefined variable `nobody` [a/en]".to_owned(),
         ]
     );
 }
@@ -565,4 +567,63 @@ fn a_broken_config_or_catalog_is_reported_alone_without_its_cascade() {
     // Fixed, it validates.
     repo.file("templates/locales/fr.yaml", "hello: Bonjour\n");
     repo.run(&["validate"]).success();
+}
+
+#[test]
+fn a_misspelt_variable_is_named_with_the_closest_defined_name() {
+    let repo = Repo::new();
+    repo.file(
+        "campaigns/a.yaml",
+        "id: a\nvars: {deadline_en: December 20}\nlocales:\n  en:\n    strings:\n      body: \"Submit by {{ deadlin_en }}.\"\npush:\n  platform: [ios]\n  audience: {is_to_all: true}\n  notification: {alert: \"{{ t.body }}\"}\n",
+    );
+    let run = repo.run(&["validate"]);
+    run.failure();
+    assert_eq!(
+        run.finding_lines(),
+        [
+            "error: campaigns/a.yaml:6: t.body: template error: undefined variable `deadlin_en` (did you mean `deadline_en`?) [a/en]"
+        ]
+    );
+}
+
+#[test]
+fn a_misspelt_macro_argument_names_the_call_site_and_the_macro_line() {
+    // The undefined value is made at the call in the campaign and only fails inside the macro:
+    // the finding is at the campaign line, and names the macro line too.
+    let repo = Repo::new();
+    repo.file(
+        "campaigns/a.yaml",
+        "id: a\nvars: {discount: 30}\npush:\n  platform: [ios]\n  audience: {is_to_all: true}\n  notification:\n    alert: \"{% import 'macros.j2' as m %}{{ m.off(discont) }}\"\n",
+    )
+    .file(
+        "templates/macros.j2",
+        "{% macro off(discount) -%}\n{{ 100 - discount }}% off\n{%- endmacro %}\n",
+    );
+    let run = repo.run(&["validate"]);
+    run.failure();
+    assert_eq!(
+        run.finding_lines(),
+        [
+            "error: campaigns/a.yaml:7: push.notification.alert: template error: undefined variable `discont` (did you mean `discount`?), passed to the macro failing at templates/macros.j2:2: tried to use - operator on unsupported types number and undefined [a]"
+        ]
+    );
+    run.stderr_has(&["templates/macros.j2:2:\n", "| {{ 100 - discount }}% off"]);
+
+    // Misspelt inside the macro itself: the macro line, the parameter it meant, and the caller.
+    repo.file(
+        "campaigns/a.yaml",
+        "id: a\nvars: {discount: 30}\npush:\n  platform: [ios]\n  audience: {is_to_all: true}\n  notification:\n    alert: \"{% import 'macros.j2' as m %}{{ m.off(discount) }}\"\n",
+    )
+    .file(
+        "templates/macros.j2",
+        "{% macro off(discount) -%}\n{{ discont }}% off\n{%- endmacro %}\n",
+    );
+    let run = repo.run(&["validate"]);
+    run.failure();
+    assert_eq!(
+        run.finding_lines(),
+        [
+            "error: templates/macros.j2:2: push.notification.alert: template error: undefined variable `discont` (did you mean `discount`?) (included from campaigns/a.yaml:7) [a]"
+        ]
+    );
 }
