@@ -29,8 +29,10 @@ Serves a local emulator of the provider's POST /push.json on 127.0.0.1 until Ctr
   --utc-offset-secs N   where the natural day starts, seconds east of UTC (default 28800, UTC+8)
   --stall-secs N        how long the stall_after_body fault holds an answer (default 30)
 
-Control: GET /_emulator/received, POST /_emulator/fault {\"fault\":\"drop\",\"times\":1},
-POST /_emulator/reset.";
+Control: GET /_emulator/received, POST /_emulator/reset,
+POST /_emulator/fault {\"fault\":\"drop\",\"times\":1} for the next pushes, with a fault among
+  close_unread stall_after_body drop http500 rate_limited not_enabled not_json (none clears),
+POST /_emulator/fault {\"fault\":\"refuse\",\"secs\":30} to refuse connections for 30 s.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

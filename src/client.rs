@@ -938,7 +938,7 @@ mod tests {
     #[test]
     fn a_connection_closed_unread_is_unknown() {
         // The server took the connection: it might have read the request before closing.
-        let (outcome, emu) = with_fault(Fault::Refuse, Duration::from_secs(5));
+        let (outcome, emu) = with_fault(Fault::CloseUnread, Duration::from_secs(5));
         assert_unknown(&outcome);
         assert!(emu.received().is_empty());
     }
@@ -1089,6 +1089,24 @@ mod tests {
             0,
             "the push went out once; the backup must not send it again"
         );
+    }
+
+    #[test]
+    fn fails_over_when_the_primary_refuses_connections() {
+        let (primary, backup) = (emulator(), emulator());
+        primary.set_fault(Fault::Refuse, 1);
+        let outcome = client(
+            vec![primary.base_url(), backup.base_url()],
+            "test-secret",
+            Duration::from_secs(5),
+        )
+        .send(BODY, "r");
+        assert!(
+            matches!(&outcome, Outcome::Sent { endpoint, .. } if *endpoint == backup.base_url()),
+            "{outcome:?}"
+        );
+        assert_eq!(primary.requests(), 0);
+        assert_eq!(backup.received().len(), 1);
     }
 
     #[test]

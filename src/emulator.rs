@@ -7,6 +7,13 @@
 //! every body it accepted, and injects the faults that make sending ambiguous: a connection closed
 //! unread, an answer that never comes, a push accepted but never acknowledged, 500, 429, 1009 and a
 //! non-JSON answer. Those faults are what the send protocol must survive without sending twice.
+//! It also refuses connections outright (`refuse`: nothing listens), the one failure after which
+//! a client may safely try the backup endpoint.
+//!
+//! It accepts what the provider accepts from its own server SDK, and nothing more: the Python SDK
+//! sends `message.content` URL-encoded (`%7B%22content%22…`) and signs with a Timestamp in
+//! seconds, and the provider takes both, so the emulator checks the percent-decoded content when
+//! the raw one is not valid for its type (the signature never depended on the timestamp's unit).
 //!
 //! It is deliberately small: `std::net`, one blocking thread per connection (bounded in number and
 //! time), one request per connection, `Content-Length` bodies only. It depends on nothing else in
@@ -76,13 +83,22 @@ impl fmt::Debug for EmulatorConfig {
     }
 }
 
-/// A failure to inject into the next requests to `/push.json`.
+/// A failure to inject into the next requests to `/push.json`. Requests to the control endpoints
+/// (`/_emulator/…`) never meet a fault and never use one up, except `Refuse`, which acts before
+/// any request exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// Close the next connection at once, before reading anything (the client sees a reset or a
-    /// closed connection after it connected). Acts at accept time, so on the next connection
-    /// whatever its path; it counts as a `/push.json` request seen.
+    /// Refuse connections: the emulator closes its listening socket, so a client's connect fails
+    /// (`connection refused`, a connect-phase error: nothing can have been sent, and failing over
+    /// to a backup is safe). Unlike the others it is not counted per request, since no request
+    /// is ever seen: it lasts until the fault is cleared or replaced (`set_fault` with another
+    /// fault or `times == 0`, `reset`), or, set over HTTP, for the `secs` given. Refused
+    /// connections are not counted in `requests()`.
     Refuse,
+    /// Read the request head of a `/push.json` request, then close without reading the body or
+    /// answering: the client sees a reset or a closed connection after sending, an ambiguous
+    /// failure (the provider might have read it). Nothing is processed.
+    CloseUnread,
     /// Read the whole request, then hold the connection for `stall` without answering.
     /// Nothing is processed: the push is not accepted and no quota is spent.
     StallAfterBody,
@@ -100,20 +116,23 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// The name used by `POST /_emulator/fault`: `refuse`, `stall_after_body` (or `stall`), `drop`,
-    /// `http500` (or `500`), `rate_limited`, `not_enabled`, `not_json`.
+    /// Every fault, in the order the documentation lists them.
+    pub const ALL: [Fault; 8] = [
+        Self::Refuse,
+        Self::CloseUnread,
+        Self::StallAfterBody,
+        Self::Drop,
+        Self::Http500,
+        Self::RateLimited,
+        Self::NotEnabled,
+        Self::NotJson,
+    ];
+
+    /// The fault of a name used by `POST /_emulator/fault` (one spelling per fault, the one
+    /// [`Fault::name`] gives and the README lists).
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "refuse" => Self::Refuse,
-            "stall_after_body" | "stall" => Self::StallAfterBody,
-            "drop" => Self::Drop,
-            "http500" | "500" => Self::Http500,
-            "rate_limited" => Self::RateLimited,
-            "not_enabled" => Self::NotEnabled,
-            "not_json" => Self::NotJson,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|f| f.name() == name)
     }
 
     /// The canonical name, as accepted by [`Fault::from_name`].
@@ -121,6 +140,7 @@ impl Fault {
     pub fn name(self) -> &'static str {
         match self {
             Self::Refuse => "refuse",
+            Self::CloseUnread => "close_unread",
             Self::StallAfterBody => "stall_after_body",
             Self::Drop => "drop",
             Self::Http500 => "http500",
@@ -183,14 +203,16 @@ impl Emulator {
         let local_addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             cfg,
+            addr: local_addr,
             state: Mutex::new(State::default()),
             conns: Mutex::new(Conns::default()),
             stopping: AtomicBool::new(false),
+            listening: AtomicBool::new(true),
         });
         let for_thread = Arc::clone(&shared);
         let acceptor = thread::Builder::new()
             .name("emulator-accept".to_owned())
-            .spawn(move || accept_loop(&listener, &for_thread))?;
+            .spawn(move || accept_loop(listener, &for_thread))?;
         Ok(Emulator {
             shared,
             local_addr,
@@ -204,10 +226,13 @@ impl Emulator {
         format!("http://{}", reachable(self.local_addr))
     }
 
-    /// The next `times` requests to `/push.json` get `fault`, then service is normal again.
-    /// Replaces any fault still pending; `times == 0` clears it.
+    /// The next `times` requests to `/push.json` get `fault`, then service is normal again
+    /// (for [`Fault::Refuse`], connections are refused until the fault is cleared or replaced).
+    /// Replaces any fault still pending; `times == 0` clears it. Returns once the listening
+    /// socket is in the state the fault asks for, so the next connection sees it.
     pub fn set_fault(&self, fault: Fault, times: u32) {
-        lock(&self.shared.state).fault = (times > 0).then_some((fault, times));
+        lock(&self.shared.state).set_fault(fault, times, None);
+        self.shared.sync_listener();
     }
 
     /// Every body accepted so far, in order.
@@ -230,6 +255,7 @@ impl Emulator {
     /// Forgets everything seen and any pending fault (the clock setting stays).
     pub fn reset(&self) {
         lock(&self.shared.state).reset();
+        self.shared.sync_listener();
     }
 }
 
@@ -245,9 +271,11 @@ impl fmt::Debug for Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
-        // `accept` blocks; a connection of our own wakes it up to see `stopping`.
-        let woke =
-            TcpStream::connect_timeout(&reachable(self.local_addr), Duration::from_secs(1)).is_ok();
+        // `accept` blocks; a connection of our own wakes it up to see `stopping`. While refusing
+        // there is no `accept` to wake: the acceptor polls `stopping` and can be joined.
+        let woke = TcpStream::connect_timeout(&reachable(self.local_addr), Duration::from_secs(1))
+            .is_ok()
+            || !self.shared.listening.load(Ordering::SeqCst);
         let handles = {
             let mut conns = lock(&self.shared.conns);
             conns.stopping = true;
@@ -270,14 +298,30 @@ impl Drop for Emulator {
 
 struct Shared {
     cfg: EmulatorConfig,
+    /// The bound address, to listen on again after a refusal.
+    addr: SocketAddr,
     state: Mutex<State>,
     conns: Mutex<Conns>,
     stopping: AtomicBool,
+    /// Whether the listening socket is open (false while refusing connections).
+    listening: AtomicBool,
+}
+
+/// How long connections are refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Refusal {
+    #[default]
+    No,
+    UntilCleared,
+    Until(Instant),
 }
 
 #[derive(Default)]
 struct State {
+    /// A per-request fault (never `Refuse`) and how many more requests get it.
     fault: Option<(Fault, u32)>,
+    /// Whether connections are refused, and until when.
+    refusing: Refusal,
     received: Vec<Received>,
     requests: u32,
     /// Times (ms) of the calls that counted against the quota.
@@ -287,7 +331,7 @@ struct State {
 
 impl State {
     fn reset(&mut self) {
-        self.fault = None;
+        self.clear_fault();
         self.received.clear();
         self.requests = 0;
         self.calls.clear();
@@ -303,12 +347,35 @@ impl State {
         })
     }
 
-    /// Takes one use of the pending fault, if any (and if `only` is given, only that fault).
-    fn take_fault(&mut self, only: Option<Fault>) -> Option<Fault> {
-        let (fault, times) = self.fault?;
-        if only.is_some_and(|wanted| wanted != fault) {
-            return None;
+    /// Replaces the pending fault; `until` bounds a refusal in time (else it lasts until cleared).
+    fn set_fault(&mut self, fault: Fault, times: u32, until: Option<Instant>) {
+        self.clear_fault();
+        if times == 0 {
+            return;
         }
+        if fault == Fault::Refuse {
+            self.refusing = until.map_or(Refusal::UntilCleared, Refusal::Until);
+        } else {
+            self.fault = Some((fault, times));
+        }
+    }
+
+    fn clear_fault(&mut self) {
+        self.fault = None;
+        self.refusing = Refusal::No;
+    }
+
+    fn is_refusing(&self) -> bool {
+        match self.refusing {
+            Refusal::No => false,
+            Refusal::UntilCleared => true,
+            Refusal::Until(until) => Instant::now() < until,
+        }
+    }
+
+    /// Takes one use of the pending per-request fault, if any.
+    fn take_fault(&mut self) -> Option<Fault> {
+        let (fault, times) = self.fault?;
         self.fault = (times > 1).then_some((fault, times - 1));
         Some(fault)
     }
@@ -355,6 +422,26 @@ impl Shared {
     fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
+
+    fn is_refusing(&self) -> bool {
+        lock(&self.state).is_refusing()
+    }
+
+    /// Waits (up to 2 s) until the listening socket is closed while refusing and open otherwise,
+    /// waking the acceptor out of `accept` if it has to close it.
+    fn sync_listener(&self) {
+        let listen = !self.is_refusing();
+        if self.listening.load(Ordering::SeqCst) == listen {
+            return;
+        }
+        if !listen {
+            let _ = TcpStream::connect_timeout(&reachable(self.addr), Duration::from_secs(1));
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.listening.load(Ordering::SeqCst) != listen && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
 }
 
 /// A poisoned lock only means another connection thread panicked mid-update; the data is still
@@ -380,9 +467,33 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+fn accept_loop(listener: TcpListener, shared: &Arc<Shared>) {
+    let mut listener = Some(listener);
     while !shared.is_stopping() {
-        let stream = match listener.accept() {
+        if shared.is_refusing() {
+            // Refusing: no socket listens, so connecting fails in the client's connect phase.
+            if listener.take().is_some() {
+                shared.listening.store(false, Ordering::SeqCst);
+                shared.log(|| {
+                    "listening socket closed: connections are refused (fault refuse)".to_owned()
+                });
+            }
+            thread::sleep(STALL_SLICE);
+            continue;
+        }
+        if listener.is_none() {
+            let Ok(l) = TcpListener::bind(shared.addr) else {
+                thread::sleep(Duration::from_millis(50));
+                continue;
+            };
+            shared.listening.store(true, Ordering::SeqCst);
+            shared.log(|| "listening again".to_owned());
+            listener = Some(l);
+        }
+        let Some(current) = &listener else {
+            continue;
+        };
+        let stream = match current.accept() {
             Ok((stream, _peer)) => stream,
             Err(e) => {
                 // Out of descriptors and the like: back off instead of spinning.
@@ -398,16 +509,8 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         if shared.is_stopping() {
             break;
         }
-        let refused = {
-            let mut state = lock(&shared.state);
-            let refused = state.take_fault(Some(Fault::Refuse)).is_some();
-            if refused {
-                state.requests = state.requests.saturating_add(1);
-            }
-            refused
-        };
-        if refused {
-            shared.log(|| "connection closed unread (fault refuse)".to_owned());
+        if shared.is_refusing() {
+            // The wake-up connection of `sync_listener` (or one that raced it): not served.
             drop(stream);
             continue;
         }
@@ -538,7 +641,7 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
     let fault = if is_push {
         let mut state = lock(&shared.state);
         state.requests = state.requests.saturating_add(1);
-        state.take_fault(None)
+        state.take_fault()
     } else {
         None
     };
@@ -547,9 +650,8 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
         finish(&mut stream, shared, &head, &reply, true);
         return;
     }
-    if fault == Some(Fault::Refuse) {
-        // A Refuse set after this connection was accepted still closes it unread.
-        shared.log(|| line("closed unread (fault refuse)"));
+    if fault == Some(Fault::CloseUnread) {
+        shared.log(|| line("closed unread (fault close_unread)"));
         return;
     }
     let expects_continue = head
@@ -626,8 +728,8 @@ fn push(shared: &Shared, head: &Head, body: Vec<u8>, fault: Option<Fault>) -> Op
             });
             None
         }
-        // Refuse never gets this far; treat it like no fault rather than panic.
-        Some(Fault::Refuse) | None => Some(process(shared, head, body)),
+        // Neither gets this far; treat them like no fault rather than panic.
+        Some(Fault::Refuse | Fault::CloseUnread) | None => Some(process(shared, head, body)),
     }
 }
 
@@ -708,6 +810,44 @@ fn check_headers(head: &Head) -> Result<(), String> {
 /// # Errors
 /// The first broken rule, as a message.
 fn check_body(v: &Value) -> Result<(), String> {
+    let raw = check_typed_body(v);
+    if raw.is_err()
+        && let Some(decoded) = with_decoded_content(v)
+        && check_typed_body(&decoded).is_ok()
+    {
+        // The provider's own SDK sends `message.content` URL-encoded, and the provider takes it.
+        return Ok(());
+    }
+    raw
+}
+
+/// `v` with `message.content` percent-decoded, if it is a string with a valid `%XX` escape and
+/// decodes to UTF-8. `+` stays `+`: the SDK encodes spaces as `%20`.
+fn with_decoded_content(v: &Value) -> Option<Value> {
+    let content = v.get("message")?.get("content")?.as_str()?;
+    if !content.contains('%') {
+        return None;
+    }
+    let bytes = content.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let decoded = String::from_utf8(out).ok()?;
+    let mut v = v.clone();
+    v["message"]["content"] = Value::String(decoded);
+    Some(v)
+}
+
+fn check_typed_body(v: &Value) -> Result<(), String> {
     // The same typed body and the same rules pushform validates campaigns with, so a body the
     // tool accepts is one the emulator accepts, and a rule added to one is added to both.
     let body: crate::body::PushBody = serde_path_to_error::deserialize(v.clone())
@@ -745,16 +885,27 @@ fn control(shared: &Shared, head: &Head, body: &[u8]) -> Reply {
             Reply::json(200, &Value::Array(list), format!("{count} received"))
         }
         ("POST", "/_emulator/fault") => match parse_fault_request(body) {
-            Ok(Some((fault, times))) => {
-                lock(&shared.state).fault = (times > 0).then_some((fault, times));
+            Ok(Some(FaultRequest::Requests(fault, times))) => {
+                lock(&shared.state).set_fault(fault, times, None);
                 Reply::json(
                     200,
                     &json!({ "ok": true }),
                     format!("fault {} for {times} request(s)", fault.name()),
                 )
             }
+            Ok(Some(FaultRequest::RefuseFor(secs))) => {
+                let until = Instant::now().checked_add(Duration::from_secs(secs));
+                lock(&shared.state).set_fault(Fault::Refuse, 1, until);
+                // Answered on this connection, already accepted; the next ones are refused.
+                shared.sync_listener();
+                Reply::json(
+                    200,
+                    &json!({ "ok": true }),
+                    format!("fault refuse for {secs} s"),
+                )
+            }
             Ok(None) => {
-                lock(&shared.state).fault = None;
+                lock(&shared.state).clear_fault();
                 Reply::json(200, &json!({ "ok": true }), "fault cleared")
             }
             Err(problem) => Reply::http_error(400, &problem),
@@ -770,9 +921,23 @@ fn control(shared: &Shared, head: &Head, body: &[u8]) -> Reply {
     }
 }
 
-/// `{"fault":"drop","times":1}` (`times` defaults to 1; `"none"` clears).
-fn parse_fault_request(body: &[u8]) -> Result<Option<(Fault, u32)>, String> {
-    const USAGE: &str = "expected {\"fault\":\"refuse|stall_after_body|drop|http500|rate_limited|not_enabled|not_json|none\",\"times\":1}";
+/// A fault asked for over HTTP.
+#[derive(Debug, PartialEq, Eq)]
+enum FaultRequest {
+    /// A per-request fault for the next `times` requests to `/push.json`.
+    Requests(Fault, u32),
+    /// `refuse` for this many seconds: while it refuses, nothing can reach the control
+    /// endpoint to clear it, so it must end by itself.
+    RefuseFor(u64),
+}
+
+/// The longest refusal asked for over HTTP.
+const MAX_REFUSE_SECS: u64 = 3600;
+
+/// `{"fault":"drop","times":1}` (`times` defaults to 1; `"none"` clears), or
+/// `{"fault":"refuse","secs":10}`.
+fn parse_fault_request(body: &[u8]) -> Result<Option<FaultRequest>, String> {
+    const USAGE: &str = "expected {\"fault\":\"close_unread|stall_after_body|drop|http500|rate_limited|not_enabled|not_json|none\",\"times\":1} or {\"fault\":\"refuse\",\"secs\":10}";
     let value: Value = serde_json::from_slice(body).map_err(|e| format!("{USAGE}: {e}"))?;
     let name = value
         .get("fault")
@@ -789,7 +954,19 @@ fn parse_fault_request(body: &[u8]) -> Result<Option<(Fault, u32)>, String> {
         return Ok(None);
     }
     let fault = Fault::from_name(name).ok_or_else(|| format!("unknown fault {name:?}; {USAGE}"))?;
-    Ok(Some((fault, times)))
+    if fault == Fault::Refuse {
+        let secs = value
+            .get("secs")
+            .and_then(Value::as_u64)
+            .filter(|s| (1..=MAX_REFUSE_SECS).contains(s))
+            .ok_or_else(|| {
+                format!(
+                    "refuse needs \"secs\" (1 to {MAX_REFUSE_SECS}): while it refuses, nothing can reach this endpoint to clear it"
+                )
+            })?;
+        return Ok(Some(FaultRequest::RefuseFor(secs)));
+    }
+    Ok(Some(FaultRequest::Requests(fault, times)))
 }
 
 /// Holds the connection for `cfg.stall`, waking up early when the emulator stops.
@@ -1035,7 +1212,7 @@ fn new_push_id() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Emulator, EmulatorConfig, Fault, check_body, sign};
+    use super::{Emulator, EmulatorConfig, Fault, check_body, lock, sign};
     use serde_json::{Value, json};
     use std::io::{Read, Write};
     use std::net::{Shutdown, TcpStream};
@@ -1231,13 +1408,23 @@ mod tests {
             per_day: 10,
             ..EmulatorConfig::default()
         });
-        emu.set_fault(Fault::Http500, 2);
         let request = signed("test-key", "test-secret", BODY);
-        // A control request does not use up a push fault.
-        assert_eq!(
-            raw(&emu, b"GET /_emulator/received HTTP/1.1\r\n\r\n").0,
-            200
-        );
+        // A control request neither meets a push fault nor uses it up, whichever the fault.
+        for fault in Fault::ALL.into_iter().filter(|f| *f != Fault::Refuse) {
+            emu.set_fault(fault, 1);
+            assert_eq!(
+                raw(&emu, b"GET /_emulator/received HTTP/1.1\r\n\r\n").0,
+                200,
+                "{fault:?}"
+            );
+            assert_eq!(emu.requests(), 0, "{fault:?}");
+            assert_eq!(
+                lock(&emu.shared.state).fault,
+                Some((fault, 1)),
+                "{fault:?} is still pending"
+            );
+        }
+        emu.set_fault(Fault::Http500, 2);
         let (status, body) = raw(&emu, &request);
         assert_eq!((status, code(&body)), (500, Some(1000)));
         assert_eq!(raw(&emu, &request).0, 500);
@@ -1256,7 +1443,7 @@ mod tests {
         assert_eq!(raw(&emu, &request), (200, "<html>oops".to_owned()));
         emu.set_fault(Fault::Drop, 1);
         assert_eq!(raw(&emu, &request), (0, String::new()), "no answer at all");
-        emu.set_fault(Fault::Refuse, 1);
+        emu.set_fault(Fault::CloseUnread, 1);
         assert_eq!(raw(&emu, &request), (0, String::new()));
         assert_eq!(emu.requests(), 8);
         assert_eq!(
@@ -1430,5 +1617,121 @@ mod tests {
             Fault::from_name(Fault::StallAfterBody.name()),
             Some(Fault::StallAfterBody)
         );
+    }
+
+    #[test]
+    fn refuse_refuses_the_connection_itself_until_cleared() {
+        let emu = start(EmulatorConfig::default());
+        emu.set_fault(Fault::Refuse, 1);
+        for _ in 0..3 {
+            let err = TcpStream::connect(addr(&emu)).expect_err("nothing listens");
+            assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+        }
+        assert_eq!(emu.requests(), 0, "no request was ever made");
+        emu.set_fault(Fault::Refuse, 0);
+        assert_eq!(raw(&emu, &signed("test-key", "test-secret", BODY)).0, 200);
+        // Replacing it with another fault, or a reset, listens again too.
+        emu.set_fault(Fault::Refuse, 1);
+        assert!(TcpStream::connect(addr(&emu)).is_err());
+        emu.reset();
+        assert_eq!(
+            raw(&emu, b"GET /_emulator/received HTTP/1.1\r\n\r\n").0,
+            200
+        );
+        // Dropped while refusing, it still stops at once.
+        emu.set_fault(Fault::Refuse, 1);
+        let stopping = Instant::now();
+        drop(emu);
+        assert!(
+            stopping.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            stopping.elapsed()
+        );
+    }
+
+    #[test]
+    fn refuse_over_http_needs_secs_and_ends_by_itself() {
+        let emu = start(EmulatorConfig::default());
+        let post = |body: &str| {
+            let request = format!(
+                "POST /_emulator/fault HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            raw(&emu, request.as_bytes())
+        };
+        let (status, answer) = post(r#"{"fault":"refuse"}"#);
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer.contains("secs"), "{answer}");
+        assert_eq!(post(r#"{"fault":"refuse","secs":1}"#).0, 200);
+        assert!(TcpStream::connect(addr(&emu)).is_err(), "refused");
+        let waited = Instant::now();
+        while TcpStream::connect(addr(&emu)).is_err() {
+            assert!(waited.elapsed() < Duration::from_secs(5), "listens again");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(raw(&emu, &signed("test-key", "test-secret", BODY)).0, 200);
+    }
+
+    #[test]
+    fn fault_names_have_one_spelling() {
+        for fault in Fault::ALL {
+            assert_eq!(Fault::from_name(fault.name()), Some(fault));
+        }
+        for alias in ["stall", "500", "refused", "Refuse"] {
+            assert_eq!(Fault::from_name(alias), None, "{alias}");
+        }
+    }
+
+    /// The two requests of `push_unittest.py` in the provider's Python server SDK
+    /// (`rc-server-sdk` 3.2.0): headers in its order and bodies byte for byte as it builds them
+    /// (`json.dumps` with its default separators, `message.content` URL-encoded by
+    /// `urllib.parse.quote`, a Timestamp in seconds), with that test's App Key and Secret.
+    #[test]
+    fn accepts_both_requests_of_the_providers_python_sdk() {
+        const KEY: &str = "8luwapkvucoil";
+        const SECRET: &str = "y0icysjl4h3LWz";
+        let broadcast = r#"{"platform": ["ios", "android"], "fromuserid": "fromuseId1", "audience": {"tag": ["女", "年轻"], "tag_or": ["北京", "上海"], "userid": ["123", "456"], "is_to_all": false}, "message": {"content": "%7B%22content%22%3A%20%221111%22%2C%20%22extra%22%3A%20%22aa%22%7D", "objectName": "RC:TxtMsg"}, "notification": {"alert": "this is a push", "ios": {"alert": "iOS 通知显示内容", "extras": {"id": "1", "name": "2"}, "contentAvailable": 1}, "android": {"alert": "Android 通知显示内容", "extras": {"id": "1", "name": "2"}}}}"#;
+        let push = r#"{"platform": ["ios", "android"], "audience": {"tag": ["女", "年轻"], "tag_or": ["北京", "上海"], "userid": ["123", "456"], "is_to_all": false}, "notification": {"alert": "this is a push", "ios": {"title": "标题", "alert": "iOS 通知显示内容", "extras": {"id": "1", "name": "2"}}, "android": {"alert": "Android 通知显示内容", "extras": {"id": "1", "name": "2"}}}}"#;
+        // The SDK's Content-Length for each, as captured from it.
+        assert_eq!((broadcast.len(), push.len()), (535, 382));
+        let sdk_request = |body: &str, nonce: &str| {
+            let timestamp = "1795984305";
+            format!(
+                "POST /push.json HTTP/1.1\r\nAccept-Encoding: identity\r\nContent-Length: {}\r\n\
+                 Host: 127.0.0.1\r\nApp-Key: {KEY}\r\nNonce: {nonce}\r\nTimestamp: {timestamp}\r\n\
+                 Signature: {}\r\nUser-Agent: rc-python-sdk/3.2.0\r\n\
+                 Content-Type: application/json\r\nConnection: close\r\n\r\n{body}",
+                body.len(),
+                sign(SECRET, nonce, timestamp),
+            )
+            .into_bytes()
+        };
+        let emu = start(EmulatorConfig {
+            app_key: KEY.to_owned(),
+            app_secret: SECRET.to_owned(),
+            ..EmulatorConfig::default()
+        });
+        for (name, body, nonce) in [
+            ("test_push", push, "662286317"),
+            ("test_broadcast", broadcast, "249932923"),
+        ] {
+            let (status, answer) = raw(&emu, &sdk_request(body, nonce));
+            assert_eq!(
+                (status, code(&answer)),
+                (200, Some(200)),
+                "{name}: {answer}"
+            );
+        }
+        let received = emu.received();
+        assert_eq!(received.len(), 2);
+        assert_eq!(received[1].bytes, broadcast.as_bytes(), "recorded as sent");
+
+        // Strict on everything else: a content that is not JSON even when decoded, or broken
+        // percent escapes, is still refused.
+        for content in ["%7Bnot%20json", "%ZZ", "%7B%22content%22%3A%201%7D%"] {
+            let mut v: Value = serde_json::from_str(broadcast).expect("json");
+            v["message"]["content"] = json!(content);
+            assert!(check_body(&v).is_err(), "{content}");
+        }
     }
 }

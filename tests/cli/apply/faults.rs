@@ -126,9 +126,9 @@ fn survives(fault: Fault, timeout_secs: u64, expect: &Expect) {
 }
 
 #[test]
-fn a_refused_connection_is_unknown_and_resolved_not_sent_it_goes_out_once() {
+fn a_connection_closed_unread_is_unknown_and_resolved_not_sent_it_goes_out_once() {
     // The server took the connection and closed it: it might have read the request.
-    survives(Fault::Refuse, 10, &Expect::Unknown { received: false });
+    survives(Fault::CloseUnread, 10, &Expect::Unknown { received: false });
 }
 
 #[test]
@@ -295,6 +295,29 @@ fn fails_over_to_the_backup_when_the_primary_refuses_connections() {
         );
     }
     assert_exactly_once(&lock, &backup.received());
+}
+
+#[test]
+fn fails_over_to_the_backup_while_the_emulated_primary_refuses_connections() {
+    // The emulator's `refuse` is a real connect-phase failure, so failover can be rehearsed
+    // against two emulators, and the primary taken back into service.
+    let repo = fixture(10);
+    let (primary, backup) = (roomy_emulator(), roomy_emulator());
+    primary.set_fault(Fault::Refuse, 1);
+    repo.pushform()
+        .endpoint(&format!("{},{}", primary.base_url(), backup.base_url()))
+        .creds(KEY, SECRET)
+        .now(SAMPLE_NOW)
+        .args(&["apply", "--auto-approve"])
+        .run()
+        .ok();
+    assert_eq!(primary.requests(), 0);
+    assert_eq!(
+        backup.received().len(),
+        UNITS.len(),
+        "each sent once, via the backup"
+    );
+    assert_exactly_once(&repo.lock(), &backup.received());
 }
 
 #[test]
