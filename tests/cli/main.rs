@@ -14,6 +14,8 @@
 //!   own harness (`apply/harness.rs`) that also starts the emulator.
 //! - `team`: `init`, the CI workflow examples (parsed, and each pushform command in them run),
 //!   and the pull-request comment snapshot.
+//! - `readme`: the README's links resolve in a checkout and its error examples are re-made from
+//!   the sample repository and must match what pushform prints.
 //! - `props`: property tests that call the library directly (no process per case) to show that
 //!   no campaign text and no template makes loading, rendering or checking panic.
 
@@ -21,6 +23,7 @@ mod apply;
 mod help;
 mod plan;
 mod props;
+mod readme;
 mod render;
 mod schema;
 mod support;
