@@ -48,6 +48,10 @@ pub struct Unit {
     pub tree: Node,
     /// Where the unit's audience was written (kept when the tree is dropped).
     pub audience_origin: Origin,
+    /// For each `push` field whose text used strings of `t` (`push.notification.title`), where
+    /// those strings are written (a catalog or the campaign's `strings`): a finding about the
+    /// rendered text names the line to edit, not only the `{{ t.… }}` that pulled it in.
+    pub strings_used: Vec<(String, Vec<Origin>)>,
 }
 
 impl Unit {
@@ -317,8 +321,16 @@ impl Templates {
             Kind::Str(source) if is_template(source) => {
                 let result = self.render(node, source, path, ctx);
                 let (missing, broken) = lookups.take_leaf();
+                let used = lookups.take_used();
                 match result {
-                    Ok(text) => Kind::Str(text),
+                    Ok(text) => {
+                        if !used.is_empty()
+                            && let Ok(mut sources) = lookups.sources.lock()
+                        {
+                            sources.push((path.to_owned(), used));
+                        }
+                        Kind::Str(text)
+                    }
                     Err(error) => {
                         errors.push(LeafFailure {
                             error,
@@ -428,7 +440,7 @@ fn render_campaign(
             base: &base,
         };
         match input.render() {
-            Ok((body, bytes, tree)) => {
+            Ok((body, bytes, tree, strings_used)) => {
                 let digest = body::digest(&bytes);
                 units.push(Unit {
                     key,
@@ -448,6 +460,7 @@ fn render_campaign(
                     digest,
                     audience_origin: tree.locate("audience"),
                     tree,
+                    strings_used,
                 });
                 if let Some(unit) = units.last_mut() {
                     on_unit(unit);
@@ -476,7 +489,10 @@ struct UnitInput<'a> {
 }
 
 impl UnitInput<'_> {
-    fn render(&self) -> Result<(PushBody, Vec<u8>, Node), Vec<Finding>> {
+    #[allow(clippy::type_complexity)]
+    fn render(
+        &self,
+    ) -> Result<(PushBody, Vec<u8>, Node, Vec<(String, Vec<Origin>)>), Vec<Finding>> {
         let mut ctx = self.vars.clone();
         ctx.insert("locale".to_owned(), Value::from(self.locale));
         ctx.insert(
@@ -538,7 +554,12 @@ impl UnitInput<'_> {
         match serde_path_to_error::deserialize::<_, PushBody>(json) {
             Ok(body) => {
                 let bytes = body.to_bytes();
-                Ok((body, bytes, tree))
+                let sources = shared
+                    .sources
+                    .lock()
+                    .map(|mut s| std::mem::take(&mut *s))
+                    .unwrap_or_default();
+                Ok((body, bytes, tree, sources))
             }
             Err(err) => {
                 let path = err.path().to_string();
@@ -1093,6 +1114,10 @@ struct Lookups {
     broken: AtomicBool,
     /// Strings of `t` whose own template failed, for the whole unit.
     failed: Mutex<Vec<Finding>>,
+    /// Where the strings of `t` read since the last leaf was rendered are written.
+    used: Mutex<Vec<Origin>>,
+    /// For each rendered leaf (by field path) that read strings of `t`, where they are written.
+    sources: Mutex<Vec<(String, Vec<Origin>)>>,
 }
 
 impl Lookups {
@@ -1104,6 +1129,14 @@ impl Lookups {
             .map(|mut m| std::mem::take(&mut *m))
             .unwrap_or_default();
         (missing, self.broken.swap(false, Ordering::Relaxed))
+    }
+
+    /// Where the strings read by the leaf just rendered are written, clearing it.
+    fn take_used(&self) -> Vec<Origin> {
+        self.used
+            .lock()
+            .map(|mut u| std::mem::take(&mut *u))
+            .unwrap_or_default()
     }
 }
 
@@ -1155,6 +1188,18 @@ impl Strings {
             .filter_map(|l| l.as_map())
             .flat_map(|entries| entries.iter().map(|e| e.key.as_str()))
             .collect()
+    }
+
+    /// Records, for the leaf being rendered, where the string `key` it read is written.
+    fn note_use(&self, key: &str) {
+        if let Some(node) = self.get(key)
+            && node.as_map().is_none()
+            && node.origin.line > 0
+            && let Ok(mut used) = self.shared.used.lock()
+            && !used.contains(&node.origin)
+        {
+            used.push(node.origin.clone());
+        }
     }
 
     /// Records, for the leaf being rendered, that `key` gave no value: missing, or broken.
@@ -1215,10 +1260,15 @@ impl Object for Strings {
             if hit.is_none() {
                 // Another leaf asked first; this one must know of the failure too.
                 self.note_failure(key);
+            } else {
+                self.note_use(key);
             }
             return hit.clone();
         }
         let value = self.resolve(key);
+        if value.is_some() {
+            self.note_use(key);
+        }
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(key.to_owned(), value.clone());
         }

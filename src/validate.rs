@@ -625,14 +625,17 @@ pub fn check_unit(unit: &Unit) -> Vec<Finding> {
         .into_iter()
         .map(|issue| {
             let origin = unit.tree.locate(&issue.path);
+            let field = format!("push.{}", issue.path);
+            let mut message = issue.message;
+            if let Some((_, sources)) = unit.strings_used.iter().find(|(path, _)| *path == field) {
+                let sources: Vec<String> = sources.iter().map(ToString::to_string).collect();
+                message.push_str(&format!(" (text from {})", sources.join(", ")));
+            }
             let finding = Finding {
                 severity: issue.severity,
-                ..Finding::error(issue.message)
+                ..Finding::error(message)
             };
-            finding
-                .at(&origin)
-                .field(format!("push.{}", issue.path))
-                .unit(unit.key.clone())
+            finding.at(&origin).field(field).unit(unit.key.clone())
         })
         .collect()
 }

@@ -627,3 +627,25 @@ fn a_misspelt_macro_argument_names_the_call_site_and_the_macro_line() {
         ]
     );
 }
+
+#[test]
+fn a_title_too_long_shows_the_rendered_title_and_the_string_it_came_from() {
+    let repo = Repo::new();
+    let long = "A title from the catalog that is much too long for a push";
+    repo.file(
+        "campaigns/a.yaml",
+        "id: a\nlocales:\n  en: {}\npush:\n  platform: [ios]\n  audience: {is_to_all: true}\n  notification:\n    title: \"{{ t.title }}!\"\n    alert: hi\n",
+    )
+    .file(
+        "templates/locales/en.yaml",
+        &format!("other: x\ntitle: {long}\n"),
+    );
+    let run = repo.run(&["validate"]);
+    run.failure();
+    assert_eq!(
+        run.finding_lines(),
+        [format!(
+            "error: campaigns/a.yaml:8: push.notification.title: is 58 characters; the API allows at most 50: \"{long}!\" (text from templates/locales/en.yaml:2) [a/en]"
+        )]
+    );
+}
