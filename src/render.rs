@@ -477,6 +477,9 @@ fn render_campaign(
     }
 }
 
+/// A unit's body, its bytes, its rendered tree, and where the strings of `t` it used are written.
+type Rendered = (PushBody, Vec<u8>, Node, Vec<(String, Vec<Origin>)>);
+
 struct UnitInput<'a> {
     project: &'a Project,
     templates: &'a Arc<Templates>,
@@ -489,10 +492,7 @@ struct UnitInput<'a> {
 }
 
 impl UnitInput<'_> {
-    #[allow(clippy::type_complexity)]
-    fn render(
-        &self,
-    ) -> Result<(PushBody, Vec<u8>, Node, Vec<(String, Vec<Origin>)>), Vec<Finding>> {
+    fn render(&self) -> Result<Rendered, Vec<Finding>> {
         let mut ctx = self.vars.clone();
         ctx.insert("locale".to_owned(), Value::from(self.locale));
         ctx.insert(
