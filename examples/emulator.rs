@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         },
         Err(message) => {
             eprintln!("error: {message}\n\n{USAGE}");
-            return ExitCode::from(2);
+            return ExitCode::FAILURE;
         }
     };
     let (app_key, per_hour, per_day, offset) = (

@@ -35,9 +35,30 @@ pub struct Project {
 }
 
 impl Project {
+    /// Reads the repository at `root` for a command that needs its config but renders nothing
+    /// (`quota`, `state`): like [`Project::read`], but a `pushform.yaml` that does not parse is
+    /// an error here, since going on with the default config would read the wrong lockfile or
+    /// count the quota in the wrong time zone.
+    pub fn load(root: &Path) -> Result<Project> {
+        let project = Project::read(root)?;
+        if project.config_broken {
+            let problems: Vec<String> = project
+                .findings
+                .iter()
+                .filter(|f| f.file.as_deref() == Some(config::FILE_NAME))
+                .map(|f| match &f.detail {
+                    Some(detail) => format!("{f}\n{detail}"),
+                    None => f.to_string(),
+                })
+                .collect();
+            bail!("{}", problems.join("\n"));
+        }
+        Ok(project)
+    }
+
     /// Reads the repository at `root`. Fails only when it is not a pushform repository at all or
     /// a file cannot be read; anything wrong inside a file is a finding.
-    pub fn load(root: &Path) -> Result<Project> {
+    pub fn read(root: &Path) -> Result<Project> {
         let mut findings = Vec::new();
         let mut config_broken = false;
         let mut broken_catalogs = BTreeSet::new();

@@ -25,7 +25,7 @@ impl Loaded {
 }
 
 pub fn load(global: &GlobalArgs) -> Result<Loaded> {
-    let mut project = Project::load(&global.dir)?;
+    let mut project = Project::read(&global.dir)?;
     if project.inputs_broken() {
         // The config or a catalog did not parse: say so and stop, rather than render every unit
         // without it and report a cascade of false consequences.

@@ -265,7 +265,7 @@ fn check_pipeline(files: &[(String, String)]) {
         fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).expect("parent dir");
         fs::write(path, text).expect("write");
     }
-    let project = match Project::load(dir.path()) {
+    let project = match Project::read(dir.path()) {
         Ok(project) => project,
         // Only an unreadable repository may fail outright; that is an error, not a crash.
         Err(err) => {

@@ -546,6 +546,13 @@ fn a_broken_config_or_catalog_is_reported_alone_without_its_cascade() {
         run.failure();
         assert_eq!(run.finding_lines().len(), 1, "{command}: {}", run.stderr);
     }
+    // Commands that only need the config stop too, rather than use the default one (another
+    // lockfile path, another quota time zone).
+    for command in [&["quota"][..], &["state", "list"]] {
+        repo.run(command)
+            .failure()
+            .stderr_has(&["error: pushform.yaml:2: unknown field `defualts`"]);
+    }
 
     // A catalog that exists but does not parse is named with its line, not "(no such file)".
     repo.file(
