@@ -995,6 +995,17 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod undefined_tests {
     use super::{Undefined, closest, edit_distance, identifiers};
 
+    /// minijinja names an undefined expression only in debug mode, which is on by default only
+    /// with debug assertions: this fails under `cargo test --release` if it is not set.
+    #[test]
+    fn templates_keep_debug_info_in_every_build() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("campaigns")).expect("campaigns");
+        let project = crate::project::Project::read(dir.path()).expect("reads");
+        let templates = super::Templates::compile(&project, &mut Vec::new());
+        assert!(templates.env.debug());
+    }
+
     #[test]
     fn minijinja_undefined_details_are_parsed() {
         assert_eq!(
