@@ -152,6 +152,11 @@ pub struct PlanArgs {
     /// Also list the units that are up to date.
     #[arg(long)]
     pub all: bool,
+    /// Say what this change adds to the queue, which pending pushes it moves (from when to
+    /// when) and which it makes expire, compared with BASE, a plan saved from the base branch
+    /// with `pushform plan --out BASE` (human and markdown formats).
+    #[arg(long, value_name = "BASE")]
+    pub compare_to: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ pub mod campaign;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod compare;
 pub mod config;
 pub mod emulator;
 pub mod exit;

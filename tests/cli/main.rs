@@ -18,6 +18,7 @@
 //!   no campaign text and no template makes loading, rendering or checking panic.
 
 mod apply;
+mod compare;
 mod help;
 mod plan;
 mod props;
