@@ -20,6 +20,7 @@ pub mod finding;
 pub mod lockfile;
 pub mod node;
 pub mod plan;
+pub mod preview;
 pub mod printer;
 pub mod project;
 pub mod quota;
