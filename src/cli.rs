@@ -82,7 +82,7 @@ pub enum Command {
     Plan(PlanArgs),
     /// Print a plan saved with `plan --out FILE`.
     Show(ShowArgs),
-    /// Write a static site showing the plan as a timeline and every push as the phones show it.
+    /// Write a static site: the plan as a timeline and every push as the phones show it.
     ///
     /// An index with the plan day by day (slots, reasons, quota windows), and a page per
     /// campaign with its locales side by side as iOS (lock screen, banner), Android (shade,

@@ -76,7 +76,7 @@ pub fn run(global: &GlobalArgs, args: &PreviewArgs, printer: &Printer) -> Result
         units,
         history,
     });
-    let out = if args.out.is_absolute() {
+    let out = if args.out.is_absolute() || global.dir == Path::new(".") {
         args.out.clone()
     } else {
         global.dir.join(&args.out)

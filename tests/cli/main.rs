@@ -21,6 +21,7 @@ mod apply;
 mod compare;
 mod help;
 mod plan;
+mod preview;
 mod props;
 mod render;
 mod schema;
