@@ -30,3 +30,8 @@ fn render_help() {
 fn help_subcommand_is_the_same_as_the_flag() {
     assert_eq!(help(&["help", "render"]), help(&["render", "--help"]));
 }
+
+#[test]
+fn preview_help() {
+    insta::assert_snapshot!(help(&["preview", "--help"]));
+}
