@@ -434,7 +434,7 @@ fn campaign_page(input: &Input, campaign: &str, units: &[&UnitInput]) -> String 
     );
     let _ = writeln!(
         out,
-        "<div class=\"grid\" style=\"grid-template-columns: repeat({}, max-content)\">",
+        "<div class=\"grid\" style=\"grid-template-columns: repeat({}, var(--card))\">",
         columns.len()
     );
     for c in &columns {
@@ -806,7 +806,7 @@ mod tests {
             .expect("a column for the sent body");
         let new_col = html.find("en: new").expect("a column for the new body");
         assert!(sent < new_col);
-        assert!(html.contains("repeat(2, max-content)"));
+        assert!(html.contains("repeat(2, var(--card))"));
         assert!(html.contains(">Now 30% off<") && html.contains(">Now 40% off<"));
         assert!(html.contains("edited after sending"));
         let index = page(&pages, "index.html");
