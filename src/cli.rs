@@ -163,7 +163,7 @@ pub struct PlanArgs {
     /// Say what this change adds to the queue, which pending pushes it moves (from when to
     /// when) and which it makes expire, compared with BASE, a plan saved from the base branch
     /// with `pushform plan --out BASE` (human and markdown formats).
-    #[arg(long, value_name = "BASE")]
+    #[arg(long, value_name = "BASE", env = "PUSHFORM_COMPARE_TO")]
     pub compare_to: Option<PathBuf>,
 }
 

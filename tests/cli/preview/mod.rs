@@ -4,6 +4,7 @@
 
 mod browser;
 mod site;
+mod workflows;
 
 use std::fs;
 use std::path::{Path, PathBuf};
