@@ -157,41 +157,30 @@ pub fn compare(base: &Plan, head: &Plan) -> Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{FORMAT_VERSION, PlannedUnit, QuotaRef};
+    use crate::plan::{FORMAT_VERSION, PlannedUnit};
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
     }
 
+    /// A planned unit from its JSON form, as in a saved plan (newer fields take defaults).
     fn unit(key: &str, action: Action, at: Option<&str>) -> PlannedUnit {
-        PlannedUnit {
-            key: key.to_owned(),
-            campaign: key.to_owned(),
-            locale: None,
-            file: None,
-            action,
-            scheduled_at: at.map(t),
-            reason: None,
-            digest: None,
-            body: None,
-            diff: None,
-            note: None,
-            order: (0, 0),
-        }
+        serde_json::from_value(serde_json::json!({
+            "key": key, "campaign": key, "locale": null, "file": null, "action": action,
+            "scheduled_at": at, "reason": null, "digest": null, "body": null, "diff": null,
+            "note": null,
+        }))
+        .unwrap()
     }
 
+    /// A plan from its JSON form, as `plan --out` saves it (newer fields take defaults).
     fn plan(now: &str, actions: Vec<PlannedUnit>) -> Plan {
-        Plan {
-            format_version: FORMAT_VERSION,
-            now: t(now),
-            lock: None,
-            quota: QuotaRef {
-                per_hour: 2,
-                per_day: 3,
-                timezone: "Asia/Shanghai".into(),
-            },
-            actions,
-        }
+        serde_json::from_value(serde_json::json!({
+            "format_version": FORMAT_VERSION, "now": now, "lock": null,
+            "quota": {"per_hour": 2, "per_day": 3, "timezone": "Asia/Shanghai"},
+            "actions": serde_json::to_value(actions).unwrap(),
+        }))
+        .unwrap()
     }
 
     #[test]

@@ -469,7 +469,7 @@ mod compare_tests {
 
     use super::*;
     use crate::compare::{Added, Moved};
-    use crate::plan::{FORMAT_VERSION, LockRef, QuotaRef};
+    use crate::plan::{FORMAT_VERSION, LockRef};
 
     fn quota() -> Quota {
         Quota {
@@ -479,18 +479,14 @@ mod compare_tests {
         }
     }
 
+    /// A plan from its JSON form, as `plan --out` saves it (newer fields take defaults).
     fn plan(lock: Option<LockRef>) -> Plan {
-        Plan {
-            format_version: FORMAT_VERSION,
-            now: "2026-11-26T07:00:00Z".parse().unwrap(),
-            lock,
-            quota: QuotaRef {
-                per_hour: 2,
-                per_day: 3,
-                timezone: "Asia/Shanghai".into(),
-            },
-            actions: Vec::new(),
-        }
+        serde_json::from_value(serde_json::json!({
+            "format_version": FORMAT_VERSION, "now": "2026-11-26T07:00:00Z", "lock": serde_json::to_value(lock).unwrap(),
+            "quota": {"per_hour": 2, "per_day": 3, "timezone": "Asia/Shanghai"},
+            "actions": [],
+        }))
+        .unwrap()
     }
 
     #[test]

@@ -123,16 +123,13 @@ fn local(t: DateTime<Utc>, quota: &Quota) -> String {
         .to_string()
 }
 
-fn action_name(action: Action) -> &'static str {
-    match action {
-        Action::Send => "send",
-        Action::Scheduled => "scheduled",
-        Action::Changed => "changed",
-        Action::Expired => "expired",
-        Action::Unresolved => "unresolved",
-        Action::Gone => "gone",
-        Action::UpToDate => "up_to_date",
-    }
+/// The machine name of an action (`send`, `up_to_date`, …), as in the JSON plan; also the
+/// CSS class of its symbol. Taken from serde so that actions added later need no change here.
+fn action_name(action: Action) -> String {
+    serde_json::to_value(action)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn symbol(action: Action) -> String {
@@ -158,10 +155,33 @@ fn when(a: &PlannedUnit, quota: &Quota) -> String {
         },
         (Action::Expired, _) => "expired: will not be sent".to_owned(),
         (Action::Changed, _) => "changed after sending: apply is blocked".to_owned(),
-        (Action::Unresolved, _) => "unresolved: apply is blocked".to_owned(),
         (Action::Gone, _) => "gone from the files".to_owned(),
-        (Action::UpToDate | Action::Scheduled, _) => "up to date".to_owned(),
+        (Action::UpToDate, _) => "up to date".to_owned(),
+        (other, _) if other.is_error() => {
+            format!("{}: apply is blocked", action_name(other).replace('_', " "))
+        }
+        (other, _) => action_name(other).replace('_', " "),
     }
+}
+
+/// What the plan says about a unit's scheduling beyond its slot, read from its JSON form so
+/// that fields a newer scheduler adds (`priority`, `send_window`) show up without a change
+/// here: "priority high · send window 09:00–21:00 Asia/Shanghai".
+fn scheduling_facts(a: &PlannedUnit) -> Option<String> {
+    facts_of(&serde_json::to_value(a).ok()?)
+}
+
+fn facts_of(value: &serde_json::Value) -> Option<String> {
+    let mut facts = Vec::new();
+    if let Some(p) = value.get("priority").and_then(|v| v.as_str())
+        && p != "normal"
+    {
+        facts.push(format!("priority {p}"));
+    }
+    if let Some(w) = value.get("send_window").and_then(|v| v.as_str()) {
+        facts.push(format!("send window {w}"));
+    }
+    (!facts.is_empty()).then(|| facts.join(" · "))
 }
 
 /// Something on the timeline: a planned slot or a recorded send.
@@ -170,7 +190,7 @@ struct Event<'a> {
     key: &'a str,
     campaign: Option<&'a str>,
     /// `send`, `scheduled` or `past`.
-    kind: &'static str,
+    kind: String,
     what: String,
 }
 
@@ -197,9 +217,15 @@ fn timeline(input: &Input, out: &mut String) {
                 key: &a.key,
                 campaign: Some(&a.campaign),
                 kind: action_name(a.action),
-                what: match a.reason {
-                    Some(r) => report::reason_text(r, quota),
-                    None => when(a, quota),
+                what: {
+                    let why = match a.reason {
+                        Some(r) => report::reason_text(r, quota),
+                        None => when(a, quota),
+                    };
+                    match scheduling_facts(a) {
+                        Some(facts) => format!("{why} · {facts}"),
+                        None => why,
+                    }
                 },
             });
         }
@@ -212,7 +238,7 @@ fn timeline(input: &Input, out: &mut String) {
                 at: p.at,
                 key: &p.key,
                 campaign: None,
-                kind: "past",
+                kind: "past".to_owned(),
                 what: format!("recorded: {}", p.status),
             });
         }
@@ -285,7 +311,7 @@ fn timeline(input: &Input, out: &mut String) {
                 ),
                 None => format!("<span>{}</span>", esc(e.key)),
             };
-            let sym = match e.kind {
+            let sym = match e.kind.as_str() {
                 "send" => symbol(Action::Send),
                 "scheduled" => symbol(Action::Scheduled),
                 _ => "<span class=\"sym past\" title=\"recorded\">✓</span>".to_owned(),
@@ -452,6 +478,9 @@ fn campaign_page(input: &Input, campaign: &str, units: &[&UnitInput]) -> String 
             esc(&a.map_or_else(|| "up to date".to_owned(), |a| when(a, quota))),
             esc(&audience(c.body))
         );
+        if let Some(facts) = a.and_then(scheduling_facts) {
+            let _ = write!(out, "<div class=\"meta\">{}</div>", esc(&facts));
+        }
         if c.unit.sent.is_some() {
             out.push_str("<div class=\"changed-note\">edited after sending</div>");
         }
@@ -615,7 +644,7 @@ fn fmt_em(u: text::Units) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{FORMAT_VERSION, QuotaRef};
+    use crate::plan::FORMAT_VERSION;
     use crate::quota::Reason;
 
     fn t(s: &str) -> DateTime<Utc> {
@@ -640,38 +669,29 @@ mod tests {
         .unwrap()
     }
 
+    /// A planned unit built from its JSON form, as a saved plan holds it (fields a newer plan
+    /// adds take their defaults).
     fn planned(key: &str, action: Action, at: Option<&str>, reason: Option<Reason>) -> PlannedUnit {
         let (campaign, locale) = key
             .split_once('/')
             .map_or((key, None), |(c, l)| (c, Some(l)));
-        PlannedUnit {
-            key: key.to_owned(),
-            campaign: campaign.to_owned(),
-            locale: locale.map(str::to_owned),
-            file: Some(format!("campaigns/{campaign}.yaml")),
-            action,
-            scheduled_at: at.map(t),
-            reason,
-            digest: None,
-            body: None,
-            diff: None,
-            note: None,
-            order: (0, 0),
-        }
+        serde_json::from_value(serde_json::json!({
+            "key": key, "campaign": campaign, "locale": locale,
+            "file": format!("campaigns/{campaign}.yaml"), "action": action,
+            "scheduled_at": at, "reason": reason,
+            "digest": null, "body": null, "diff": null, "note": null,
+        }))
+        .unwrap()
     }
 
+    /// A plan from its JSON form, as `plan --out` saves it (newer fields take defaults).
     fn plan(actions: Vec<PlannedUnit>) -> Plan {
-        Plan {
-            format_version: FORMAT_VERSION,
-            now: t("2026-11-26T07:00:00Z"),
-            lock: None,
-            quota: QuotaRef {
-                per_hour: 2,
-                per_day: 3,
-                timezone: "Asia/Shanghai".into(),
-            },
-            actions,
-        }
+        serde_json::from_value(serde_json::json!({
+            "format_version": FORMAT_VERSION, "now": "2026-11-26T07:00:00Z", "lock": null,
+            "quota": {"per_hour": 2, "per_day": 3, "timezone": "Asia/Shanghai"},
+            "actions": serde_json::to_value(actions).unwrap(),
+        }))
+        .unwrap()
     }
 
     fn unit<'a>(key: &'a str, body: &'a PushBody) -> UnitInput<'a> {
@@ -882,6 +902,18 @@ mod tests {
             ["style.css", "index.html", "units/s.html"]
         );
         assert!(page(&pages, "units/s.html").contains("lang=\"zh-CN\""));
+    }
+
+    #[test]
+    fn priority_and_send_window_are_shown_when_the_plan_carries_them() {
+        let json =
+            serde_json::json!({"priority": "high", "send_window": "09:00–21:00 Asia/Shanghai"});
+        assert_eq!(
+            facts_of(&json).as_deref(),
+            Some("priority high · send window 09:00–21:00 Asia/Shanghai")
+        );
+        assert_eq!(facts_of(&serde_json::json!({"priority": "normal"})), None);
+        assert_eq!(facts_of(&serde_json::json!({})), None);
     }
 
     #[test]
