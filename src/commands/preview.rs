@@ -34,15 +34,17 @@ pub fn run(global: &GlobalArgs, args: &PreviewArgs, printer: &Printer) -> Result
     );
     let empty = crate::lockfile::Lock::default();
     let index = LockIndex::new(lock.as_ref().unwrap_or(&empty));
+    let changed: std::collections::HashSet<&str> = plan
+        .actions
+        .iter()
+        .filter(|a| a.action == plan::Action::Changed)
+        .map(|a| a.key.as_str())
+        .collect();
     let units = selected
         .iter()
         .map(|u| {
-            let changed = plan
-                .actions
-                .iter()
-                .any(|a| a.key == u.key && a.action == plan::Action::Changed);
             let sent = match index.state(&u.key) {
-                Some(KeyState::Sent { body, .. }) if changed => {
+                Some(KeyState::Sent { body, .. }) if changed.contains(u.key.as_str()) => {
                     serde_json::from_value((*body).clone()).ok()
                 }
                 _ => None,

@@ -22,7 +22,7 @@ mod html;
 pub mod phone;
 pub mod text;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
@@ -82,6 +82,13 @@ pub fn site(input: &Input) -> Vec<Page> {
         }
         campaigns.entry(u.campaign).or_default().push(u);
     }
+    // One lookup per unit, not a scan of the plan: a repository may have thousands.
+    let by_key: Planned = input
+        .plan
+        .actions
+        .iter()
+        .map(|a| (a.key.as_str(), a))
+        .collect();
     let mut pages = vec![
         Page {
             path: "style.css".to_owned(),
@@ -89,13 +96,13 @@ pub fn site(input: &Input) -> Vec<Page> {
         },
         Page {
             path: "index.html".to_owned(),
-            text: index(input, &order, &campaigns),
+            text: index(input, &by_key, &order, &campaigns),
         },
     ];
     for campaign in order {
         pages.push(Page {
             path: format!("units/{}", page_name(campaign)),
-            text: campaign_page(input, campaign, &campaigns[campaign]),
+            text: campaign_page(input, &by_key, campaign, &campaigns[campaign]),
         });
     }
     pages
@@ -336,7 +343,12 @@ fn anchor(key: &str) -> String {
     format!("u-{key}")
 }
 
-fn index(input: &Input, order: &[&str], campaigns: &BTreeMap<&str, Vec<&UnitInput>>) -> String {
+fn index(
+    input: &Input,
+    by_key: &Planned,
+    order: &[&str],
+    campaigns: &BTreeMap<&str, Vec<&UnitInput>>,
+) -> String {
     let plan = input.plan;
     let quota = input.quota;
     let mut out = String::new();
@@ -397,7 +409,7 @@ fn index(input: &Input, order: &[&str], campaigns: &BTreeMap<&str, Vec<&UnitInpu
             esc(units[0].file)
         );
         for u in units {
-            let action = planned(plan, u.key).map_or(Action::UpToDate, |a| a.action);
+            let action = by_key.get(u.key).map_or(Action::UpToDate, |a| a.action);
             let _ = write!(
                 out,
                 "{}<span>{}</span> ",
@@ -411,9 +423,8 @@ fn index(input: &Input, order: &[&str], campaigns: &BTreeMap<&str, Vec<&UnitInpu
     html::page("pushform preview", "", &out)
 }
 
-fn planned<'p>(plan: &'p Plan, key: &str) -> Option<&'p PlannedUnit> {
-    plan.actions.iter().find(|a| a.key == key)
-}
+/// The plan's units by key.
+type Planned<'p> = HashMap<&'p str, &'p PlannedUnit>;
 
 /// One column of a campaign page: a unit's body, or the body that was sent.
 struct Column<'a> {
@@ -423,8 +434,7 @@ struct Column<'a> {
     views: Vec<View>,
 }
 
-fn campaign_page(input: &Input, campaign: &str, units: &[&UnitInput]) -> String {
-    let plan = input.plan;
+fn campaign_page(input: &Input, by_key: &Planned, campaign: &str, units: &[&UnitInput]) -> String {
     let quota = input.quota;
     let mut columns: Vec<Column> = Vec::new();
     for u in units {
@@ -464,7 +474,7 @@ fn campaign_page(input: &Input, campaign: &str, units: &[&UnitInput]) -> String 
         columns.len()
     );
     for c in &columns {
-        let a = planned(plan, c.unit.key);
+        let a = by_key.get(c.unit.key).copied();
         let _ = write!(
             out,
             "<div class=\"colhead\" id=\"{}\">{}{}",
