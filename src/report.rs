@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::body::PushBody;
+use crate::compare::Comparison;
 use crate::plan::{Action, Plan, PlannedUnit};
 use crate::printer::{Printer, Style};
 use crate::quota::{Quota, Reason};
@@ -314,4 +315,227 @@ pub fn markdown(plan: &Plan, quota: &Quota) -> String {
     }
     out.push_str(footer);
     out
+}
+
+/// "+9h", "-30m", "+1d 2h": how far a comparison moved a unit.
+fn signed_duration(d: chrono::TimeDelta) -> String {
+    let sign = if d < chrono::TimeDelta::zero() {
+        "-"
+    } else {
+        "+"
+    };
+    let secs = d.num_seconds().unsigned_abs();
+    let (days, hours, minutes, seconds) = (
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    );
+    let mut parts = Vec::new();
+    if days > 0 {
+        parts.push(format!("{days}d"));
+    }
+    if hours > 0 {
+        parts.push(format!("{hours}h"));
+    }
+    if minutes > 0 {
+        parts.push(format!("{minutes}m"));
+    }
+    if seconds > 0 || parts.is_empty() {
+        parts.push(format!("{seconds}s"));
+    }
+    format!("{sign}{}", parts.join(" "))
+}
+
+/// One line per effect of this change on the queue, shared by the terminal and the comment.
+/// `code` wraps a unit key (backticks in Markdown, bold on a terminal).
+fn compare_lines(c: &Comparison, quota: &Quota, code: &dyn Fn(&str) -> String) -> Vec<String> {
+    let mut lines = Vec::new();
+    for a in &c.added {
+        let when =
+            a.at.map_or_else(String::new, |t| format!(" at {}", local(t, quota.tz)));
+        lines.push(format!("adds {}{when}", code(&a.key)));
+    }
+    for m in &c.moved {
+        lines.push(format!(
+            "moves {} from {} to {} ({})",
+            code(&m.key),
+            local(m.from, quota.tz),
+            local(m.to, quota.tz),
+            signed_duration(m.by())
+        ));
+    }
+    for e in &c.expired {
+        let was = e.was.map_or_else(
+            || " (new in this change)".to_owned(),
+            |t| format!(" (was due {})", local(t, quota.tz)),
+        );
+        lines.push(format!(
+            "makes {} expire: it will not be sent{was}",
+            code(&e.key)
+        ));
+    }
+    for key in &c.dropped {
+        lines.push(format!(
+            "takes {} out of the queue (removed, sent or blocked)",
+            code(key)
+        ));
+    }
+    lines
+}
+
+fn compare_heading(c: &Comparison, quota: &Quota) -> String {
+    let base = match (c.base_now, c.base_serial) {
+        (Some(now), Some(serial)) => format!(
+            "the base plan (made {}, lock serial {serial})",
+            local(now, quota.tz)
+        ),
+        (Some(now), None) => format!("the base plan (made {}, no lockfile)", local(now, quota.tz)),
+        _ => "the base plan".to_owned(),
+    };
+    if c.is_empty() {
+        format!("Compared with {base}: this change adds nothing and moves nothing.")
+    } else {
+        format!("Compared with {base}, this change:")
+    }
+}
+
+/// The terminal form of a comparison with the base plan (`plan --compare-to`).
+pub fn human_compare(c: &Comparison, quota: &Quota, printer: &Printer) -> String {
+    let mut out = format!("{}\n", compare_heading(c, quota));
+    let code = |k: &str| printer.out_style(Style::Bold, k);
+    for line in compare_lines(c, quota, &code) {
+        let _ = writeln!(out, "  - {line}");
+    }
+    out
+}
+
+/// "Lock serial 7 (lineage 3f2a…)": the state a plan was made against, for the comment.
+fn lock_line(plan: &Plan) -> String {
+    match &plan.lock {
+        Some(lock) => format!(
+            "Planned against lock serial {} (lineage `{}`).",
+            lock.serial,
+            md_escape(&lock.lineage)
+        ),
+        None => "Planned against no lockfile: nothing is recorded as sent yet.".to_owned(),
+    }
+}
+
+/// The pull-request comment with the lock serial it was planned at and, with `--compare-to`,
+/// what this change does to the queue, placed under the summary where reviewers look first.
+pub fn markdown_with(plan: &Plan, quota: &Quota, comparison: Option<&Comparison>) -> String {
+    let text = markdown(plan, quota);
+    let mut extra = format!("{}\n\n", lock_line(plan));
+    if let Some(c) = comparison {
+        let _ = writeln!(extra, "**{}**\n", compare_heading(c, quota));
+        let lines = compare_lines(c, quota, &|k: &str| format!("`{k}`"));
+        // A comparison is short in practice; a pathological one must not push the comment
+        // over the limit, so it is cut first, with a notice.
+        let mut shown = 0;
+        for line in &lines {
+            if extra.len() + line.len() + text.len() + 200 > MARKDOWN_LIMIT {
+                break;
+            }
+            let _ = writeln!(extra, "- {}", md_escape(line));
+            shown += 1;
+        }
+        if shown < lines.len() {
+            let _ = writeln!(
+                extra,
+                "- … and {} more: run `pushform plan --compare-to` to see them all",
+                lines.len() - shown
+            );
+        }
+        if !lines.is_empty() {
+            extra.push('\n');
+        }
+    }
+    // After the "Planned at" paragraph, which `markdown` always writes.
+    match text
+        .find("\nPlanned at ")
+        .and_then(|at| text[at + 1..].find("\n\n").map(|end| at + 1 + end + 2))
+    {
+        Some(at) => format!("{}{extra}{}", &text[..at], &text[at..]),
+        None => format!("{text}\n{extra}"),
+    }
+}
+
+/// Tests of the comparison and lock lines (`plan --compare-to`); named apart from any general
+/// `tests` module so the two can grow independently.
+#[cfg(test)]
+mod compare_tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::compare::{Added, Moved};
+    use crate::plan::{FORMAT_VERSION, LockRef};
+
+    fn quota() -> Quota {
+        Quota {
+            per_hour: 2,
+            per_day: 3,
+            tz: chrono_tz::Asia::Shanghai,
+        }
+    }
+
+    /// A plan from its JSON form, as `plan --out` saves it (newer fields take defaults).
+    fn plan(lock: Option<LockRef>) -> Plan {
+        serde_json::from_value(serde_json::json!({
+            "format_version": FORMAT_VERSION, "now": "2026-11-26T07:00:00Z", "lock": serde_json::to_value(lock).unwrap(),
+            "quota": {"per_hour": 2, "per_day": 3, "timezone": "Asia/Shanghai"},
+            "actions": [],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn durations_are_signed_and_short() {
+        assert_eq!(signed_duration(TimeDelta::hours(26)), "+1d 2h");
+        assert_eq!(signed_duration(TimeDelta::minutes(-30)), "-30m");
+        assert_eq!(signed_duration(TimeDelta::seconds(61)), "+1m 1s");
+        assert_eq!(signed_duration(TimeDelta::zero()), "+0s");
+    }
+
+    #[test]
+    fn the_comment_names_the_lock_serial_and_puts_the_comparison_under_the_summary() {
+        let p = plan(Some(LockRef {
+            lineage: "abc".into(),
+            serial: 7,
+        }));
+        let c = Comparison {
+            base_now: Some(p.now),
+            base_serial: Some(6),
+            added: vec![Added {
+                key: "new".into(),
+                at: Some(p.now),
+            }],
+            moved: vec![Moved {
+                key: "old/en".into(),
+                from: p.now,
+                to: p.now + TimeDelta::hours(9),
+            }],
+            ..Comparison::default()
+        };
+        let text = markdown_with(&p, &quota(), Some(&c));
+        let planned_at = text.find("Planned at 2026-11-26 15:00:00 +08:00").unwrap();
+        let serial = text
+            .find("Planned against lock serial 7 (lineage `abc`).")
+            .unwrap();
+        let heading = text
+            .find("**Compared with the base plan (made 2026-11-26 15:00:00 +08:00, lock serial 6), this change:**")
+            .unwrap();
+        assert!(planned_at < serial && serial < heading, "{text}");
+        assert!(text.contains("- adds `new` at 2026-11-26 15:00:00 +08:00\n"));
+        assert!(text.contains(
+            "- moves `old/en` from 2026-11-26 15:00:00 +08:00 to 2026-11-27 00:00:00 +08:00 (+9h)\n"
+        ));
+        assert!(text.ends_with(
+            "<sub>Generated by `pushform plan --format markdown`. Bodies are the exact JSON that `pushform apply` will send.</sub>\n"
+        ));
+        // Without a comparison, only the lock line is added.
+        let plain = markdown_with(&plan(None), &quota(), None);
+        assert!(plain.contains("Planned against no lockfile"));
+        assert!(!plain.contains("Compared with"));
+    }
 }

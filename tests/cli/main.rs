@@ -20,8 +20,10 @@
 //!   no campaign text and no template makes loading, rendering or checking panic.
 
 mod apply;
+mod compare;
 mod help;
 mod plan;
+mod preview;
 mod props;
 mod readme;
 mod render;
