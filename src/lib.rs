@@ -18,6 +18,7 @@ pub mod exit;
 pub mod finding;
 pub mod lockfile;
 pub mod node;
+pub mod pgstate;
 pub mod plan;
 pub mod printer;
 pub mod project;
