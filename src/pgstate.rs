@@ -164,7 +164,8 @@ impl Target {
                 scrub(&e.to_string(), secrets)
             )
         };
-        let mut config = Config::from_str(&split.rest).map_err(|e| fail(&e, &secrets))?;
+        let mut config =
+            Config::from_str(&split.rest).map_err(|e| fail(&error_text(&e), &secrets))?;
         if let Some(password) = config.get_password() {
             secrets.push(String::from_utf8_lossy(password).into_owned());
         }
@@ -224,10 +225,16 @@ impl Target {
             }
         };
         result.map_err(|e| {
+            let text = scrub(&error_text(&e), &self.secrets);
+            let hint = if self.tls_roots.is_some() && text.contains("certificate") {
+                " (a server whose certificate is signed by its own CA needs \
+                 sslrootcert=PATH-TO-CA.pem in the connection string)"
+            } else {
+                ""
+            };
             anyhow!(
-                "cannot connect to the PostgreSQL state at {}: {}",
+                "cannot connect to the PostgreSQL state at {}: {text}{hint}",
                 self.shown,
-                scrub(&error_text(&e), &self.secrets)
             )
         })
     }

@@ -743,6 +743,11 @@ fn connection_errors_never_show_the_password() {
         format!("{err:#}").contains("password authentication failed"),
         "{err:#}"
     );
+    let err = PgState::connect_url(&cases[3], &settings("s", "p"), "t").unwrap_err();
+    assert!(
+        format!("{err:#}").contains("unknown option `nonsense`"),
+        "{err:#}"
+    );
 }
 
 #[test]
@@ -765,6 +770,45 @@ fn connect_names_the_variable_it_reads() {
         state.shown_url()
     );
     assert!(!state.shown_url().contains(Cluster::shared().password()));
+}
+
+fn session_uses_tls(state: &mut PgState) -> bool {
+    state
+        .client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn tls_is_used_and_verified() {
+    let cluster = Cluster::shared();
+    let ca = cluster.enable_tls();
+    cluster.create_database("tls");
+    let base = cluster.url("tls");
+    let with_ca = format!("{base}?sslmode=verify-full&sslrootcert={}", ca.display());
+    assert!(session_uses_tls(&mut connect(&with_ca, "s", "p")));
+    let by_name = format!(
+        "host=localhost port={} user=postgres password={} dbname=tls sslmode=require sslrootcert={}",
+        cluster.port(),
+        cluster.password(),
+        ca.display()
+    );
+    assert!(session_uses_tls(&mut connect(&by_name, "s", "p")));
+
+    // The Mozilla roots do not know the test CA: the certificate is refused.
+    let err = PgState::connect_url(&format!("{base}?sslmode=require"), &settings("s", "p"), "t")
+        .unwrap_err();
+    let message = format!("{err:#}");
+    assert!(message.contains("invalid peer certificate"), "{message}");
+    assert!(message.contains("sslrootcert=PATH"), "{message}");
+    assert!(!message.contains(cluster.password()), "{message}");
+
+    // Loopback without sslmode: plain, even though the server offers TLS.
+    assert!(!session_uses_tls(&mut connect(&base, "s", "p")));
 }
 
 // ---------------------------------------------------------------------------

@@ -46,6 +46,8 @@ pub struct Cluster {
     as_postgres: bool,
     port: u16,
     password: String,
+    /// The test CA's certificate, once [`Cluster::enable_tls`] has run.
+    tls_ca: OnceLock<PathBuf>,
 }
 
 impl Cluster {
@@ -97,6 +99,7 @@ impl Cluster {
             as_postgres,
             port: 0,
             password,
+            tls_ca: OnceLock::new(),
         };
         cluster.initdb();
         // A free port can be taken between our probe and the server's bind:
@@ -187,6 +190,116 @@ impl Cluster {
             "pg_ctl restart failed:\n{}",
             describe(&output)
         );
+    }
+
+    /// Turns TLS on (without cutting any session) with a server certificate
+    /// for `127.0.0.1` and `localhost` signed by a throwaway CA, and returns
+    /// the CA's PEM file: what a client's `sslrootcert` names. Needs the
+    /// `openssl` command.
+    pub fn enable_tls(&self) -> &Path {
+        self.tls_ca.get_or_init(|| {
+            let tls = self.root.join("tls");
+            fs::create_dir(&tls).expect("create the tls folder");
+            fs::write(
+                tls.join("server.ext"),
+                "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+                 keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+            )
+            .expect("write the certificate extensions");
+            let ec = [
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+            ];
+            let openssl = |args: &[&str]| {
+                run_checked(Command::new("openssl").args(args).current_dir(&tls));
+            };
+            openssl(
+                &[
+                    &["req", "-x509"],
+                    &ec[..],
+                    &[
+                        "-keyout",
+                        "ca.key",
+                        "-out",
+                        "ca.pem",
+                        "-days",
+                        "2",
+                        "-subj",
+                        "/CN=pushform test CA",
+                        "-addext",
+                        "basicConstraints=critical,CA:TRUE",
+                        "-addext",
+                        "keyUsage=critical,keyCertSign,cRLSign",
+                    ],
+                ]
+                .concat(),
+            );
+            openssl(
+                &[
+                    &["req"],
+                    &ec[..],
+                    &[
+                        "-keyout",
+                        "server.key",
+                        "-out",
+                        "server.csr",
+                        "-subj",
+                        "/CN=localhost",
+                    ],
+                ]
+                .concat(),
+            );
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+            ]);
+            if self.as_postgres {
+                run_checked(Command::new("chown").arg("-R").arg("postgres:").arg(&tls));
+            }
+            run_checked(Command::new("chmod").arg("600").arg(tls.join("server.key")));
+            let mut admin = self.admin("postgres");
+            for sql in [
+                format!(
+                    "ALTER SYSTEM SET ssl_cert_file = '{}'",
+                    tls.join("server.pem").display()
+                ),
+                format!(
+                    "ALTER SYSTEM SET ssl_key_file = '{}'",
+                    tls.join("server.key").display()
+                ),
+                "ALTER SYSTEM SET ssl = on".to_owned(),
+                "SELECT pg_reload_conf()".to_owned(),
+            ] {
+                admin
+                    .batch_execute(&sql)
+                    .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+            }
+            // The reload is asynchronous: wait until the server says TLS is on.
+            for _ in 0..100 {
+                let on: String = admin.query_one("SHOW ssl", &[]).expect("SHOW ssl").get(0);
+                if on == "on" {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            tls.join("ca.pem")
+        })
     }
 
     fn data(&self) -> PathBuf {
