@@ -1292,6 +1292,80 @@ impl PgWriter {
         Ok(())
     }
 
+    /// Writes a whole §5 lockfile value loaded from this scope, as the file
+    /// backend's `LockGuard::write` does, so the commands' load, change,
+    /// write loop works unchanged: records beyond the stored ones are
+    /// appended (as this project's), changed ones are updated by a
+    /// conditional UPDATE on their stored status, and the serial is bumped
+    /// (and set in `lock`), all in one transaction committed before
+    /// returning. Returns the ids of the appended records.
+    ///
+    /// Only the changes §5 allows get through: a `sending` record may take
+    /// any outcome, an `unknown` one may be resolved as sent or rejected, and
+    /// otherwise only `accepted` may change; a record's identity (key,
+    /// campaign, locale, digest, body, attempt time, endpoint) never does,
+    /// and no record is ever removed.
+    ///
+    /// # Errors
+    /// If the scope is missing, holds another lineage or serial than `lock`
+    /// (it changed since it was loaded), on a refused change (nothing is
+    /// written), or if the commit fails (`lock.serial` is then unchanged).
+    pub fn write_lock(&mut self, lock: &mut Lock) -> anyhow::Result<Vec<i64>> {
+        let (scope, project, key) = (
+            self.state.scope.clone(),
+            self.state.project.clone(),
+            self.key,
+        );
+        let mut tx = self
+            .state
+            .client
+            .transaction()
+            .map_err(|e| db_error(&e, "cannot begin a write"))?;
+        assert_locked(&mut tx, key)?;
+        let Some(stored) = load_in(&mut tx, &scope)? else {
+            return Err(missing_scope(&scope));
+        };
+        if stored.meta.lineage != lock.lineage {
+            bail!(
+                "refusing to write the PostgreSQL state scope {scope:?}: it holds lineage {}, \
+                 not {} (it was replaced since it was loaded)",
+                stored.meta.lineage,
+                lock.lineage
+            );
+        }
+        if stored.meta.serial != lock.serial {
+            bail!(
+                "refusing to write the PostgreSQL state scope {scope:?}: it is at serial {}, \
+                 not {} (it changed since it was loaded)",
+                stored.meta.serial,
+                lock.serial
+            );
+        }
+        if lock.sends.len() < stored.records.len() {
+            bail!(
+                "refusing to write the PostgreSQL state scope {scope:?}: it holds {} records, \
+                 the new state only {} (records are never removed)",
+                stored.records.len(),
+                lock.sends.len()
+            );
+        }
+        for (old, new) in stored.records.iter().zip(&lock.sends) {
+            if old.record != *new {
+                check_change(old, new)?;
+                update_record(&mut tx, &scope, old, new)?;
+            }
+        }
+        let mut appended = Vec::new();
+        for record in &lock.sends[stored.records.len()..] {
+            appended.push(insert_record(&mut tx, &scope, &project, record)?);
+        }
+        bump_serial(&mut tx, &scope, key)?;
+        tx.commit()
+            .map_err(|e| db_error(&e, "cannot commit the state"))?;
+        lock.serial = stored.meta.serial + 1;
+        Ok(appended)
+    }
+
     /// Releases the lock and gives the connection back. Dropping the writer
     /// instead closes the connection, which releases the lock too.
     ///
@@ -1399,6 +1473,103 @@ fn insert_record(
         )
         .map_err(|e| db_error(&e, &format!("cannot write the record of {}", record.key)))?;
     Ok(row.get(0))
+}
+
+/// Refuses a change §5 does not allow (see [`PgWriter::write_lock`]).
+fn check_change(old: &StoredRecord, new: &Record) -> anyhow::Result<()> {
+    let (id, before) = (old.id, &old.record);
+    let same_identity = before.key == new.key
+        && before.campaign == new.campaign
+        && before.locale == new.locale
+        && before.digest == new.digest
+        && before.body == new.body
+        && before.attempted_at == new.attempted_at.trunc_subsecs(0)
+        && before.endpoint == new.endpoint;
+    if !same_identity {
+        bail!(
+            "refusing to write: record #{id} ({}) would become another attempt \
+             (key, campaign, locale, digest, body, attempt time and endpoint never change)",
+            before.key
+        );
+    }
+    let only_accepted_changes = || {
+        let mut unchanged = new.clone();
+        unchanged.accepted.clone_from(&before.accepted);
+        unchanged.attempted_at = before.attempted_at;
+        unchanged == *before
+    };
+    let allowed = match (before.status, new.status) {
+        // An outcome, from apply or `state resolve`.
+        (Status::Sending, _) => true,
+        // `state resolve` of an unknown record keeps what the transport said.
+        (Status::Unknown, Status::Sent | Status::Rejected) => {
+            before.request_id == new.request_id && before.error == new.error
+        }
+        // `state accept`.
+        (a, b) if a == b => only_accepted_changes(),
+        _ => false,
+    };
+    if !allowed {
+        bail!(
+            "refusing to write: record #{id} ({}) is {}; this change would rewrite its outcome \
+             (only a sending record takes an outcome, an unknown one is resolved as sent or \
+             rejected, and otherwise only an accepted rendering is added)",
+            before.key,
+            before.status
+        );
+    }
+    Ok(())
+}
+
+/// The UPDATE of one record's changeable columns, matching only while the
+/// row still has the status it was loaded with.
+fn update_record(
+    client: &mut impl GenericClient,
+    scope: &str,
+    old: &StoredRecord,
+    new: &Record,
+) -> anyhow::Result<()> {
+    let resolved_at = new.resolved_at.map(|at| at.trunc_subsecs(0));
+    let accepted_at = new.accepted.as_ref().map(|a| a.at.trunc_subsecs(0));
+    let updated = client
+        .execute(
+            "UPDATE pushform_records
+                SET status = $4, push_id = $5, request_id = $6, error_code = $7,
+                    error_message = $8, source = $9, resolved_at = $10, resolved_offset = $11,
+                    accepted_digest = $12, accepted_body = $13, accepted_at = $14,
+                    accepted_offset = $15
+              WHERE id = $1 AND scope = $2 AND status = $3",
+            &[
+                &old.id,
+                &scope,
+                &old.record.status.as_str(),
+                &new.status.as_str(),
+                &new.push_id,
+                &new.request_id,
+                &new.error.as_ref().map(|e| e.code),
+                &new.error.as_ref().map(|e| e.message.as_str()),
+                &new.source,
+                &resolved_at.map(|at| at.with_timezone(&Utc)),
+                &resolved_at.as_ref().map(offset_of),
+                &new.accepted.as_ref().map(|a| a.digest.as_str()),
+                &new.accepted
+                    .as_ref()
+                    .map(|a| canonical_json(&a.body))
+                    .transpose()?,
+                &accepted_at.map(|at| at.with_timezone(&Utc)),
+                &accepted_at.as_ref().map(offset_of),
+            ],
+        )
+        .map_err(|e| db_error(&e, &format!("cannot update record #{}", old.id)))?;
+    if updated != 1 {
+        bail!(
+            "record #{} ({}) is no longer {}: nothing was written",
+            old.id,
+            old.record.key,
+            old.record.status
+        );
+    }
+    Ok(())
 }
 
 fn parse_status(text: &str) -> anyhow::Result<Status> {

@@ -563,6 +563,134 @@ fn a_server_restart_between_sending_and_settle_leaves_sending() {
         .expect("lock free after restart");
 }
 
+#[test]
+fn write_lock_runs_the_lockfile_loop_of_the_commands() {
+    let url = scope_db("write_lock", "s");
+    // Another project's record first: the loaded lock holds the whole scope.
+    let mut other = connect(&url, "s", "other")
+        .lock_scope("other", None)
+        .unwrap();
+    other
+        .insert_sending(&record("theirs", "2026-11-30T10:00:00Z", Status::Sending))
+        .unwrap();
+    drop(other);
+
+    let mut writer = connect(&url, "s", "p").lock_scope("apply", None).unwrap();
+    let mut lock = writer.load().unwrap().to_lock();
+    assert_eq!(lock.serial, 1);
+    let sale = lock.append(record(
+        "sale/en",
+        "2026-12-01T10:00:00+08:00",
+        Status::Sending,
+    ));
+    let ids = writer.write_lock(&mut lock).unwrap();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(lock.serial, 2);
+    let status: String = Cluster::shared()
+        .admin("write_lock")
+        .query_one(
+            "SELECT status FROM pushform_records WHERE id = $1",
+            &[&ids[0]],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "sending", "committed before the POST");
+
+    lock.settle(
+        sale,
+        Outcome::Sent {
+            push_id: Some("p1".to_owned()),
+            request_id: None,
+        },
+    )
+    .unwrap();
+    let lost = lock.append(record(
+        "lost/en",
+        "2026-12-01T11:00:00+08:00",
+        Status::Sending,
+    ));
+    writer.write_lock(&mut lock).unwrap();
+    lock.settle(
+        lost,
+        Outcome::Unknown {
+            request_id: Some("r".to_owned()),
+            error: Some(RecordError {
+                code: -1,
+                message: "timeout".to_owned(),
+            }),
+        },
+    )
+    .unwrap();
+    writer.write_lock(&mut lock).unwrap();
+    lock.resolve(
+        "lost/en",
+        true,
+        Some("p2".to_owned()),
+        at("2026-12-02T09:00:00+08:00"),
+    )
+    .unwrap();
+    lock.accept(
+        "sale/en",
+        "d2".to_owned(),
+        json!({"x": 1}),
+        at("2026-12-02T10:00:00Z"),
+    )
+    .unwrap();
+    lock.resolve("theirs", false, None, at("2026-12-02T11:00:00Z"))
+        .unwrap();
+    writer.write_lock(&mut lock).unwrap();
+
+    let state = found(connect(&url, "s", "reader").load_scope().unwrap());
+    assert_eq!(
+        state.to_lock(),
+        lock,
+        "the database holds what the commands wrote"
+    );
+    let owners: Vec<&str> = state.records.iter().map(|r| r.project.as_str()).collect();
+    assert_eq!(owners, ["other", "p", "p"]);
+    assert_eq!(state.meta.serial, 5, "one insert and four writes");
+}
+
+#[test]
+fn write_lock_refuses_what_section_5_forbids() {
+    let url = scope_db("write_lock_refused", "s");
+    let mut writer = connect(&url, "s", "p").lock_scope("apply", None).unwrap();
+    let mut lock = writer.load().unwrap().to_lock();
+    let sent = lock.append(record("a", "2026-12-01T10:00:00Z", Status::Sending));
+    lock.settle(
+        sent,
+        Outcome::Sent {
+            push_id: Some("p".to_owned()),
+            request_id: None,
+        },
+    )
+    .unwrap();
+    writer.write_lock(&mut lock).unwrap();
+    let before = writer.load().unwrap();
+
+    let refused = |lock: &mut Lock, writer: &mut PgWriter, expected: &str| {
+        let err = writer.write_lock(lock).unwrap_err();
+        assert!(format!("{err:#}").contains(expected), "{err:#}");
+    };
+    let mut rewritten = lock.clone();
+    rewritten.sends[0].status = Status::Rejected;
+    refused(&mut rewritten, &mut writer, "would rewrite its outcome");
+    let mut other_body = lock.clone();
+    other_body.sends[0].body = json!({"other": true});
+    refused(&mut other_body, &mut writer, "would become another attempt");
+    let mut fewer = lock.clone();
+    fewer.sends.clear();
+    refused(&mut fewer, &mut writer, "records are never removed");
+    let mut stale = lock.clone();
+    stale.serial -= 1;
+    refused(&mut stale, &mut writer, "it changed since it was loaded");
+    let mut replaced = lock.clone();
+    replaced.lineage = "another".to_owned();
+    refused(&mut replaced, &mut writer, "it holds lineage");
+    assert_eq!(writer.load().unwrap(), before, "nothing written");
+    assert_eq!(rewritten.serial, lock.serial, "serial untouched on refusal");
+}
+
 // ---------------------------------------------------------------------------
 // state push / pull
 // ---------------------------------------------------------------------------
