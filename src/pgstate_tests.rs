@@ -836,6 +836,48 @@ fn reading_needs_only_select() {
 }
 
 #[test]
+fn writing_needs_only_the_documented_grants() {
+    let url = scope_db("writer_grants", "s");
+    connect(&url, "s", "p").migrate().unwrap();
+    Cluster::shared()
+        .admin("writer_grants")
+        .batch_execute(
+            "DROP ROLE IF EXISTS pushform_apply_writer;
+             CREATE ROLE pushform_apply_writer LOGIN PASSWORD 'writer-secret';
+             GRANT SELECT ON pushform_schema_version TO pushform_apply_writer;
+             GRANT SELECT, INSERT, UPDATE ON pushform_scopes, pushform_records
+                TO pushform_apply_writer;
+             GRANT SELECT, INSERT, UPDATE, DELETE ON pushform_holders TO pushform_apply_writer;",
+        )
+        .unwrap();
+    let writer_url =
+        Cluster::shared().url_for("pushform_apply_writer", "writer-secret", "writer_grants");
+    let mut writer = connect(&writer_url, "s", "ci")
+        .lock_scope("apply", None)
+        .unwrap();
+    let id = writer
+        .insert_sending(&record("a", "2026-12-01T10:00:00Z", Status::Sending))
+        .unwrap();
+    writer
+        .settle(
+            id,
+            &Outcome::Sent {
+                push_id: None,
+                request_id: None,
+            },
+        )
+        .unwrap();
+    let mut lock = writer.load().unwrap().to_lock();
+    lock.append(record("b", "2026-12-01T11:00:00Z", Status::Sending));
+    writer.write_lock(&mut lock).unwrap();
+    let mut state = writer.unlock().unwrap();
+    assert_eq!(found(state.load_scope().unwrap()).records.len(), 2);
+    // Creating a scope is a write too, but not a schema change.
+    let mut other = connect(&writer_url, "t", "ci");
+    other.init_scope().unwrap();
+}
+
+#[test]
 fn connection_errors_never_show_the_password() {
     let cluster = Cluster::shared();
     let secret = "S3cr3t-p@ss/w:rd";
