@@ -20,36 +20,32 @@
 //!   `sending` row: a record with an outcome is never rewritten;
 //! - reads need only SELECT, so `plan` can run with a read-only role.
 //!
-//! Records keep every §5 field exactly: the body is stored as its canonical
+//! Records keep every lockfile record field exactly: the body is stored as its canonical
 //! JSON text (a `jsonb` copy is generated beside it for operators' queries),
 //! and each timestamp as a `timestamptz` plus its UTC offset, so a lockfile
 //! imported and exported again is the same value.
 
 use std::fmt::{self, Write as _};
-use std::net::IpAddr;
-use std::str::FromStr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, FixedOffset, SubsecRound, Utc};
-use postgres::config::{Host, SslMode};
-use postgres::{Client, Config, GenericClient, Row};
+use postgres::{Client, GenericClient, Row};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 use sha1::{Digest, Sha1};
 
 use crate::lockfile::{Accepted, FORMAT_VERSION, Lock, Outcome, Record, RecordError, Status};
 
+mod url;
+
+use url::{Target, error_text};
+
 /// The environment variable read for the connection string when `state.url_env` is not set.
 pub const DEFAULT_URL_ENV: &str = "PUSHFORM_DATABASE_URL";
 
 /// How often a waiting [`PgState::lock_scope`] retries the advisory lock.
 const LOCK_POLL: Duration = Duration::from_millis(100);
-
-/// A connection attempt that takes longer than this fails (unless the URL sets
-/// `connect_timeout`): `plan` must fail clearly, not hang, when the server is away.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The schema this build creates, in order. Entry `n` takes the database from
 /// version `n` to `n + 1`; each runs in its own transaction with its version
@@ -116,7 +112,7 @@ pub fn schema_version_supported() -> i32 {
 }
 
 // ---------------------------------------------------------------------------
-// Settings and the connection string
+// Settings
 // ---------------------------------------------------------------------------
 
 /// The `state:` settings of the postgres backend, as resolved from `pushform.yaml`.
@@ -128,340 +124,6 @@ pub struct PgSettings {
     pub scope: String,
     /// This repository's name in the scope.
     pub project: String,
-}
-
-/// A connection string taken apart: what to connect with, and how to show it.
-struct Target {
-    config: Config,
-    /// TLS roots: `None` when TLS is off.
-    tls_roots: Option<rustls::RootCertStore>,
-    /// The connection string with its password replaced by `***`.
-    shown: String,
-    /// Every spelling of the password, scrubbed from every error message.
-    secrets: Vec<String>,
-}
-
-/// The libpq options this module interprets itself (tokio-postgres knows no
-/// `verify-full` nor `sslrootcert`).
-#[derive(Default)]
-struct TlsOptions {
-    sslmode: Option<String>,
-    sslrootcert: Option<String>,
-}
-
-impl Target {
-    fn parse(url: &str) -> anyhow::Result<Target> {
-        let split = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            split_url(url)
-        } else {
-            split_keywords(url)?
-        };
-        let mut secrets = split.secrets;
-        let fail = |e: &dyn fmt::Display, secrets: &[String]| {
-            anyhow!(
-                "invalid PostgreSQL connection string {}: {}",
-                split.shown,
-                scrub(&e.to_string(), secrets)
-            )
-        };
-        let mut config =
-            Config::from_str(&split.rest).map_err(|e| fail(&error_text(&e), &secrets))?;
-        if let Some(password) = config.get_password() {
-            secrets.push(String::from_utf8_lossy(password).into_owned());
-        }
-        let local = config.get_hosts().iter().all(|host| match host {
-            Host::Tcp(name) => is_loopback(name),
-            Host::Unix(_) => true,
-        }) && config.get_hostaddrs().iter().all(IpAddr::is_loopback);
-        let mode = match split.tls.sslmode.as_deref() {
-            Some("disable") => SslMode::Disable,
-            // Loopback traffic never leaves the machine; anything else is
-            // encrypted and verified unless the URL says `sslmode=disable`.
-            None | Some("allow" | "prefer") if local => SslMode::Disable,
-            None | Some("allow" | "prefer" | "require" | "verify-ca" | "verify-full") => {
-                SslMode::Require
-            }
-            Some(other) => {
-                return Err(fail(
-                    &format!(
-                        "sslmode {other:?} is not one of disable, allow, prefer, require, \
-                         verify-ca, verify-full"
-                    ),
-                    &secrets,
-                ));
-            }
-        };
-        config.ssl_mode(mode);
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
-        let tls_roots = match mode {
-            SslMode::Disable => None,
-            _ => {
-                Some(root_store(split.tls.sslrootcert.as_deref()).map_err(|e| fail(&e, &secrets))?)
-            }
-        };
-        secrets.retain(|s| !s.is_empty());
-        Ok(Target {
-            config,
-            tls_roots,
-            shown: split.shown,
-            secrets,
-        })
-    }
-
-    fn connect(&self) -> anyhow::Result<Client> {
-        let result = match &self.tls_roots {
-            None => self.config.connect(postgres::NoTls),
-            Some(roots) => {
-                let provider = Arc::new(rustls::crypto::ring::default_provider());
-                let tls = rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .context("cannot set up TLS")?
-                    .with_root_certificates(roots.clone())
-                    .with_no_client_auth();
-                self.config
-                    .connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
-            }
-        };
-        result.map_err(|e| {
-            let text = scrub(&error_text(&e), &self.secrets);
-            let hint = if self.tls_roots.is_some() && text.contains("certificate") {
-                " (a server whose certificate is signed by its own CA needs \
-                 sslrootcert=PATH-TO-CA.pem in the connection string)"
-            } else {
-                ""
-            };
-            anyhow!(
-                "cannot connect to the PostgreSQL state at {}: {text}{hint}",
-                self.shown,
-            )
-        })
-    }
-}
-
-/// The Mozilla roots (webpki-roots, the same trust as the HTTPS client), or
-/// only the certificates of `sslrootcert` when the URL names a file, as libpq
-/// does: managed databases often sign with their own CA.
-fn root_store(sslrootcert: Option<&str>) -> anyhow::Result<rustls::RootCertStore> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let Some(path) = sslrootcert else {
-        return Ok(rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        });
-    };
-    let mut store = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(path)
-        .with_context(|| format!("cannot read sslrootcert {path}"))?;
-    for cert in certs {
-        let cert = cert.with_context(|| format!("cannot parse sslrootcert {path}"))?;
-        store
-            .add(cert)
-            .with_context(|| format!("sslrootcert {path} holds an unusable certificate"))?;
-    }
-    if store.is_empty() {
-        bail!("sslrootcert {path} holds no PEM certificate");
-    }
-    Ok(store)
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// A connection string with the options this module reads taken out.
-struct Split {
-    rest: String,
-    tls: TlsOptions,
-    shown: String,
-    secrets: Vec<String>,
-}
-
-/// `postgres[ql]://user:password@host:port/db?k=v&...`
-fn split_url(url: &str) -> Split {
-    let (scheme, after) = url.split_once("://").unwrap_or(("postgres", url));
-    let (main, query) = match after.split_once('?') {
-        Some((main, query)) => (main, Some(query)),
-        None => (after, None),
-    };
-    let mut secrets = Vec::new();
-    let authority_end = main.find('/').unwrap_or(main.len());
-    let (authority, path) = main.split_at(authority_end);
-    let shown_authority = match authority.rsplit_once('@') {
-        Some((userinfo, hosts)) => match userinfo.split_once(':') {
-            Some((user, password)) => {
-                secrets.push(password.to_owned());
-                secrets.push(percent_decode(password));
-                format!("{user}:***@{hosts}")
-            }
-            None => authority.to_owned(),
-        },
-        None => authority.to_owned(),
-    };
-    let mut tls = TlsOptions::default();
-    let mut kept = Vec::new();
-    let mut shown_query = Vec::new();
-    for pair in query.into_iter().flat_map(|q| q.split('&')) {
-        if pair.is_empty() {
-            continue;
-        }
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match percent_decode(key).as_str() {
-            "sslmode" => tls.sslmode = Some(percent_decode(value)),
-            "sslrootcert" => tls.sslrootcert = Some(percent_decode(value)),
-            "password" => {
-                secrets.push(value.to_owned());
-                secrets.push(percent_decode(value));
-                kept.push(pair);
-                shown_query.push(format!("{key}=***"));
-                continue;
-            }
-            _ => kept.push(pair),
-        }
-        shown_query.push(pair.to_owned());
-    }
-    let join = |base: String, parts: &[String]| {
-        if parts.is_empty() {
-            base
-        } else {
-            format!("{base}?{}", parts.join("&"))
-        }
-    };
-    let kept: Vec<String> = kept.into_iter().map(str::to_owned).collect();
-    Split {
-        rest: join(format!("{scheme}://{authority}{path}"), &kept),
-        tls,
-        shown: join(format!("{scheme}://{shown_authority}{path}"), &shown_query),
-        secrets,
-    }
-}
-
-/// libpq's `key=value key='quoted value'` form.
-fn split_keywords(text: &str) -> anyhow::Result<Split> {
-    let mut tls = TlsOptions::default();
-    let mut rest = Vec::new();
-    let mut shown = Vec::new();
-    let mut secrets = Vec::new();
-    let mut chars = text.chars().peekable();
-    loop {
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        if chars.peek().is_none() {
-            break;
-        }
-        let mut key = String::new();
-        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
-            key.push(c);
-        }
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        if chars.next() != Some('=') {
-            bail!(
-                "invalid PostgreSQL connection string: expected `=` after {key:?} \
-                 (use key=value pairs or a postgresql:// URL)"
-            );
-        }
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        let mut value = String::new();
-        if chars.next_if_eq(&'\'').is_some() {
-            loop {
-                match chars.next() {
-                    Some('\\') => value.extend(chars.next()),
-                    Some('\'') => break,
-                    Some(c) => value.push(c),
-                    None => bail!(
-                        "invalid PostgreSQL connection string: unterminated quote in the value of {key:?}"
-                    ),
-                }
-            }
-        } else {
-            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
-                if c == '\\' {
-                    value.extend(chars.next());
-                } else {
-                    value.push(c);
-                }
-            }
-        }
-        let quoted = format!(
-            "{key}='{}'",
-            value.replace('\\', "\\\\").replace('\'', "\\'")
-        );
-        match key.as_str() {
-            "sslmode" => tls.sslmode = Some(value),
-            "sslrootcert" => tls.sslrootcert = Some(value),
-            "password" => {
-                shown.push(format!("{key}=***"));
-                rest.push(quoted);
-                secrets.push(value);
-            }
-            _ => {
-                shown.push(quoted.clone());
-                rest.push(quoted);
-            }
-        }
-    }
-    Ok(Split {
-        rest: rest.join(" "),
-        tls,
-        shown: shown.join(" "),
-        secrets,
-    })
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = text.get(i + 1..i + 3)
-            && let Ok(byte) = u8::from_str_radix(hex, 16)
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `text` with every secret replaced by `***`. Longest first, so a password
-/// that contains another spelling of itself is not half-masked.
-fn scrub(text: &str, secrets: &[String]) -> String {
-    let mut secrets: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let mut text = text.to_owned();
-    for secret in secrets {
-        text = text.replace(secret.as_str(), "***");
-    }
-    text
-}
-
-/// A driver error with its causes (the server's message is in the source).
-fn error_text(error: &postgres::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            let _ = write!(text, ": {cause}");
-        }
-        source = cause_of(source);
-    }
-    text
-}
-
-fn cause_of<'a>(
-    error: Option<&'a (dyn std::error::Error + 'static)>,
-) -> Option<&'a (dyn std::error::Error + 'static)> {
-    error.and_then(std::error::Error::source)
 }
 
 // ---------------------------------------------------------------------------
@@ -496,7 +158,7 @@ pub struct ScopeState {
 }
 
 impl ScopeState {
-    /// The history as a §5 lockfile (projects are not part of that format).
+    /// The history as a lockfile (projects are not part of that format).
     #[must_use]
     pub fn to_lock(&self) -> Lock {
         Lock {
@@ -849,7 +511,7 @@ impl PgState {
         Ok(state.map_or_else(missing, ScopeRead::Found))
     }
 
-    /// `state pull`: the scope as a §5 lockfile.
+    /// `state pull`: the scope as a lockfile value.
     ///
     /// # Errors
     /// If the scope is missing or a read fails.
@@ -1220,7 +882,7 @@ impl PgWriter {
         Ok(())
     }
 
-    /// `state push`: loads a §5 lockfile into an empty scope (creating the
+    /// `state push`: loads a lockfile into an empty scope (creating the
     /// scope if there is none), as records of this project, keeping its
     /// lineage and serial. Refused if the scope already holds records: of
     /// another lineage it is another history; of the same lineage, they are
@@ -1292,7 +954,7 @@ impl PgWriter {
         Ok(())
     }
 
-    /// Writes a whole §5 lockfile value loaded from this scope, as the file
+    /// Writes a whole lockfile value loaded from this scope, as the file
     /// backend's `LockGuard::write` does, so the commands' load, change,
     /// write loop works unchanged: records beyond the stored ones are
     /// appended (as this project's), changed ones are updated by a
@@ -1300,7 +962,7 @@ impl PgWriter {
     /// (and set in `lock`), all in one transaction committed before
     /// returning. Returns the ids of the appended records.
     ///
-    /// Only the changes §5 allows get through: a `sending` record may take
+    /// Only the changes the lockfile rules allow get through: a `sending` record may take
     /// any outcome, an `unknown` one may be resolved as sent or rejected, and
     /// otherwise only `accepted` may change; a record's identity (key,
     /// campaign, locale, digest, body, attempt time, endpoint) never does,
@@ -1475,7 +1137,7 @@ fn insert_record(
     Ok(row.get(0))
 }
 
-/// Refuses a change §5 does not allow (see [`PgWriter::write_lock`]).
+/// Refuses a change the lockfile rules forbid (see [`PgWriter::write_lock`]).
 fn check_change(old: &StoredRecord, new: &Record) -> anyhow::Result<()> {
     let (id, before) = (old.id, &old.record);
     let same_identity = before.key == new.key

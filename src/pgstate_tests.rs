@@ -9,7 +9,9 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::json;
 
 use super::test_cluster::Cluster;
-use super::*;
+use super::{
+    DEFAULT_URL_ENV, PgLockError, PgSettings, PgState, PgWriter, ScopeRead, ScopeState, SettleError,
+};
 use crate::lockfile::{Accepted, Lock, Outcome, Record, RecordError, Status, to_pretty_json};
 
 fn settings(scope: &str, project: &str) -> PgSettings {
@@ -652,7 +654,7 @@ fn write_lock_runs_the_lockfile_loop_of_the_commands() {
 }
 
 #[test]
-fn write_lock_refuses_what_section_5_forbids() {
+fn write_lock_refuses_what_the_lockfile_rules_forbid() {
     let url = scope_db("write_lock_refused", "s");
     let mut writer = connect(&url, "s", "p").lock_scope("apply", None).unwrap();
     let mut lock = writer.load().unwrap().to_lock();
@@ -979,127 +981,4 @@ fn tls_is_used_and_verified() {
 
     // Loopback without sslmode: plain, even though the server offers TLS.
     assert!(!session_uses_tls(&mut connect(&base, "s", "p")));
-}
-
-// ---------------------------------------------------------------------------
-// Connection strings (no server needed)
-// ---------------------------------------------------------------------------
-
-fn target(url: &str) -> Target {
-    Target::parse(url).unwrap_or_else(|e| panic!("{url}: {e:#}"))
-}
-
-#[test]
-fn loopback_goes_without_tls_and_anything_else_with_it() {
-    let cases = [
-        ("postgresql://u:p@127.0.0.1:5432/db", SslMode::Disable),
-        ("postgresql://u:p@localhost/db", SslMode::Disable),
-        ("postgresql://u:p@[::1]:5432/db", SslMode::Disable),
-        ("host=/var/run/postgresql dbname=db", SslMode::Disable),
-        ("postgresql://u:p@db.example.com/db", SslMode::Require),
-        (
-            "postgresql://u:p@db.example.com/db?sslmode=prefer",
-            SslMode::Require,
-        ),
-        (
-            "postgresql://u:p@db.example.com/db?sslmode=verify-full",
-            SslMode::Require,
-        ),
-        (
-            "postgresql://u:p@db.example.com/db?sslmode=disable",
-            SslMode::Disable,
-        ),
-        (
-            "postgresql://u:p@127.0.0.1/db?sslmode=require",
-            SslMode::Require,
-        ),
-        ("host=db.example.com sslmode=verify-ca", SslMode::Require),
-        (
-            "postgresql://u:p@127.0.0.1,db.example.com/db",
-            SslMode::Require,
-        ),
-    ];
-    for (url, mode) in cases {
-        let target = target(url);
-        assert_eq!(target.config.get_ssl_mode(), mode, "{url}");
-        assert_eq!(
-            target.tls_roots.is_some(),
-            mode == SslMode::Require,
-            "{url}"
-        );
-    }
-    let err = Target::parse("postgresql://u:pw@h/db?sslmode=sometimes")
-        .err()
-        .unwrap();
-    assert!(err.to_string().contains("sslmode \"sometimes\""), "{err}");
-    assert!(!err.to_string().contains("pw@"), "{err}");
-}
-
-#[test]
-fn shown_urls_mask_the_password() {
-    let cases = [
-        (
-            "postgresql://alice:hunter2@db.example.com:5432/state?sslmode=require",
-            "postgresql://alice:***@db.example.com:5432/state?sslmode=require",
-        ),
-        (
-            "postgres://db.example.com/state?user=alice&password=hunter2",
-            "postgres://db.example.com/state?user=alice&password=***",
-        ),
-        (
-            "host=db.example.com password = 'hun ter\\'2' user=alice",
-            "host='db.example.com' password=*** user='alice'",
-        ),
-        (
-            "postgresql://alice@db.example.com/s",
-            "postgresql://alice@db.example.com/s",
-        ),
-    ];
-    for (url, shown) in cases {
-        let target = target(url);
-        assert_eq!(target.shown, shown);
-        assert!(!target.shown.contains("hunter2") && !target.shown.contains("hun ter"));
-    }
-    assert_eq!(
-        target("host=h password = 'hun ter\\'2' user=alice")
-            .config
-            .get_password(),
-        Some(&b"hun ter'2"[..])
-    );
-}
-
-#[test]
-fn sslrootcert_replaces_the_default_roots() {
-    let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("missing.pem");
-    let err = Target::parse(&format!(
-        "postgresql://u:p@db.example.com/db?sslrootcert={}",
-        missing.display()
-    ))
-    .err()
-    .unwrap();
-    assert!(
-        format!("{err:#}").contains("cannot read sslrootcert"),
-        "{err:#}"
-    );
-    let empty = dir.path().join("empty.pem");
-    std::fs::write(&empty, "no certificate here\n").unwrap();
-    let err = Target::parse(&format!(
-        "host=db.example.com sslrootcert={}",
-        empty.display()
-    ))
-    .err()
-    .unwrap();
-    assert!(
-        format!("{err:#}").contains("holds no PEM certificate"),
-        "{err:#}"
-    );
-    let default = target("postgresql://u:p@db.example.com/db");
-    assert!(default.tls_roots.unwrap().len() > 50, "the Mozilla roots");
-}
-
-#[test]
-fn scrub_masks_every_spelling_longest_first() {
-    let secrets = ["ab".to_owned(), "abcd".to_owned(), String::new()];
-    assert_eq!(scrub("x abcd y ab z", &secrets), "x *** y *** z");
 }
