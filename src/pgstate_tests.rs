@@ -693,6 +693,94 @@ fn write_lock_refuses_what_the_lockfile_rules_forbid() {
     assert_eq!(rewritten.serial, lock.serial, "serial untouched on refusal");
 }
 
+#[test]
+fn a_writer_cut_off_between_sending_and_settle_leaves_sending() {
+    let url = scope_db("terminated_mid_send", "s");
+    let mut writer = connect(&url, "s", "p").lock_scope("apply", None).unwrap();
+    let pid = writer.state().backend_pid().unwrap();
+    let id = writer
+        .insert_sending(&record(
+            "a/en",
+            "2026-12-01T10:00:00+08:00",
+            Status::Sending,
+        ))
+        .unwrap();
+    // The POST would go out here; then the database connection is cut.
+    let mut admin = Cluster::shared().admin("terminated_mid_send");
+    assert!(
+        admin
+            .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+            .unwrap()
+            .get::<_, bool>(0)
+    );
+    let err = writer
+        .settle(
+            id,
+            &Outcome::Sent {
+                push_id: Some("p".to_owned()),
+                request_id: None,
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(err, SettleError::Db(_)), "{err:?}");
+    let state = found(connect(&url, "s", "p").load_scope().unwrap());
+    assert_eq!(state.records.len(), 1);
+    assert_eq!(state.records[0].record.status, Status::Sending);
+    connect(&url, "s", "p")
+        .lock_scope("next", Some(Duration::from_secs(10)))
+        .expect("the cut session's lock is gone");
+}
+
+#[test]
+fn racing_writers_record_each_unit_once() {
+    // Each writer does what apply does for every unit: take the lock, load,
+    // skip a unit that has a record, else record it sending and settle it.
+    let url = scope_db("racing_writers", "s");
+    let units: Vec<String> = (0..6).map(|i| format!("unit-{i}/en")).collect();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (url, units) = (url.clone(), units.clone());
+            thread::spawn(move || {
+                let mut sent = 0;
+                for unit in &units {
+                    let mut writer = connect(&url, "s", &format!("project-{w}"))
+                        .lock_scope(&format!("writer {w}"), Some(Duration::from_secs(30)))
+                        .expect("the lock comes free");
+                    let state = writer.load().unwrap();
+                    if state.records.iter().any(|r| &r.record.key == unit) {
+                        continue;
+                    }
+                    let id = writer
+                        .insert_sending(&record(unit, "2026-12-01T10:00:00Z", Status::Sending))
+                        .unwrap();
+                    writer
+                        .settle(
+                            id,
+                            &Outcome::Sent {
+                                push_id: Some(format!("{w}-{unit}")),
+                                request_id: None,
+                            },
+                        )
+                        .unwrap();
+                    sent += 1;
+                    writer.unlock().unwrap();
+                }
+                sent
+            })
+        })
+        .collect();
+    let total: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(total, units.len(), "every unit sent exactly once");
+    let state = found(connect(&url, "s", "reader").load_scope().unwrap());
+    let mut keys: Vec<&str> = state
+        .records
+        .iter()
+        .map(|r| r.record.key.as_str())
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, units.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
 // ---------------------------------------------------------------------------
 // state push / pull
 // ---------------------------------------------------------------------------
@@ -933,6 +1021,11 @@ fn connect_names_the_variable_it_reads() {
     let err = PgState::connect(&config, "t").unwrap_err();
     assert!(err.to_string().contains(name), "{err}");
     assert!(err.to_string().contains("state.url_env"), "{err}");
+    let url = Cluster::shared().url("postgres");
+    let err = PgState::connect_url(&url, &settings(" ", "p"), "t").unwrap_err();
+    assert!(err.to_string().contains("state.scope is empty"), "{err}");
+    let err = PgState::connect_url(&url, &settings("s", ""), "t").unwrap_err();
+    assert!(err.to_string().contains("state.project is empty"), "{err}");
     let url = Cluster::shared().create_database("shown_url");
     let mut state = connect(&url, "s", "p");
     assert!(state.backend_pid().unwrap() > 0);
