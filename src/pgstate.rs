@@ -158,14 +158,47 @@ pub struct ScopeState {
 }
 
 impl ScopeState {
-    /// The history as a lockfile (projects are not part of that format).
+    /// The whole scope as a lockfile (projects are not part of that format):
+    /// what `state pull` writes and `state push` reads back.
     #[must_use]
     pub fn to_lock(&self) -> Lock {
+        self.lock_of(|_| true)
+    }
+
+    /// `project`'s own records as a lockfile, with the scope's lineage and
+    /// serial: the unit states of one repository (a key is a campaign ×
+    /// locale of that repository, so another repository's `welcome/en` is
+    /// another unit), and the value [`PgWriter::write_lock`] takes back.
+    #[must_use]
+    pub fn project_lock(&self, project: &str) -> Lock {
+        self.lock_of(|r| r.project == project)
+    }
+
+    /// The `attempted_at` of every record of the scope, whichever project
+    /// made it and whatever its status, in UTC and sorted: the quota history
+    /// the App Key's sends share.
+    #[must_use]
+    pub fn history(&self) -> Vec<DateTime<Utc>> {
+        let mut history: Vec<DateTime<Utc>> = self
+            .records
+            .iter()
+            .map(|r| r.record.attempted_at.with_timezone(&Utc))
+            .collect();
+        history.sort_unstable();
+        history
+    }
+
+    fn lock_of(&self, keep: impl Fn(&StoredRecord) -> bool) -> Lock {
         Lock {
             format_version: FORMAT_VERSION,
             lineage: self.meta.lineage.clone(),
             serial: self.meta.serial,
-            sends: self.records.iter().map(|r| r.record.clone()).collect(),
+            sends: self
+                .records
+                .iter()
+                .filter(|r| keep(r))
+                .map(|r| r.record.clone())
+                .collect(),
         }
     }
 }
@@ -954,13 +987,14 @@ impl PgWriter {
         Ok(())
     }
 
-    /// Writes a whole lockfile value loaded from this scope, as the file
-    /// backend's `LockGuard::write` does, so the commands' load, change,
-    /// write loop works unchanged: records beyond the stored ones are
-    /// appended (as this project's), changed ones are updated by a
-    /// conditional UPDATE on their stored status, and the serial is bumped
-    /// (and set in `lock`), all in one transaction committed before
-    /// returning. Returns the ids of the appended records.
+    /// Writes this project's records, as [`ScopeState::project_lock`] gave
+    /// them and the commands changed them, the way the file backend's
+    /// `LockGuard::write` does, so the commands' load, change, write loop
+    /// works unchanged: records beyond the project's stored ones are
+    /// appended, changed ones are updated by a conditional UPDATE on their
+    /// stored status, and the scope's serial is bumped (and set in `lock`),
+    /// all in one transaction committed before returning. Other projects'
+    /// records are never touched. Returns the ids of the appended records.
     ///
     /// Only the changes the lockfile rules allow get through: a `sending` record may take
     /// any outcome, an `unknown` one may be resolved as sent or rejected, and
@@ -984,9 +1018,29 @@ impl PgWriter {
             .transaction()
             .map_err(|e| db_error(&e, "cannot begin a write"))?;
         assert_locked(&mut tx, key)?;
-        let Some(stored) = load_in(&mut tx, &scope)? else {
+        let Some(mut stored) = load_in(&mut tx, &scope)? else {
             return Err(missing_scope(&scope));
         };
+        // Another project's record in `lock` means the caller passed the
+        // whole scope where this project's records belong: writing it would
+        // copy that record as ours.
+        for record in &lock.sends {
+            if let Some(theirs) = stored
+                .records
+                .iter()
+                .find(|r| r.project != project && r.record == *record)
+            {
+                bail!(
+                    "refusing to write the PostgreSQL state scope {scope:?}: the records to \
+                     write include record #{} of project {:?} ({}); write this project's own \
+                     records (ScopeState::project_lock), not the whole scope",
+                    theirs.id,
+                    theirs.project,
+                    theirs.record.key
+                );
+            }
+        }
+        stored.records.retain(|r| r.project == project);
         if stored.meta.lineage != lock.lineage {
             bail!(
                 "refusing to write the PostgreSQL state scope {scope:?}: it holds lineage {}, \
@@ -1005,8 +1059,8 @@ impl PgWriter {
         }
         if lock.sends.len() < stored.records.len() {
             bail!(
-                "refusing to write the PostgreSQL state scope {scope:?}: it holds {} records, \
-                 the new state only {} (records are never removed)",
+                "refusing to write the PostgreSQL state scope {scope:?}: it holds {} records \
+                 of project {project:?}, the new state only {} (records are never removed)",
                 stored.records.len(),
                 lock.sends.len()
             );

@@ -568,17 +568,24 @@ fn a_server_restart_between_sending_and_settle_leaves_sending() {
 #[test]
 fn write_lock_runs_the_lockfile_loop_of_the_commands() {
     let url = scope_db("write_lock", "s");
-    // Another project's record first: the loaded lock holds the whole scope.
+    // Another project's records first, one of them with the same key as
+    // ours: a key is a unit of one repository.
     let mut other = connect(&url, "s", "other")
         .lock_scope("other", None)
         .unwrap();
-    other
-        .insert_sending(&record("theirs", "2026-11-30T10:00:00Z", Status::Sending))
-        .unwrap();
+    let theirs = record("sale/en", "2026-11-30T10:00:00Z", Status::Sending);
+    other.insert_sending(&theirs).unwrap();
     drop(other);
 
     let mut writer = connect(&url, "s", "p").lock_scope("apply", None).unwrap();
-    let mut lock = writer.load().unwrap().to_lock();
+    let scope = writer.load().unwrap();
+    assert_eq!(
+        scope.history().len(),
+        1,
+        "their attempt counts in our quota"
+    );
+    let mut lock = scope.project_lock("p");
+    assert!(lock.sends.is_empty(), "their sale/en is not ours");
     assert_eq!(lock.serial, 1);
     let sale = lock.append(record(
         "sale/en",
@@ -638,26 +645,41 @@ fn write_lock_runs_the_lockfile_loop_of_the_commands() {
         at("2026-12-02T10:00:00Z"),
     )
     .unwrap();
-    lock.resolve("theirs", false, None, at("2026-12-02T11:00:00Z"))
-        .unwrap();
     writer.write_lock(&mut lock).unwrap();
 
     let state = found(connect(&url, "s", "reader").load_scope().unwrap());
     assert_eq!(
-        state.to_lock(),
+        state.project_lock("p"),
         lock,
         "the database holds what the commands wrote"
+    );
+    assert_eq!(
+        state.project_lock("other").sends,
+        [theirs],
+        "theirs untouched"
     );
     let owners: Vec<&str> = state.records.iter().map(|r| r.project.as_str()).collect();
     assert_eq!(owners, ["other", "p", "p"]);
     assert_eq!(state.meta.serial, 5, "one insert and four writes");
+    assert_eq!(
+        state.history(),
+        [
+            at("2026-11-30T10:00:00Z"),
+            at("2026-12-01T10:00:00+08:00"),
+            at("2026-12-01T11:00:00+08:00")
+        ]
+    );
 }
 
 #[test]
 fn write_lock_refuses_what_the_lockfile_rules_forbid() {
     let url = scope_db("write_lock_refused", "s");
+    let mut q = connect(&url, "s", "q").lock_scope("q", None).unwrap();
+    q.insert_sending(&record("b", "2026-12-01T09:00:00Z", Status::Sending))
+        .unwrap();
+    drop(q);
     let mut writer = connect(&url, "s", "p").lock_scope("apply", None).unwrap();
-    let mut lock = writer.load().unwrap().to_lock();
+    let mut lock = writer.load().unwrap().project_lock("p");
     let sent = lock.append(record("a", "2026-12-01T10:00:00Z", Status::Sending));
     lock.settle(
         sent,
@@ -689,6 +711,14 @@ fn write_lock_refuses_what_the_lockfile_rules_forbid() {
     let mut replaced = lock.clone();
     replaced.lineage = "another".to_owned();
     refused(&mut replaced, &mut writer, "it holds lineage");
+    // The whole scope where the project's records belong: another project's
+    // record would be copied as ours.
+    let mut whole = writer.load().unwrap().to_lock();
+    refused(
+        &mut whole,
+        &mut writer,
+        "include record #1 of project \"q\"",
+    );
     assert_eq!(writer.load().unwrap(), before, "nothing written");
     assert_eq!(rewritten.serial, lock.serial, "serial untouched on refusal");
 }
@@ -957,7 +987,7 @@ fn writing_needs_only_the_documented_grants() {
             },
         )
         .unwrap();
-    let mut lock = writer.load().unwrap().to_lock();
+    let mut lock = writer.load().unwrap().project_lock("ci");
     lock.append(record("b", "2026-12-01T11:00:00Z", Status::Sending));
     writer.write_lock(&mut lock).unwrap();
     let mut state = writer.unlock().unwrap();
