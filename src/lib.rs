@@ -19,6 +19,7 @@ pub mod exit;
 pub mod finding;
 pub mod lockfile;
 pub mod node;
+pub mod pgstate;
 pub mod plan;
 pub mod preview;
 pub mod printer;
