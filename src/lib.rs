@@ -26,6 +26,7 @@ pub mod render;
 pub mod report;
 pub mod settings;
 pub mod validate;
+pub mod window;
 
 use std::process::ExitCode;
 

@@ -48,6 +48,8 @@ pub struct Unit {
     pub tree: Node,
     /// Where the unit's audience was written (kept when the tree is dropped).
     pub audience_origin: Origin,
+    /// Priority, send window and history links (`moved_from`, `resend_of`).
+    pub schedule: crate::campaign::UnitSchedule,
 }
 
 impl Unit {
@@ -440,6 +442,7 @@ fn render_campaign(
                     digest,
                     audience_origin: tree.locate("audience"),
                     tree,
+                    schedule: campaign.schedule_for(if keyed { locale } else { None }, config),
                 });
                 if let Some(unit) = units.last_mut() {
                     on_unit(unit);
