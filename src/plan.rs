@@ -759,6 +759,122 @@ mod tests {
         assert!(!plan.has_sends());
     }
 
+    /// A record of `unit`'s body under another key.
+    fn record_as(unit: &Unit, key: &str, status: Status, at: &str) -> Record {
+        Record {
+            key: key.to_owned(),
+            campaign: key.split('/').next().unwrap_or(key).to_owned(),
+            ..record(unit, status, at)
+        }
+    }
+
+    fn id_ref(id: &str) -> crate::campaign::IdRef {
+        crate::campaign::IdRef {
+            id: id.to_owned(),
+            origin: crate::node::Origin::default(),
+        }
+    }
+
+    #[test]
+    fn a_body_sent_or_maybe_sent_under_another_key_is_a_duplicate() {
+        for status in [Status::Sent, Status::Sending, Status::Unknown] {
+            let (_dir, units) = units(&["a"]);
+            let mut lock = Lock::new();
+            lock.append(record_as(
+                &units[0],
+                "old",
+                status,
+                "2026-11-20T10:00:00+08:00",
+            ));
+            let plan = plan(&units, Some(&lock), now(), &quota());
+            let a = plan.actions.iter().find(|x| x.key == "a").unwrap();
+            assert_eq!(a.action, Action::Duplicate, "{status}");
+            assert_eq!(a.duplicate_of.as_deref(), Some("old"));
+            assert!(a.note.as_deref().unwrap().contains("`old`"));
+            assert!(plan.has_errors());
+        }
+        // A rejected attempt delivered nothing: not a duplicate.
+        let (_dir, units) = units(&["a"]);
+        let mut lock = Lock::new();
+        lock.append(record_as(
+            &units[0],
+            "old",
+            Status::Rejected,
+            "2026-11-20T10:00:00+08:00",
+        ));
+        let plan = plan(&units, Some(&lock), now(), &quota());
+        assert_eq!(plan.actions[0].action, Action::Send);
+    }
+
+    #[test]
+    fn moved_from_takes_over_the_old_history_and_resend_of_allows_a_second_send() {
+        let (_dir, mut units) = units(&["a"]);
+        let mut lock = Lock::new();
+        lock.append(record_as(
+            &units[0],
+            "old",
+            Status::Sent,
+            "2026-11-20T10:00:00+08:00",
+        ));
+        units[0].schedule.moved_from = vec![id_ref("old")];
+        let moved = plan(&units, Some(&lock), now(), &quota());
+        assert_eq!(moved.actions.len(), 1, "{moved:#?}"); // `old` is not gone
+        assert_eq!(moved.actions[0].action, Action::UpToDate);
+        assert_eq!(moved.actions[0].history_of.as_deref(), Some("old"));
+        assert!(moved.errors.is_empty());
+
+        units[0].schedule.moved_from.clear();
+        units[0].schedule.resend_of = Some(id_ref("old"));
+        let again = plan(&units, Some(&lock), now(), &quota());
+        let a = again.actions.iter().find(|x| x.key == "a").unwrap();
+        assert_eq!(a.action, Action::Send);
+        assert!(a.warnings.is_empty());
+        assert_eq!(
+            again
+                .actions
+                .iter()
+                .find(|x| x.key == "old")
+                .unwrap()
+                .action,
+            Action::Gone
+        );
+
+        // An unresolved old key blocks the unit that takes it over.
+        let mut lock = Lock::new();
+        lock.append(record_as(
+            &units[0],
+            "old",
+            Status::Unknown,
+            "2026-11-20T10:00:00+08:00",
+        ));
+        units[0].schedule.resend_of = None;
+        units[0].schedule.moved_from = vec![id_ref("old")];
+        let blocked = plan(&units, Some(&lock), now(), &quota());
+        assert_eq!(blocked.actions.len(), 1);
+        assert_eq!(blocked.actions[0].action, Action::Unresolved);
+        assert!(
+            blocked.actions[0]
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("resolve old")
+        );
+    }
+
+    #[test]
+    fn references_to_ids_the_state_never_saw_are_errors() {
+        let (_dir, mut units) = units(&["a"]);
+        units[0].schedule.moved_from = vec![id_ref("nope")];
+        let plan = plan(&units, None, now(), &quota());
+        assert_eq!(plan.errors.len(), 1);
+        assert_eq!(plan.errors[0].field, "moved_from");
+        assert!(plan.has_errors());
+        assert_eq!(
+            plan.summary_line(),
+            "Plan: 1 to send now, 0 scheduled, 0 expired, 1 error."
+        );
+    }
+
     #[test]
     fn diff_shows_message_content_parsed() {
         let sent = serde_json::json!({"message": {"content": "{\"content\":\"old\"}"}});

@@ -22,6 +22,7 @@ mod help;
 mod plan;
 mod props;
 mod render;
+mod schedule;
 mod schema;
 mod support;
 mod team;
