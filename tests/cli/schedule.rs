@@ -337,3 +337,64 @@ fn a_look_alike_with_another_body_is_only_a_warning() {
     let warnings = action(&plan, "b")["warnings"].as_array().unwrap().clone();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
 }
+
+/// The starter of `pushform init` shows every scheduling key, commented out; each one, switched
+/// on as written, validates and plans as its comment says.
+#[test]
+fn the_starter_shows_every_scheduling_key_and_each_works_when_uncommented() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    crate::support::pushform(dir.path(), &["init", "repo"]).success();
+    let root = dir.path().join("repo");
+    let uncomment = |file: &str, keys: &[&str]| {
+        let path = root.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut out = String::new();
+        for line in text.lines() {
+            let body = line.trim_start();
+            let indent = &line[..line.len() - body.len()];
+            match body.strip_prefix("# ") {
+                Some(rest) if keys.iter().any(|k| rest.trim_start().starts_with(k)) => {
+                    out.push_str(indent);
+                    out.push_str(rest);
+                }
+                _ => out.push_str(line),
+            }
+            out.push('\n');
+        }
+        assert_ne!(out, text, "{file} has none of {keys:?}");
+        std::fs::write(&path, out).unwrap();
+    };
+    uncomment("pushform.yaml", &["schedule:", "window:"]);
+    uncomment(
+        "campaigns/welcome.yaml",
+        &["priority:", "send_window:", "moved_from:", "resend_of:"],
+    );
+    crate::support::pushform(&root, &["validate"]).success();
+    let run = crate::support::pushform(
+        &root,
+        &[
+            "--now",
+            "2026-11-26T15:00:00+08:00",
+            "plan",
+            "--format",
+            "json",
+        ],
+    );
+    // No state yet: the history links name ids it has never seen.
+    run.code(1);
+    let plan = run.json();
+    let fields: Vec<&str> = plan["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["moved_from", "resend_of"]);
+    let en = action(&plan, "welcome-2-0/en");
+    assert_eq!(en["send_window"], "09:00–21:00 America/New_York");
+    assert_eq!(en["priority"], "normal");
+    assert_eq!(
+        action(&plan, "welcome-2-0/zh-CN")["send_window"],
+        "09:00–21:00 Asia/Shanghai"
+    );
+}
