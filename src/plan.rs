@@ -481,30 +481,43 @@ pub fn plan(units: &[Unit], lock: Option<&Lock>, now: DateTime<Utc>, quota: &Quo
             }
         }
     }
-    // A unit waits behind a higher-priority one when that one took a slot this unit could
-    // have used: at or after this unit's own start, before its slot, inside its window.
-    for (n, ((i, p), slot)) in pending.iter().zip(&slots).enumerate() {
-        let Slot::At { at, .. } = *slot else { continue };
-        let start = p.not_before.map_or(now, |nb| nb.max(now));
-        let ahead = pending
-            .iter()
-            .zip(&slots)
-            .enumerate()
-            .find_map(|(m, ((j, q), s))| {
-                let t = match *s {
-                    Slot::Now => now,
-                    Slot::At { at, .. } => at,
-                    Slot::Expired => return None,
-                };
-                (m != n
-                    && q.priority < p.priority
-                    && start <= t
-                    && t <= at
-                    && p.window.is_none_or(|w| w.contains(t)))
-                .then_some(*j)
-            });
-        if let Some(j) = ahead {
-            actions[*i].waits_behind = Some(actions[j].key.clone());
+    // A unit waits behind a higher-priority one when, without the higher priorities, it
+    // would go earlier (or at all). One more schedule per lower priority tells.
+    let time_of = |slot: Slot| match slot {
+        Slot::Now => Some(now),
+        Slot::At { at, .. } => Some(at),
+        Slot::Expired => None,
+    };
+    for level in [Priority::Normal, Priority::Low] {
+        if !constraints.iter().any(|c| c.priority < level) {
+            continue;
+        }
+        let kept: Vec<usize> = (0..constraints.len())
+            .filter(|&n| constraints[n].priority >= level)
+            .collect();
+        let alone_constraints: Vec<Pending> = kept.iter().map(|&n| constraints[n]).collect();
+        let alone = quota::schedule(index.history(), quota, now, &alone_constraints);
+        for (&n, without) in kept.iter().zip(alone) {
+            if constraints[n].priority != level {
+                continue;
+            }
+            let with = time_of(slots[n]);
+            let Some(without) = time_of(without) else {
+                continue;
+            };
+            if with.is_some_and(|t| t <= without) {
+                continue;
+            }
+            // Name the higher-priority unit closest before this one's slot.
+            let ahead = (0..constraints.len())
+                .filter(|&m| constraints[m].priority < level)
+                .filter_map(|m| time_of(slots[m]).map(|t| (t, m)))
+                .filter(|(t, _)| with.is_none_or(|w| *t <= w))
+                .max_by_key(|(t, _)| *t)
+                .map(|(_, m)| pending[m].0);
+            if let Some(j) = ahead {
+                actions[pending[n].0].waits_behind = Some(actions[j].key.clone());
+            }
         }
     }
 
@@ -859,6 +872,24 @@ mod tests {
                 .unwrap()
                 .contains("resolve old")
         );
+    }
+
+    #[test]
+    fn only_units_that_a_higher_priority_really_delays_wait_behind_it() {
+        let (_dir, mut units) = units(&["a", "b", "c", "d", "e"]);
+        units[3].schedule.priority = Priority::High;
+        // Far in the future: no one takes its slot then.
+        units[4].not_before = Some("2026-12-10T10:00:00+08:00".parse().unwrap());
+        let plan = plan(&units, None, now(), &quota());
+        let get = |key: &str| plan.actions.iter().find(|x| x.key == key).unwrap();
+        assert_eq!(get("d").action, Action::Send);
+        assert_eq!(get("a").action, Action::Send);
+        assert_eq!(get("a").waits_behind, None);
+        // Without d, b would go now and c at 16:00.
+        assert_eq!(get("b").waits_behind.as_deref(), Some("d"));
+        assert_eq!(get("c").waits_behind.as_deref(), Some("d"));
+        assert_eq!(get("e").waits_behind, None);
+        assert_eq!(get("e").reason, Some(Reason::NotBefore));
     }
 
     #[test]
