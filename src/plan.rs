@@ -426,10 +426,10 @@ pub fn plan(units: &[Unit], lock: Option<&Lock>, now: DateTime<Utc>, quota: &Quo
                     actions.push(planned);
                     continue;
                 }
-                let body = unit.body_json();
+                let looks = planned.body.as_ref().map(look).unwrap_or_default();
                 if let Some(other) = seen
                     .by_look
-                    .get(&look(&body))
+                    .get(&looks)
                     .and_then(|keys| keys.iter().rev().find(|k| !ours(k)))
                 {
                     planned.warnings.push(format!(

@@ -181,8 +181,10 @@ pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: 
             when(a, quota),
         );
         let audience = audience_text(a.body.as_ref());
-        if matches!(a.action, Action::Send | Action::Scheduled | Action::Expired)
-            && !audience.is_empty()
+        if matches!(
+            a.action,
+            Action::Send | Action::Scheduled | Action::Expired | Action::Duplicate
+        ) && !audience.is_empty()
         {
             let _ = writeln!(
                 out,
