@@ -300,6 +300,20 @@ pub fn markdown(plan: &Plan, quota: &Quota) -> String {
         rows.push('\n');
     }
     let mut details: Vec<String> = Vec::new();
+    // Up to date only through `moved_from`: the reviewer should see whose history it took.
+    for a in plan
+        .actions
+        .iter()
+        .filter(|a| a.action == Action::UpToDate && a.history_of.is_some())
+    {
+        for line in links(a) {
+            details.push(format!(
+                "- `{}`: up to date; {}\n\n",
+                a.key,
+                md_escape(&line)
+            ));
+        }
+    }
     for a in &shown {
         let mut d = String::new();
         if let Some(diff) = &a.diff {

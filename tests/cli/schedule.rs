@@ -228,6 +228,15 @@ fn a_renamed_campaign_is_a_duplicate_until_moved_from_or_resend_of() {
         action(&plan, "spring-sale-2027")["history_of"],
         "spring-sale"
     );
+    assert_eq!(
+        action(&plan, "spring-sale-2027")["moved_from"][0],
+        "spring-sale"
+    );
+    let md = repo.run(&["--now", now, "plan", "--format", "markdown"]);
+    has(
+        &md.stdout,
+        "- `spring-sale-2027`: up to date; moved from `spring-sale`: takes over the history of `spring-sale`",
+    );
     // Taken over, an edit is `changed` against the old key's body.
     repo.file(
         "campaigns/spring.yaml",
@@ -258,6 +267,16 @@ fn a_renamed_campaign_is_a_duplicate_until_moved_from_or_resend_of() {
     has(
         &run.stdout,
         "resend of `spring-sale`: sending the same push again is intended",
+    );
+    let md = repo.run(&["--now", now, "plan", "--format", "markdown"]);
+    has(
+        &md.stdout,
+        "- `spring-sale-2027`: resend of `spring-sale`: sending the same push again is intended",
+    );
+    let plan = repo.run(&["--now", now, "plan", "--format", "json"]).json();
+    assert_eq!(
+        action(&plan, "spring-sale-2027")["resend_of"],
+        "spring-sale"
     );
     assert!(
         run.stdout
