@@ -47,27 +47,25 @@ impl Window {
     ///
     /// Between two offset changes the wall clock runs at the speed of real time, so inside
     /// such a stretch the window can only be entered where the reading reaches `from`; at an
-    /// offset change the reading jumps, and the first instant after it is a candidate too.
+    /// offset change the reading jumps, and the instant of the change is a candidate too.
+    /// Each step moves forward to one of these, so the loop ends.
     #[must_use]
     pub fn next_open(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let limit = t.checked_add_signed(TimeDelta::days(8))?;
+        let from = TimeDelta::minutes(i64::from(self.from));
         let mut start = t;
         while start < limit {
             if self.contains(start) {
                 return Some(start);
             }
-            let end = next_offset_change(start, self.tz, limit);
-            let reading = seconds_of_day_exact(start, self.tz);
-            let from = TimeDelta::minutes(i64::from(self.from));
-            let mut wait = from - reading;
+            // Where the reading reaches `from` if the offset holds (within a day)...
+            let mut wait = from - seconds_of_day_exact(start, self.tz);
             if wait <= TimeDelta::zero() {
                 wait += TimeDelta::seconds(DAY_SECS);
             }
             let entry = start.checked_add_signed(wait)?;
-            if entry < end {
-                return Some(entry);
-            }
-            start = end;
+            // ...unless the offset changes first: then look again from the change.
+            start = next_offset_change(start, self.tz, entry);
         }
         None
     }
@@ -102,7 +100,8 @@ fn seconds_of_day_exact(t: DateTime<Utc>, tz: Tz) -> TimeDelta {
     TimeDelta::seconds(seconds_of_day(t, tz)) + TimeDelta::nanoseconds(i64::from(t.nanosecond()))
 }
 
-/// The first instant after `t` where `tz`'s offset differs from the offset at `t`, or `limit`.
+/// The first instant after `t` where `tz`'s offset differs from the offset at `t`, or `limit`
+/// when there is none before it.
 /// Offsets change at most a few times a year, never twice within six hours, so checking every
 /// six hours and bisecting the first step that differs finds the change exactly.
 fn next_offset_change(t: DateTime<Utc>, tz: Tz, limit: DateTime<Utc>) -> DateTime<Utc> {
