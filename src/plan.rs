@@ -299,6 +299,8 @@ pub fn plan(units: &[Unit], lock: Option<&Lock>, now: DateTime<Utc>, quota: &Quo
     let mut errors: Vec<PlanError> = Vec::new();
     // Old keys taken over by `moved_from`: no longer `gone`.
     let mut claimed: HashSet<String> = HashSet::new();
+    // Digest → key of the pending units so far: one body pending twice is a copy too.
+    let mut pending_bodies: HashMap<String, String> = HashMap::new();
 
     for unit in units {
         let links = &unit.schedule;
@@ -426,6 +428,17 @@ pub fn plan(units: &[Unit], lock: Option<&Lock>, now: DateTime<Utc>, quota: &Quo
                     actions.push(planned);
                     continue;
                 }
+                if let Some(other) = pending_bodies.get(&unit.digest) {
+                    planned.action = Action::Duplicate;
+                    planned.duplicate_of = Some(other.clone());
+                    planned.note = Some(format!(
+                        "this exact body (sha1 {}) is also pending as `{other}`: both would reach                          the same users. Delete one of the two (or make the bodies differ)",
+                        unit.digest
+                    ));
+                    actions.push(planned);
+                    continue;
+                }
+                pending_bodies.insert(unit.digest.clone(), unit.key.clone());
                 let looks = planned.body.as_ref().map(look).unwrap_or_default();
                 if let Some(other) = seen
                     .by_look
@@ -817,6 +830,20 @@ mod tests {
         ));
         let plan = plan(&units, Some(&lock), now(), &quota());
         assert_eq!(plan.actions[0].action, Action::Send);
+    }
+
+    #[test]
+    fn one_body_pending_under_two_keys_is_sent_once_at_most() {
+        let (_dir, mut units) = units(&["a", "b"]);
+        let (bytes, digest) = (units[0].bytes.clone(), units[0].digest.clone());
+        units[1].bytes = bytes;
+        units[1].digest = digest;
+        let plan = plan(&units, None, now(), &quota());
+        let get = |key: &str| plan.actions.iter().find(|x| x.key == key).unwrap();
+        assert_eq!(get("a").action, Action::Send);
+        assert_eq!(get("b").action, Action::Duplicate);
+        assert_eq!(get("b").duplicate_of.as_deref(), Some("a"));
+        assert!(plan.has_errors());
     }
 
     #[test]
