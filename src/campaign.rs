@@ -331,6 +331,59 @@ mod tests {
     }
 
     #[test]
+    fn the_narrowest_window_wins_and_a_zone_defaults_to_the_quota_zone() {
+        let (c, f) = parse_ok(
+            "id: a\npriority: low\nsend_window: {from: \"10:00\", to: \"20:00\"}\n\
+             moved_from: [a-old, a-older]\nresend_of: a-first\nlocales:\n  \
+             en: {send_window: {from: \"22:00\", to: \"06:00\", timezone: America/New_York}}\n  \
+             de: {}\npush: {}\n",
+        );
+        assert!(f.is_empty(), "{f:?}");
+        let c = c.unwrap();
+        let config: Config = from_yaml(
+            "quota: {timezone: Europe/London}\nschedule: {window: {from: \"09:00\", to: \"21:00\"}}\n",
+        )
+        .unwrap();
+        let en = c.schedule_for(Some("en"), &config);
+        assert_eq!(
+            en.window.unwrap().to_string(),
+            "22:00–06:00 America/New_York"
+        );
+        assert_eq!(en.priority, Priority::Low);
+        let de = c.schedule_for(Some("de"), &config);
+        assert_eq!(de.window.unwrap().to_string(), "10:00–20:00 Europe/London");
+        let ids: Vec<_> = de
+            .moved_from
+            .iter()
+            .map(|r| (r.id.as_str(), r.origin.line))
+            .collect();
+        assert_eq!(ids, [("a-old", 4), ("a-older", 4)]);
+        assert_eq!(de.resend_of.unwrap().origin.line, 5);
+        // Without its own window, the project's applies.
+        let (plain, _) = parse_ok("id: b\npush: {}\n");
+        let plain = plain.unwrap().schedule_for(None, &config);
+        assert_eq!(
+            plain.window.unwrap().to_string(),
+            "09:00–21:00 Europe/London"
+        );
+        assert_eq!(plain.priority, Priority::Normal);
+        assert_eq!(
+            c.schedule_for(None, &Config::default()).window.unwrap().tz,
+            chrono_tz::Asia::Shanghai
+        );
+    }
+
+    #[test]
+    fn naming_itself_in_moved_from_or_resend_of_is_an_error() {
+        let (_, f) = parse_ok("id: a\nmoved_from: [a]\nresend_of: a\npush: {}\n");
+        let fields: Vec<_> = f
+            .iter()
+            .map(|f| (f.field.as_deref().unwrap(), f.line.unwrap()))
+            .collect();
+        assert_eq!(fields, [("moved_from", 2), ("resend_of", 3)]);
+    }
+
+    #[test]
     fn bad_time_is_a_finding_with_line() {
         let (c, f) = parse_ok("id: a\nnot_after: tomorrow\npush: {}\n");
         assert!(c.is_some());
