@@ -419,12 +419,24 @@ pub fn plan(units: &[Unit], lock: Option<&Lock>, now: DateTime<Utc>, quota: &Quo
                     let other_id = other.split_once('/').map_or(*other, |(id, _)| id);
                     planned.action = Action::Duplicate;
                     planned.duplicate_of = Some((*other).to_owned());
-                    planned.note = Some(format!(
-                        "this exact body (sha1 {}) is already `{status}` under `{other}`: sending it \
-                         would reach the same users twice. If the campaign was renamed, add \
-                         `moved_from: [{other_id}]`; to send it again on purpose, add `resend_of: {other_id}`",
-                        unit.digest
-                    ));
+                    let moved = links.moved_from.iter().any(|r| r.id == other_id);
+                    planned.note = Some(if moved {
+                        format!(
+                            "this exact body (sha1 {}) is already `{status}` under `{other}`, a key of \
+                             `{other_id}` named in moved_from but not the one this push takes over \
+                             (moved_from maps each locale to the same locale of the old id): sending it \
+                             would reach the same users twice. To send it again on purpose, add \
+                             `resend_of: {other_id}`",
+                            unit.digest
+                        )
+                    } else {
+                        format!(
+                            "this exact body (sha1 {}) is already `{status}` under `{other}`: sending it \
+                             would reach the same users twice. If the campaign was renamed, add \
+                             `moved_from: [{other_id}]`; to send it again on purpose, add `resend_of: {other_id}`",
+                            unit.digest
+                        )
+                    });
                     actions.push(planned);
                     continue;
                 }
@@ -917,6 +929,27 @@ mod tests {
         assert_eq!(get("c").waits_behind.as_deref(), Some("d"));
         assert_eq!(get("e").waits_behind, None);
         assert_eq!(get("e").reason, Some(Reason::NotBefore));
+    }
+
+    #[test]
+    fn moved_from_maps_keys_by_locale_and_says_so_when_they_do_not_match() {
+        let (_dir, mut units) = units(&["a"]);
+        let mut lock = Lock::new();
+        // Sent as `old/en`; the unit has no locale, so it maps to `old`.
+        lock.append(record_as(
+            &units[0],
+            "old/en",
+            Status::Sent,
+            "2026-11-20T10:00:00+08:00",
+        ));
+        units[0].schedule.moved_from = vec![id_ref("old")];
+        let plan = plan(&units, Some(&lock), now(), &quota());
+        let a = plan.actions.iter().find(|x| x.key == "a").unwrap();
+        assert_eq!(a.action, Action::Duplicate);
+        assert!(
+            a.note.as_deref().unwrap().contains("named in moved_from"),
+            "{a:#?}"
+        );
     }
 
     #[test]
