@@ -953,6 +953,28 @@ mod tests {
     }
 
     #[test]
+    fn a_window_that_opens_after_not_after_expires_the_unit_and_says_so() {
+        let (_dir, mut units) = units(&["a"]);
+        units[0].schedule.window = Some(crate::window::Window {
+            from: 20 * 60,
+            to: 21 * 60,
+            tz: chrono_tz::Asia::Shanghai,
+        });
+        units[0].not_after = Some("2026-11-26T19:00:00+08:00".parse().unwrap());
+        let plan = plan(&units, None, now(), &quota());
+        assert_eq!(plan.actions[0].action, Action::Expired);
+        let note = plan.actions[0].note.as_deref().unwrap();
+        assert!(
+            note.contains("inside its send window (20:00–21:00 Asia/Shanghai)"),
+            "{note}"
+        );
+        assert_eq!(
+            plan.actions[0].send_window.as_deref(),
+            Some("20:00–21:00 Asia/Shanghai")
+        );
+    }
+
+    #[test]
     fn references_to_ids_the_state_never_saw_are_errors() {
         let (_dir, mut units) = units(&["a"]);
         units[0].schedule.moved_from = vec![id_ref("nope")];
