@@ -224,7 +224,7 @@ pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: 
             }
         }
     }
-    if !shown.is_empty() {
+    if !shown.is_empty() || !plan.errors.is_empty() {
         out.push('\n');
     }
     let summary = plan.summary_line();
