@@ -29,6 +29,7 @@ pub mod render;
 pub mod report;
 pub mod settings;
 pub mod validate;
+pub mod window;
 
 use std::process::ExitCode;
 

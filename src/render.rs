@@ -52,6 +52,8 @@ pub struct Unit {
     /// those strings are written (a catalog or the campaign's `strings`): a finding about the
     /// rendered text names the line to edit, not only the `{{ t.… }}` that pulled it in.
     pub strings_used: Vec<(String, Vec<Origin>)>,
+    /// Priority, send window and history links (`moved_from`, `resend_of`).
+    pub schedule: crate::campaign::UnitSchedule,
 }
 
 impl Unit {
@@ -461,6 +463,7 @@ fn render_campaign(
                     audience_origin: tree.locate("audience"),
                     tree,
                     strings_used,
+                    schedule: campaign.schedule_for(if keyed { locale } else { None }, config),
                 });
                 if let Some(unit) = units.last_mut() {
                     on_unit(unit);

@@ -26,6 +26,7 @@ pub fn reason_text(reason: Reason, quota: &Quota) -> String {
         Reason::HourQuota => format!("hour quota: {} sends in any 60 minutes", quota.per_hour),
         Reason::DayQuota => format!("day quota: {} sends a day in {}", quota.per_day, quota.tz),
         Reason::NotBefore => "not_before".to_owned(),
+        Reason::SendWindow => "send window".to_owned(),
     }
 }
 
@@ -80,12 +81,17 @@ fn when(a: &PlannedUnit, quota: &Quota) -> String {
                 .scheduled_at
                 .map(|t| local(t, quota.tz))
                 .unwrap_or_default();
-            match a.reason {
-                Some(r) => format!("at {at} ({})", reason_text(r, quota)),
-                None => format!("at {at}"),
+            match (a.reason, &a.send_window) {
+                (Some(Reason::SendWindow), Some(w)) => format!("at {at} (send window {w})"),
+                (Some(r), _) => format!("at {at} ({})", reason_text(r, quota)),
+                (None, _) => format!("at {at}"),
             }
         }
         Action::Changed => "changed after sending".to_owned(),
+        Action::Duplicate => match &a.duplicate_of {
+            Some(other) => format!("duplicate of `{other}`: will not be sent"),
+            None => "duplicate: will not be sent".to_owned(),
+        },
         Action::Expired => "expired: will not be sent".to_owned(),
         Action::Unresolved => "unresolved: apply is blocked".to_owned(),
         Action::Gone => "gone from the files".to_owned(),
@@ -97,7 +103,7 @@ fn style_of(action: Action) -> Style {
     match action {
         Action::Send => Style::Green,
         Action::Scheduled => Style::Cyan,
-        Action::Changed | Action::Unresolved => Style::Red,
+        Action::Changed | Action::Duplicate | Action::Unresolved => Style::Red,
         Action::Expired => Style::Yellow,
         Action::Gone | Action::UpToDate => Style::Dim,
     }
@@ -115,6 +121,34 @@ fn clock_line(plan: &Plan, quota: &Quota, separator: &str) -> String {
     )
 }
 
+/// Lines under a unit about priority and history links, for the terminal and the PR comment:
+/// `priority high`, `waits behind higher-priority `x``, `moved from `a``, `resend of `b``.
+fn links(a: &PlannedUnit) -> Vec<String> {
+    let mut lines = Vec::new();
+    if a.priority != crate::quota::Priority::Normal {
+        lines.push(format!("priority {}", a.priority));
+    }
+    if let Some(key) = &a.waits_behind {
+        lines.push(format!(
+            "waits behind higher-priority `{key}`, which takes a slot first"
+        ));
+    }
+    if !a.moved_from.is_empty() {
+        let ids: Vec<String> = a.moved_from.iter().map(|id| format!("`{id}`")).collect();
+        let took = match &a.history_of {
+            Some(key) => format!(": takes over the history of `{key}`"),
+            None => String::new(),
+        };
+        lines.push(format!("moved from {}{took}", ids.join(", ")));
+    }
+    if let Some(id) = &a.resend_of {
+        lines.push(format!(
+            "resend of `{id}`: sending the same push again is intended"
+        ));
+    }
+    lines
+}
+
 /// The terminal form. `all` includes up-to-date units; `verbose` adds the full bodies.
 pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: bool) -> String {
     let mut out = String::new();
@@ -124,6 +158,12 @@ pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: 
         .filter(|a| all || a.action != Action::UpToDate)
         .collect();
     let _ = writeln!(out, "Now {}.", clock_line(plan, quota, ";"));
+    if !plan.errors.is_empty() {
+        out.push('\n');
+    }
+    for e in &plan.errors {
+        let _ = writeln!(out, "{}: {e}", printer.out_style(Style::Red, "error"));
+    }
     if !shown.is_empty() {
         out.push('\n');
     }
@@ -142,8 +182,10 @@ pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: 
             when(a, quota),
         );
         let audience = audience_text(a.body.as_ref());
-        if matches!(a.action, Action::Send | Action::Scheduled | Action::Expired)
-            && !audience.is_empty()
+        if matches!(
+            a.action,
+            Action::Send | Action::Scheduled | Action::Expired | Action::Duplicate
+        ) && !audience.is_empty()
         {
             let _ = writeln!(
                 out,
@@ -152,8 +194,18 @@ pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: 
                 headline(a.body.as_ref())
             );
         }
+        for line in links(a) {
+            let _ = writeln!(out, "      {}", printer.out_style(Style::Dim, &line));
+        }
         if let Some(note) = &a.note {
             let _ = writeln!(out, "      {}", printer.out_style(Style::Dim, note));
+        }
+        for warning in &a.warnings {
+            let _ = writeln!(
+                out,
+                "      {} {warning}",
+                printer.out_style(Style::Yellow, "warning:")
+            );
         }
         if let Some(diff) = &a.diff {
             for line in diff.lines() {
@@ -173,7 +225,7 @@ pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: 
             }
         }
     }
-    if !shown.is_empty() {
+    if !shown.is_empty() || !plan.errors.is_empty() {
         out.push('\n');
     }
     let summary = plan.summary_line();
@@ -224,6 +276,9 @@ pub fn markdown(plan: &Plan, quota: &Quota) -> String {
     };
     let _ = writeln!(head, "{icon} **{}**\n", plan.summary_line());
     let _ = writeln!(head, "Planned at {}.\n", clock_line(plan, quota, " ·"));
+    for e in &plan.errors {
+        let _ = writeln!(head, "- ❌ {}\n", md_escape(&e.to_string()));
+    }
     let shown: Vec<&PlannedUnit> = plan
         .actions
         .iter()
@@ -246,6 +301,20 @@ pub fn markdown(plan: &Plan, quota: &Quota) -> String {
         rows.push('\n');
     }
     let mut details: Vec<String> = Vec::new();
+    // Up to date only through `moved_from`: the reviewer should see whose history it took.
+    for a in plan
+        .actions
+        .iter()
+        .filter(|a| a.action == Action::UpToDate && a.history_of.is_some())
+    {
+        for line in links(a) {
+            details.push(format!(
+                "- `{}`: up to date; {}\n\n",
+                a.key,
+                md_escape(&line)
+            ));
+        }
+    }
     for a in &shown {
         let mut d = String::new();
         if let Some(diff) = &a.diff {
@@ -258,6 +327,12 @@ pub fn markdown(plan: &Plan, quota: &Quota) -> String {
             );
         } else if let Some(note) = &a.note {
             let _ = write!(d, "- `{}`: {}\n\n", a.key, md_escape(note));
+        }
+        for line in links(a) {
+            let _ = write!(d, "- `{}`: {}\n\n", a.key, md_escape(&line));
+        }
+        for warning in &a.warnings {
+            let _ = write!(d, "- ⚠️ `{}`: {}\n\n", a.key, md_escape(warning));
         }
         if a.diff.is_none()
             && matches!(a.action, Action::Send | Action::Scheduled)

@@ -537,6 +537,7 @@ pub fn check(project: &Project, units: &[Unit]) -> Vec<Finding> {
 pub fn check_project(project: &Project) -> Vec<Finding> {
     let mut findings = Vec::new();
     let config = &project.config;
+    findings.extend(config.schedule.findings());
 
     if config.quota.timezone.parse::<chrono_tz::Tz>().is_err() {
         findings.push(

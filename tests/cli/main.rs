@@ -27,6 +27,7 @@ mod preview;
 mod props;
 mod readme;
 mod render;
+mod schedule;
 mod schema;
 mod support;
 mod team;

@@ -99,7 +99,7 @@ fn the_plan_comment_compares_with_the_base_plan_named_in_the_environment() {
     let comment = String::from_utf8(output.stdout).unwrap();
     for needle in [
         "- adds `quiz-night-2026-11` at 2026-11-26 16:00:00 +08:00\n",
-        "- moves `grading-week-2026/zh-CN` from 2026-11-26 16:00:00 +08:00 to 2026-11-27 00:00:00 +08:00 (+8h)\n",
+        "- moves `grading-week-2026/zh-CN` from 2026-11-26 16:00:00 +08:00 to 2026-11-27 09:00:00 +08:00 (+17h)\n",
     ] {
         assert!(comment.contains(needle), "lacks {needle:?}:\n{comment}");
     }
