@@ -97,11 +97,16 @@ pub enum Fault {
     NotEnabled,
     /// Answer HTTP 200 with `<html>oops` without processing.
     NotJson,
+    /// Answer HTTP 404 with `<html>not found` without processing (a proxy or a wrong path).
+    NotFound,
+    /// Answer HTTP 413 with a plain-text body without processing (a proxy's size limit).
+    TooLarge,
 }
 
 impl Fault {
     /// The name used by `POST /_emulator/fault`: `refuse`, `stall_after_body` (or `stall`), `drop`,
-    /// `http500` (or `500`), `rate_limited`, `not_enabled`, `not_json`.
+    /// `http500` (or `500`), `rate_limited`, `not_enabled`, `not_json`, `not_found` (or `404`),
+    /// `too_large` (or `413`).
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
         Some(match name {
@@ -112,6 +117,8 @@ impl Fault {
             "rate_limited" => Self::RateLimited,
             "not_enabled" => Self::NotEnabled,
             "not_json" => Self::NotJson,
+            "not_found" | "404" => Self::NotFound,
+            "too_large" | "413" => Self::TooLarge,
             _ => return None,
         })
     }
@@ -127,6 +134,8 @@ impl Fault {
             Self::RateLimited => "rate_limited",
             Self::NotEnabled => "not_enabled",
             Self::NotJson => "not_json",
+            Self::NotFound => "not_found",
+            Self::TooLarge => "too_large",
         }
     }
 }
@@ -616,6 +625,20 @@ fn push(shared: &Shared, head: &Head, body: Vec<u8>, fault: Option<Fault>) -> Op
             extra_headers: "",
             note: "<html>oops (fault not_json)".to_owned(),
         }),
+        Some(fault @ (Fault::NotFound | Fault::TooLarge)) => {
+            let (status, text) = if fault == Fault::NotFound {
+                (404, "<html>not found")
+            } else {
+                (413, "request entity too large")
+            };
+            Some(Reply {
+                status,
+                content_type: "text/html",
+                body: text.to_owned(),
+                extra_headers: "",
+                note: format!("{text} (fault {})", fault.name()),
+            })
+        }
         Some(Fault::Drop) => {
             let reply = process(shared, head, body);
             shared.log(|| {
@@ -772,7 +795,7 @@ fn control(shared: &Shared, head: &Head, body: &[u8]) -> Reply {
 
 /// `{"fault":"drop","times":1}` (`times` defaults to 1; `"none"` clears).
 fn parse_fault_request(body: &[u8]) -> Result<Option<(Fault, u32)>, String> {
-    const USAGE: &str = "expected {\"fault\":\"refuse|stall_after_body|drop|http500|rate_limited|not_enabled|not_json|none\",\"times\":1}";
+    const USAGE: &str = "expected {\"fault\":\"refuse|stall_after_body|drop|http500|rate_limited|not_enabled|not_json|not_found|too_large|none\",\"times\":1}";
     let value: Value = serde_json::from_slice(body).map_err(|e| format!("{USAGE}: {e}"))?;
     let name = value
         .get("fault")

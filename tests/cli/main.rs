@@ -14,11 +14,14 @@
 //!   own harness (`apply/harness.rs`) that also starts the emulator.
 //! - `team`: `init`, the CI workflow examples (parsed, and each pushform command in them run),
 //!   and the pull-request comment snapshot.
+//! - `hostile`: a pull request is untrusted input: hostile repositories (links out, loops,
+//!   FIFOs, templates that loop or grow, alias bombs, escape sequences) refused by name.
 //! - `props`: property tests that call the library directly (no process per case) to show that
 //!   no campaign text and no template makes loading, rendering or checking panic.
 
 mod apply;
 mod help;
+mod hostile;
 mod plan;
 mod props;
 mod render;
