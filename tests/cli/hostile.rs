@@ -109,6 +109,9 @@ fn templates_linked_outside_the_repository_are_refused_and_never_read() {
     }
 }
 
+/// Plants a link in a repository.
+type Plant<'a> = &'a dyn Fn(&Path);
+
 #[test]
 fn campaign_folders_files_and_config_linked_outside_are_refused() {
     let (outside_dir, outside_file) = outside();
@@ -117,7 +120,6 @@ fn campaign_folders_files_and_config_linked_outside_are_refused() {
         campaign("c", &format!("{{alert: {FILE_MARKER}}}")),
     )
     .expect("write");
-    type Plant<'a> = &'a dyn Fn(&Path);
     let cases: [(&str, Plant); 3] = [
         ("campaigns/team", &|root: &Path| {
             symlink(outside_dir.path(), root.join("campaigns/team")).expect("link");
