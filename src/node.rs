@@ -429,6 +429,44 @@ mod tests {
     }
 
     #[test]
+    fn numbers_with_leading_zeros_or_underscores_stay_text() {
+        let n = parse("a: 007\nb: 1_000\nc: 12\nd: 1.5\ne: -0\n");
+        assert_eq!(
+            n.to_json(),
+            serde_json::json!({"a": "007", "b": "1_000", "c": 12, "d": 1.5, "e": 0})
+        );
+    }
+
+    #[test]
+    fn the_yaml_budget_is_shared_by_every_file_of_a_run() {
+        // Each document is 4 values (the list, 3 items); the budget allows 10.
+        let budget = YamlBudget::new(10);
+        let one = || with_yaml_budget(&budget, || from_yaml::<Node>("[a, b, c]\n"));
+        assert!(one().is_ok());
+        assert!(one().is_ok());
+        let err = one().unwrap_err().to_string();
+        assert!(err.contains("budget of 10 values per run"), "{err}");
+        // Outside the scope, parsing is not charged.
+        assert!(from_yaml::<Node>("[a, b, c]\n").is_ok());
+        // Text counts by its size too: 64 bytes per unit.
+        let budget = YamlBudget::new(10);
+        let long = format!("[{}]\n", "x".repeat(64 * 20));
+        assert!(with_yaml_budget(&budget, || from_yaml::<Node>(&long)).is_err());
+    }
+
+    #[test]
+    fn an_alias_bomb_stops_at_the_per_file_limit() {
+        // 10^4 lists of 10: about 111,000 events, over pushform's limit, under the library's.
+        let mut src = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (name, prev) in [("b", "a"), ("c", "b"), ("d", "c"), ("e", "d")] {
+            let aliases = vec![format!("*{prev}"); 10].join(", ");
+            src.push_str(&format!("{name}: &{name} [{aliases}]\n"));
+        }
+        let err = from_yaml::<Node>(&src).unwrap_err().to_string();
+        assert!(err.contains("alias replay limit exceeded"), "{err}");
+    }
+
+    #[test]
     fn duplicate_keys_are_errors() {
         assert!(from_yaml::<Node>("a: 1\na: 2\n").is_err());
     }

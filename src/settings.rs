@@ -82,6 +82,12 @@ pub fn env_var(name: &str) -> Result<String> {
              in pushform.yaml)"
         );
     };
+    check_secret(name, &value)?;
+    Ok(value)
+}
+
+/// The rules of [`env_var`] on a value; errors name the variable, never the value.
+fn check_secret(name: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         bail!("the environment variable {name} is empty");
     }
@@ -93,7 +99,7 @@ pub fn env_var(name: &str) -> Result<String> {
              value; remove them (pushform does not trim credentials)"
         );
     }
-    Ok(value)
+    Ok(())
 }
 
 /// The earliest and latest instants pushform accepts as input (`--now`, `--sent-at`): every
@@ -120,4 +126,44 @@ pub fn parse_time(text: &str, what: &str) -> Result<DateTime<chrono::FixedOffset
         );
     }
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_times_are_range_checked() {
+        assert!(parse_time("2026-11-26T14:30:00+08:00", "--sent-at").is_ok());
+        assert!(parse_time("1970-01-01T00:00:00Z", "--now").is_ok());
+        assert!(parse_time("8999-12-31T23:59:59Z", "--now").is_ok());
+        for bad in [
+            "9999-12-31T23:00:00Z",
+            "9000-01-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+        ] {
+            let err = parse_time(bad, "--now").unwrap_err().to_string();
+            assert!(err.contains("out of range"), "{bad}: {err}");
+        }
+        let err = parse_time("yesterday", "--sent-at")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an RFC 3339 time"), "{err}");
+        // The latest time, in the furthest time zone, is still one pushform can write and read.
+        let far = latest_time().with_timezone(&chrono_tz::Pacific::Kiritimati);
+        assert!(DateTime::parse_from_rfc3339(&far.to_rfc3339()).is_ok());
+    }
+
+    #[test]
+    fn secrets_are_taken_exactly_or_refused_by_name() {
+        // On values, not the environment: setting variables needs `unsafe` in edition 2024.
+        assert!(check_secret("X", "abc").is_ok());
+        for bad in ["abc\n", " abc", "abc\t", "\r\nabc"] {
+            let err = check_secret("RONGCLOUD_APP_SECRET", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("RONGCLOUD_APP_SECRET"), "{err}");
+            assert!(!err.contains("abc"), "{err}");
+        }
+    }
 }
