@@ -512,7 +512,7 @@ proptest! {
         check_pipeline(&files);
         let took = started.elapsed();
         // Two renders of every unit (check_pipeline renders twice), each bounded by fuel.
-        prop_assert!(took < std::time::Duration::from_secs(60), "took {took:?}");
+        prop_assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
         let peak = peak_rss_mib();
         prop_assert!(peak < 2048, "peak memory {peak} MiB");
     }
