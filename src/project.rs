@@ -338,3 +338,43 @@ fn relative_name(root: &Path, path: &Path) -> String {
         .collect::<Vec<_>>()
         .join("/")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_jail_reads_regular_files_inside_up_to_the_size_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let jail = Jail::new(dir.path()).unwrap();
+        let at_cap = dir.path().join("at-cap.yaml");
+        fs::write(&at_cap, "x".repeat(MAX_FILE_BYTES as usize)).unwrap();
+        assert_eq!(jail.read(&at_cap).unwrap().len(), MAX_FILE_BYTES as usize);
+        let over = dir.path().join("over.yaml");
+        fs::write(&over, "x".repeat(MAX_FILE_BYTES as usize + 1)).unwrap();
+        let err = format!("{:#}", jail.read(&over).unwrap_err());
+        assert_eq!(
+            err,
+            "over.yaml is 1048577 bytes; pushform reads files of at most 1048576 bytes (1 MiB)"
+        );
+
+        fs::write(outside.path().join("secret"), "s3cret").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("out")).unwrap();
+        let err = format!("{:#}", jail.read(&dir.path().join("out")).unwrap_err());
+        assert!(err.starts_with("out leads outside the repository"), "{err}");
+        assert!(!err.contains("s3cret") && !err.contains(&*outside.path().to_string_lossy()));
+
+        std::os::unix::fs::symlink("at-cap.yaml", dir.path().join("in")).unwrap();
+        assert!(
+            jail.read(&dir.path().join("in")).is_ok(),
+            "a link inside is fine"
+        );
+
+        fs::create_dir(dir.path().join("folder")).unwrap();
+        let err = format!("{:#}", jail.read(&dir.path().join("folder")).unwrap_err());
+        assert!(err.contains("folder is not a regular file"), "{err}");
+        let err = format!("{:#}", jail.read(Path::new("/dev/zero")).unwrap_err());
+        assert!(err.contains("leads outside the repository"), "{err}");
+    }
+}
