@@ -311,16 +311,37 @@ impl Templates {
         } else {
             return Err(LeafError::Reported);
         };
-        let captured = template
-            .and_then(|t| t.render_captured(ctx))
-            .map_err(|err| LeafError::New(Box::new(template_finding(&err, node, path))))?;
-        let fuel = captured.state().fuel_levels().map_or(0, |(used, _)| used);
-        let text = captured.into_output();
         let limit = |message: String| {
             LeafError::New(Box::new(
                 Finding::error(message).at(&node.origin).field(path),
             ))
         };
+        let over_fuel = || {
+            // Said once per unit; its other leaves are then not rendered at all.
+            if lookups.out_of_fuel.swap(true, Ordering::Relaxed) {
+                LeafError::Reported
+            } else {
+                limit(format!(
+                    "the templates of this push need more than {MAX_UNIT_FUEL} fuel (steps of \
+                     work) together; a push may use at most that much"
+                ))
+            }
+        };
+        if lookups.fuel.load(Ordering::Relaxed) > MAX_UNIT_FUEL {
+            return Err(over_fuel());
+        }
+        let captured = template
+            .and_then(|t| t.render_captured(ctx))
+            .map_err(|err| {
+                // A render that ran out burnt all its fuel: charge it, so that a campaign of
+                // thousands of leaves that each loop until they run out is stopped early.
+                if innermost(&err).kind() == minijinja::ErrorKind::OutOfFuel {
+                    lookups.fuel.fetch_add(MAX_RENDER_FUEL, Ordering::Relaxed);
+                }
+                LeafError::New(Box::new(template_finding(&err, node, path)))
+            })?;
+        let fuel = captured.state().fuel_levels().map_or(0, |(used, _)| used);
+        let text = captured.into_output();
         if text.len() > MAX_RENDERED_STRING_BYTES {
             return Err(limit(format!(
                 "renders to {} bytes; one string may render to at most {MAX_RENDERED_STRING_BYTES} bytes (128 KiB)",
@@ -330,10 +351,7 @@ impl Templates {
         let used_fuel = lookups.fuel.fetch_add(fuel, Ordering::Relaxed) + fuel;
         let used_bytes = lookups.bytes.fetch_add(text.len(), Ordering::Relaxed) + text.len();
         if used_fuel > MAX_UNIT_FUEL {
-            return Err(limit(format!(
-                "the templates of this push need more than {MAX_UNIT_FUEL} fuel (steps of work) \
-                 together; a push may use at most that much"
-            )));
+            return Err(over_fuel());
         }
         if used_bytes > MAX_UNIT_RENDERED_BYTES {
             return Err(limit(format!(
@@ -850,6 +868,8 @@ struct Lookups {
     /// Fuel and bytes of text all the renders of the unit have used so far.
     fuel: AtomicU64,
     bytes: AtomicUsize,
+    /// Whether running out of the unit's fuel was reported.
+    out_of_fuel: AtomicBool,
 }
 
 impl Lookups {

@@ -497,3 +497,41 @@ fn validate_checks_the_data_center_and_the_timeout() {
             "pushform.yaml: api.timeout_secs: must be between 1 and 3600 seconds, not 0",
         ]);
 }
+
+#[test]
+fn many_leaves_that_each_loop_share_one_budget_per_push() {
+    // 300 leaves that each loop until their own fuel runs out: the push's budget stops them
+    // after a few, instead of running all 300 to exhaustion.
+    let extras: Vec<String> = (0..300)
+        .map(|i| {
+            format!(
+                "k{i}: \"{{% for i in range(100000) %}}{{% for j in range(100000) %}}{{% endfor %}}{{% endfor %}}\""
+            )
+        })
+        .collect();
+    let repo = Repo::new();
+    repo.file(
+        "campaigns/a.yaml",
+        &campaign(
+            "a",
+            &format!("{{alert: hi, ios: {{extras: {{{}}}}}}}", extras.join(", ")),
+        ),
+    );
+    let run = pushform_with(repo.path(), &[], &["validate"]);
+    run.failure();
+    let lines = run.finding_lines();
+    let out_of_fuel = lines
+        .iter()
+        .filter(|l| l.contains("engine ran out of fuel"))
+        .count();
+    let unit_budget = lines
+        .iter()
+        .filter(|l| l.contains("the templates of this push need more than 2000000 fuel"))
+        .count();
+    assert!(
+        (1..=11).contains(&out_of_fuel),
+        "{out_of_fuel}\n{}",
+        run.stderr
+    );
+    assert_eq!(unit_budget, 1, "{}", run.stderr);
+}
