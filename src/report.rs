@@ -256,7 +256,8 @@ pub fn json(plan: &Plan) -> String {
 }
 
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|")
+    crate::printer::escape_controls(s, false)
+        .replace('|', "\\|")
         .replace('\n', " ")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

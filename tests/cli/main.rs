@@ -16,12 +16,15 @@
 //!   and the pull-request comment snapshot.
 //! - `readme`: the README's links resolve in a checkout and its error examples are re-made from
 //!   the sample repository and must match what pushform prints.
+//! - `hostile`: a pull request is untrusted input: hostile repositories (links out, loops,
+//!   FIFOs, templates that loop or grow, alias bombs, escape sequences) refused by name.
 //! - `props`: property tests that call the library directly (no process per case) to show that
 //!   no campaign text and no template makes loading, rendering or checking panic.
 
 mod apply;
 mod compare;
 mod help;
+mod hostile;
 mod plan;
 mod preview;
 mod props;
