@@ -16,7 +16,6 @@ pub mod config;
 pub mod emulator;
 pub mod exit;
 pub mod finding;
-pub mod lockfile;
 pub mod node;
 pub mod plan;
 pub mod printer;
@@ -25,7 +24,11 @@ pub mod quota;
 pub mod render;
 pub mod report;
 pub mod settings;
+pub mod state;
 pub mod validate;
+
+/// The old name of [`state`], kept so code written against it keeps compiling.
+pub use state as lockfile;
 
 use std::process::ExitCode;
 

@@ -12,7 +12,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use pushform::emulator::{Emulator, EmulatorConfig, Received};
-use pushform::lockfile::{Lock, LockStore, Record, Status};
+use pushform::state::{Lock, LockStore, Record, Status};
 use sha1::{Digest, Sha1};
 use tempfile::TempDir;
 
@@ -49,7 +49,13 @@ impl Repo {
         .expect("copy pushform.yaml");
         copy_tree(&root.join("campaigns"), &repo.path().join("campaigns"));
         copy_tree(&root.join("templates"), &repo.path().join("templates"));
+        repo.init_state();
         repo
+    }
+
+    /// `pushform state init`: an empty state, as every repository needs before its first apply.
+    pub fn init_state(&self) {
+        self.pushform().args(&["state", "init"]).run().ok();
     }
 
     /// `units` push units, all due at once under a quota of `per_hour`/`per_day`.
@@ -89,6 +95,7 @@ impl Repo {
             repo.write(&format!("campaigns/c{n:02}.yaml"), &text);
             n += 1;
         }
+        repo.init_state();
         repo
     }
 
