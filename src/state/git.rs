@@ -80,7 +80,14 @@ impl Lease {
         }
     }
 
+    /// Renewed for another [`LEASE_TTL`] once half of it is gone (so most writes carry the
+    /// same lease and reuse its stored blob).
     fn renewed(&self) -> Lease {
+        let due = DateTime::parse_from_rfc3339(&self.expires)
+            .map_or(true, |t| t.with_timezone(&Utc) - Utc::now() < LEASE_TTL / 2);
+        if !due {
+            return self.clone();
+        }
         Lease {
             expires: stamp(Utc::now() + LEASE_TTL),
             ..self.clone()
@@ -131,6 +138,8 @@ pub struct GitStore {
     remote: String,
     branch: String,
     identity: OnceCell<Vec<String>>,
+    /// The last lease written and its blob id: a lease unchanged since is not stored again.
+    lease_blob: std::cell::RefCell<Option<(String, String)>>,
 }
 
 impl GitStore {
@@ -141,6 +150,7 @@ impl GitStore {
             remote,
             branch,
             identity: OnceCell::new(),
+            lease_blob: std::cell::RefCell::default(),
         }
     }
 
@@ -366,7 +376,19 @@ impl GitStore {
         if let Some(lease) = lease {
             let mut text = serde_json::to_string_pretty(lease)?;
             text.push('\n');
-            let blob = self.ok(&["hash-object", "-w", "--stdin"], Some(text.as_bytes()))?;
+            let cached = self
+                .lease_blob
+                .borrow()
+                .as_ref()
+                .filter(|(t, _)| *t == text)
+                .map(|(_, b)| b.clone());
+            let blob = if let Some(blob) = cached {
+                blob
+            } else {
+                let blob = self.ok(&["hash-object", "-w", "--stdin"], Some(text.as_bytes()))?;
+                *self.lease_blob.borrow_mut() = Some((text, blob.clone()));
+                blob
+            };
             tree = format!("{tree}100644 blob {blob}\t{LEASE_FILE}\n");
         }
         let tree = self.ok(&["mktree"], Some(tree.as_bytes()))?;
@@ -381,7 +403,7 @@ impl GitStore {
             None,
         )?;
         if out.status.success() {
-            let _ = self.run(&["update-ref", &self.tracking_ref(), &commit], None);
+            // The private ref stays what was last *fetched* (the copy `plan` may fall back to).
             return Ok(Pushed::Done(commit));
         }
         let stdout = String::from_utf8_lossy(&out.stdout);

@@ -99,6 +99,11 @@ impl Repo {
         repo
     }
 
+    /// A repository already made in `dir` (e.g. a fresh clone), deleted with it.
+    pub fn from_dir(dir: TempDir) -> Repo {
+        Repo { dir }
+    }
+
     fn empty() -> Repo {
         Repo {
             dir: tempfile::Builder::new()
@@ -271,6 +276,20 @@ impl Pushform {
             .unwrap_or_else(|e| panic!("{}: {e}", self.line.join(" ")))
     }
 
+    /// Starts it in the background in a process group of its own, output discarded: kill it
+    /// with [`kill_group`] and every process it started (git, and git's own children) dies with
+    /// it, as on a runner that is lost.
+    pub fn spawn_group(mut self) -> std::process::Child {
+        use std::os::unix::process::CommandExt as _;
+        self.cmd
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", self.line.join(" ")))
+    }
+
     /// Starts it in the background with its output captured; finish with [`Running::finish`].
     pub fn start(mut self) -> Running {
         let child = self
@@ -286,6 +305,16 @@ impl Pushform {
             started: Instant::now(),
         }
     }
+}
+
+/// SIGKILL to the whole process group led by `child` (see [`Pushform::spawn_group`]), then
+/// reaps it. `None` if it was killed, its exit code if it had already ended.
+pub fn kill_group(child: &mut std::process::Child) -> Option<i32> {
+    let _ = Command::new("kill")
+        .args(["-9", "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+    child.wait().expect("wait for the killed group").code()
 }
 
 /// A pushform started in the background.

@@ -12,6 +12,7 @@ mod crash;
 mod damaged_lock;
 mod end_to_end;
 mod faults;
+mod git;
 mod interrupt;
 mod kill;
 mod saved_plan;
