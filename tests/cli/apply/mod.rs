@@ -15,5 +15,6 @@ mod faults;
 mod git;
 mod interrupt;
 mod kill;
+mod no_history;
 mod saved_plan;
 mod secrets;
