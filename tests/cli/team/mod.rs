@@ -40,16 +40,22 @@ pub fn pushform(dir: &Path) -> assert_cmd::Command {
 /// A private copy of the sample repository: its config, campaigns and templates, and an empty
 /// state.
 pub fn sample_copy() -> TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = crate_root();
-    fs::copy(root.join("pushform.yaml"), tmp.path().join("pushform.yaml")).unwrap();
-    copy_dir(&root.join("campaigns"), &tmp.path().join("campaigns"));
-    copy_dir(&root.join("templates"), &tmp.path().join("templates"));
+    let tmp = sample_copy_without_state();
     // An empty state, as `pushform state init` makes for every repository before its first apply.
     pushform(tmp.path())
         .args(["state", "init"])
         .assert()
         .success();
+    tmp
+}
+
+/// The same without a state (no lockfile).
+pub fn sample_copy_without_state() -> TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = crate_root();
+    fs::copy(root.join("pushform.yaml"), tmp.path().join("pushform.yaml")).unwrap();
+    copy_dir(&root.join("campaigns"), &tmp.path().join("campaigns"));
+    copy_dir(&root.join("templates"), &tmp.path().join("templates"));
     tmp
 }
 
