@@ -155,7 +155,11 @@ impl GitStore {
     }
 
     fn place(&self) -> String {
-        format!("branch {} of the git remote {}", self.branch, self.remote)
+        format!(
+            "branch {} of the git remote {}",
+            self.branch,
+            redact(&self.remote)
+        )
     }
 
     fn tracking_ref(&self) -> String {
@@ -202,8 +206,8 @@ impl GitStore {
         if !out.status.success() {
             bail!(
                 "`git {}` failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
+                redact(&args.join(" ")),
+                stderr_of(&out)
             );
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
@@ -244,8 +248,8 @@ impl GitStore {
                 "the git state backend needs {} to be inside a git repository (a clone with the \
                  remote `{}`): {}",
                 self.dir.display(),
-                self.remote,
-                String::from_utf8_lossy(&out.stderr).trim()
+                redact(&self.remote),
+                stderr_of(&out)
             );
         }
         Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
@@ -291,8 +295,8 @@ impl GitStore {
         if !listed.status.success() {
             bail!(
                 "cannot reach the git remote `{}` to read the state: {}",
-                self.remote,
-                String::from_utf8_lossy(&listed.stderr).trim()
+                redact(&self.remote),
+                stderr_of(&listed)
             );
         }
         let tracking = self.tracking_ref();
@@ -415,12 +419,12 @@ impl GitStore {
         {
             return Ok(Pushed::Moved);
         }
-        let why = format!(
-            "{}{}",
-            stdout.trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        bail!("the git remote `{}` refused the push: {why}", self.remote)
+        let why = redact(&format!("{} {}", stdout.trim(), stderr_of(&out)));
+        bail!(
+            "the git remote `{}` refused the push: {}",
+            redact(&self.remote),
+            why.trim()
+        )
     }
 
     fn held(&self, lease: &Lease, waited: Option<Duration>) -> anyhow::Error {
@@ -438,6 +442,36 @@ impl GitStore {
             lease.id
         )
     }
+}
+
+/// Git's error output, trimmed, with any credentials in URLs hidden.
+fn stderr_of(out: &Output) -> String {
+    redact(String::from_utf8_lossy(&out.stderr).trim())
+}
+
+/// Hides the user-info part of every URL in `text` (`https://oauth2:TOKEN@host` becomes
+/// `https://***@host`): CI jobs put tokens in remote URLs, and errors end up in logs.
+#[must_use]
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '\'' || c == '"')
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                out.push_str(&tail[at..end]);
+            }
+            None => out.push_str(&tail[..end]),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn stamp_now() -> String {
@@ -732,5 +766,45 @@ impl Session for GitSession {
             }
         }
         Err(self.moved_too_often())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_hidden() {
+        assert_eq!(
+            redact(
+                "fatal: unable to access 'https://oauth2:glpat-SECRET@gitlab.example/g/p.git/': 403"
+            ),
+            "fatal: unable to access 'https://***@gitlab.example/g/p.git/': 403"
+        );
+        assert_eq!(
+            redact("https://x:y@a/b and ssh://git@host/r"),
+            "https://***@a/b and ssh://***@host/r"
+        );
+        assert_eq!(redact("origin /srv/git/r.git"), "origin /srv/git/r.git");
+    }
+
+    #[test]
+    fn a_lease_is_renewed_only_past_half_its_life() {
+        let holder = Holder::current("pushform apply");
+        let fresh = Lease::new(&holder);
+        assert_eq!(fresh.renewed(), fresh, "a fresh lease is kept as it is");
+        assert!(fresh.is_live());
+        let old = Lease {
+            expires: stamp(Utc::now() + TimeDelta::minutes(1)),
+            ..fresh.clone()
+        };
+        let renewed = old.renewed();
+        assert_eq!(renewed.id, old.id);
+        assert!(renewed.expires > old.expires);
+        let dead = Lease {
+            expires: stamp(Utc::now() - TimeDelta::minutes(1)),
+            ..fresh
+        };
+        assert!(!dead.is_live());
     }
 }
