@@ -196,6 +196,8 @@ pub fn apply(
             resolved_at: None,
             accepted: None,
         };
+        // Other runners see who is sending (a no-op once held, and for the file backend).
+        session.lease()?;
         let written = session.commit(
             &format!("pushform: {} sending", unit.key),
             &mut |lock: &mut Lock| {

@@ -126,8 +126,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
     };
     let tty = std::io::stderr().is_terminal();
     let mut observe = |event: Event<'_>| progress(printer, &settings, tty, &event);
-    // Only now, with something due and approved, does apply write anything: the lease first.
-    session.lease()?;
+    // The protocol takes the lease before its first send: a run with nothing due writes nothing.
     let result = apply::apply(session.as_mut(), &selected, &client, &opts, &mut observe);
     if let Err(err) = session.release() {
         printer.err(&format!(

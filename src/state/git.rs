@@ -694,6 +694,9 @@ impl Session for GitSession {
     }
 
     fn lease(&mut self) -> Result<()> {
+        if self.lease.is_some() {
+            return Ok(());
+        }
         let ours = Lease::new(&self.holder);
         for _ in 0..CAS_ATTEMPTS {
             let Some(tip) = &self.tip else {

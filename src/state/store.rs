@@ -125,7 +125,9 @@ pub trait Session {
     ) -> Result<bool>;
 
     /// Takes the lease that covers a run of sends (`git`: a record on the branch other runners
-    /// see). Nothing to do where the OS lock of `open` already excludes every other writer.
+    /// see), unless this session holds it already. Nothing to do where the OS lock of `open`
+    /// already excludes every other writer. Taken only when a send is due, so that a run with
+    /// nothing to send writes nothing.
     ///
     /// # Errors
     /// When another holder took the lease, or it cannot be written.

@@ -45,6 +45,11 @@ struct Remote {
 impl Remote {
     /// `units` units all due at once, with the state on the git backend; no state branch yet.
     fn new(units: usize) -> Remote {
+        Remote::with_quota(units, 100_000, 100_000)
+    }
+
+    /// As [`Remote::new`] under a quota of `per_hour`/`per_day`.
+    fn with_quota(units: usize, per_hour: u32, per_day: u32) -> Remote {
         let tmp = tempfile::Builder::new()
             .prefix("pushform-remote-")
             .tempdir()
@@ -54,7 +59,7 @@ impl Remote {
             tmp.path(),
             &["init", "-q", "--bare", "-b", "main", "remote.git"],
         );
-        let seed = Repo::fixture(units, 100_000, 100_000, 10);
+        let seed = Repo::fixture(units, per_hour, per_day, 10);
         // The fixture starts a file state; this repository keeps its state on the remote.
         for f in [
             "pushform.lock",
@@ -243,6 +248,28 @@ fn apply_records_every_change_on_the_remote_and_a_second_run_writes_nothing() {
         .stdout_has("No changes");
     assert_eq!(remote.commits().len(), before, "nothing due writes nothing");
     assert_eq!(emu.requests(), 4);
+}
+
+#[test]
+fn an_apply_with_only_scheduled_units_writes_nothing() {
+    let remote = Remote::with_quota(4, 2, 3);
+    remote.init();
+    let emu = roomy_emulator();
+    remote
+        .runner()
+        .apply_cmd(&emu, SAMPLE_NOW)
+        .run()
+        .ok()
+        .stdout_has("Apply complete: 2 sent, 2 scheduled");
+    let before = remote.commits();
+    remote
+        .runner()
+        .apply_cmd(&emu, SAMPLE_NOW)
+        .run()
+        .ok()
+        .stdout_has("Apply complete: 0 sent, 2 scheduled");
+    assert_eq!(remote.commits(), before, "no lease, no record: no commit");
+    assert_eq!(emu.requests(), 2);
 }
 
 #[test]
