@@ -129,11 +129,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
     // The protocol takes the lease before its first send: a run with nothing due writes nothing.
     let result = apply::apply(session.as_mut(), &selected, &client, &opts, &mut observe);
     if let Err(err) = session.release() {
-        printer.err(&format!(
-            "warning: the lease on {} could not be released ({err:#}); it expires by itself, \
-             or clear it with `pushform state unlock`\n",
-            store.describe()
-        ));
+        printer.err(&format!("warning: {err:#}\n"));
     }
     Ok(finish(&result?, &settings, printer, &keep_note(&settings)))
 }

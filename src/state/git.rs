@@ -419,7 +419,14 @@ impl GitStore {
         {
             return Ok(Pushed::Moved);
         }
-        let why = redact(&format!("{} {}", stdout.trim(), stderr_of(&out)));
+        // The refused ref's line (`!  src:dst  [remote rejected] (reason)`), then git's own words.
+        let refused = stdout
+            .lines()
+            .filter(|l| l.starts_with('!'))
+            .filter_map(|l| l.split('\t').nth(2))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let why = redact(&format!("{refused} {}", stderr_of(&out)));
         bail!(
             "the git remote `{}` refused the push: {}",
             redact(&self.remote),
@@ -444,9 +451,20 @@ impl GitStore {
     }
 }
 
-/// Git's error output, trimmed, with any credentials in URLs hidden.
+/// Git's error output on one line, without its generic advice, with any credentials in URLs
+/// hidden.
 fn stderr_of(out: &Output) -> String {
-    redact(String::from_utf8_lossy(&out.stderr).trim())
+    let text = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with("Please make sure you have the correct access rights")
+                && !l.starts_with("and the repository exists")
+        })
+        .collect();
+    redact(&lines.join("; "))
 }
 
 /// Hides the user-info part of every URL in `text` (`https://oauth2:TOKEN@host` becomes
@@ -740,6 +758,20 @@ impl Session for GitSession {
         let Some(ours) = self.lease.clone() else {
             return Ok(());
         };
+        self.release_lease(&ours).map_err(|e| {
+            anyhow!(
+                "the lease {id} on {} could not be released ({e:#}); it expires at {}, or clear \
+                 it with `pushform state unlock {id}`",
+                self.store.place(),
+                ours.expires,
+                id = ours.id
+            )
+        })
+    }
+}
+
+impl GitSession {
+    fn release_lease(&mut self, ours: &Lease) -> Result<()> {
         for _ in 0..CAS_ATTEMPTS {
             let Some(tip) = &self.tip else {
                 return Ok(());
