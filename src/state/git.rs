@@ -502,6 +502,16 @@ impl Store for GitStore {
     }
 
     fn read(&self, freshness: Freshness) -> Result<Snapshot> {
+        // A new repository without its remote yet has nothing recorded anywhere: `plan` says so
+        // (apply refuses all the same). An unreachable remote is another matter, below.
+        if freshness == Freshness::MayBeStale
+            && let Err(err) = self.check_remote()
+        {
+            return Ok(Snapshot {
+                lock: None,
+                warnings: vec![format!("{err:#}")],
+            });
+        }
         match self.fetch() {
             Ok(tip) => Ok(Snapshot {
                 lock: tip.map(|t| t.lock),

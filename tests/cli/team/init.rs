@@ -83,6 +83,26 @@ fn init_without_a_remote_says_how_to_create_the_state_later() {
         .success()
         .stderr(contains("The state branch is not created yet"))
         .stderr(contains("pushform state init"));
+    // Before it has a remote, plan says nothing is recorded yet; apply refuses.
+    pushform(tmp.path())
+        .arg("plan")
+        .env("PUSHFORM_NOW", NOW)
+        .assert()
+        .code(0)
+        .stderr(contains("needs . to be inside a git repository"))
+        .stderr(contains(
+            "warning: nothing is recorded in branch pushform-state",
+        ))
+        .stdout(contains("Plan: 2 to send now"));
+    pushform(tmp.path())
+        .args(["apply", "--auto-approve"])
+        .env("PUSHFORM_NOW", NOW)
+        .env("RONGCLOUD_APP_KEY", "k")
+        .env("RONGCLOUD_APP_SECRET", "s")
+        .env("PUSHFORM_ENDPOINT", "http://127.0.0.1:9")
+        .assert()
+        .code(1)
+        .stderr(contains("inside a git repository"));
 }
 
 #[test]
