@@ -188,7 +188,8 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct LockWait {
-    /// Wait up to this many seconds for another pushform holding the lockfile, instead of failing at once.
+    /// Wait up to this many seconds for another pushform holding the state (the lockfile's OS
+    /// lock, or the lease on the git state branch), instead of failing at once.
     #[arg(long, value_name = "SECONDS")]
     pub lock_timeout: Option<u64>,
 }

@@ -853,3 +853,171 @@ mod tests {
         assert!(!dead.is_live());
     }
 }
+
+/// The compare-and-swap and the lease against a real bare repository on disk.
+#[cfg(test)]
+mod cas_tests {
+    use std::path::Path;
+    use std::process::Command;
+
+    use super::*;
+    use crate::state::format::{Record, Status};
+
+    fn git(dir: &Path, args: &[&str]) {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+
+    /// A bare remote and two clones of it, each a store on the same state branch.
+    fn two_clones() -> (tempfile::TempDir, GitStore, GitStore) {
+        let tmp = tempfile::tempdir().unwrap();
+        git(tmp.path(), &["init", "-q", "--bare", "r.git"]);
+        for name in ["a", "b"] {
+            git(tmp.path(), &["init", "-q", name]);
+            git(
+                &tmp.path().join(name),
+                &["remote", "add", "origin", "../r.git"],
+            );
+        }
+        let store = |n: &str| {
+            GitStore::new(
+                tmp.path().join(n),
+                "origin".to_owned(),
+                "pushform-state".to_owned(),
+            )
+        };
+        let (a, b) = (store("a"), store("b"));
+        (tmp, a, b)
+    }
+
+    fn record(key: &str) -> Record {
+        Record {
+            key: key.to_owned(),
+            campaign: key.to_owned(),
+            locale: None,
+            digest: format!("d-{key}"),
+            body: serde_json::json!({"k": key}),
+            status: Status::Sending,
+            attempted_at: DateTime::parse_from_rfc3339("2026-11-26T15:00:00+08:00").unwrap(),
+            push_id: None,
+            request_id: Some(format!("r-{key}")),
+            endpoint: None,
+            error: None,
+            source: None,
+            resolved_at: None,
+            accepted: None,
+        }
+    }
+
+    fn holder() -> Holder {
+        Holder::current("test")
+    }
+
+    #[test]
+    fn a_writer_that_lost_the_race_re_reads_and_re_applies_its_edit() {
+        let (_tmp, a, b) = two_clones();
+        a.open(&holder(), None)
+            .unwrap()
+            .create(Lock::new(), "init")
+            .unwrap();
+        // Both read the same tip; b writes first.
+        let mut sa = a.open(&holder(), None).unwrap();
+        let mut sb = b.open(&holder(), None).unwrap();
+        assert!(
+            sb.commit("b", &mut |l| {
+                l.append(record("x"));
+                Ok(true)
+            })
+            .unwrap()
+        );
+        // a's push is rejected (not a fast-forward): it fetches, and its edit sees b's record.
+        let mut seen = Vec::new();
+        let written = sa
+            .commit("a", &mut |l| {
+                seen.push(l.sends.len());
+                // "Still due?": x was taken by b, so a writes nothing for x...
+                if l.sends.iter().any(|r| r.key == "x") {
+                    return Ok(false);
+                }
+                l.append(record("x"));
+                Ok(true)
+            })
+            .unwrap();
+        assert!(!written, "a re-planned on b's state and wrote nothing");
+        assert_eq!(
+            seen,
+            [0, 1],
+            "the edit ran on the stale state, then on the fetched one"
+        );
+        // ...and another key goes on top of b's commit.
+        assert!(
+            sa.commit("a2", &mut |l| {
+                l.append(record("y"));
+                Ok(true)
+            })
+            .unwrap()
+        );
+        let state = b.read(Freshness::Current).unwrap().lock.unwrap();
+        let keys: Vec<&str> = state.sends.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, ["x", "y"]);
+        assert_eq!(state.serial, 3, "init, b's write, a's write");
+    }
+
+    #[test]
+    fn a_live_lease_stops_other_writers_and_a_cleared_one_stops_its_holder() {
+        let (_tmp, a, b) = two_clones();
+        a.open(&holder(), None)
+            .unwrap()
+            .create(Lock::new(), "init")
+            .unwrap();
+        let mut sa = a.open(&holder(), None).unwrap();
+        sa.lease().unwrap();
+        let refused = b
+            .open(&holder(), None)
+            .err()
+            .expect("b is refused")
+            .to_string();
+        assert!(refused.contains("is leased by"), "{refused}");
+        // The operator clears the lease: a's next write finds it gone and stops.
+        let tip = b.fetch().unwrap().unwrap();
+        let lease_id = tip.lease.unwrap().id;
+        b.unlock(&lease_id).unwrap();
+        let err = sa
+            .commit("a", &mut |l| {
+                l.append(record("x"));
+                Ok(true)
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lost its lease"), "{err}");
+        assert!(
+            b.read(Freshness::Current)
+                .unwrap()
+                .lock
+                .unwrap()
+                .sends
+                .is_empty(),
+            "nothing was written after the lease was lost"
+        );
+    }
+
+    #[test]
+    fn no_state_branch_means_no_write_and_create_only_once() {
+        let (_tmp, a, b) = two_clones();
+        let mut sa = a.open(&holder(), None).unwrap();
+        assert!(sa.current().is_none());
+        let err = sa.commit("x", &mut |_| Ok(true)).unwrap_err().to_string();
+        assert!(err.contains("pushform state init"), "{err}");
+        let mut sb = b.open(&holder(), None).unwrap();
+        sa.create(Lock::new(), "init").unwrap();
+        // b opened before a created it: its create is a rejected push, not a second history.
+        let err = sb.create(Lock::new(), "init").unwrap_err().to_string();
+        assert!(err.contains("created by someone else"), "{err}");
+    }
+}
