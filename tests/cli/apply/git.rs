@@ -156,6 +156,27 @@ impl Remote {
             .collect()
     }
 
+    /// A real remote is another machine and does not die with the runner; here `git
+    /// receive-pack` runs in the killed process group, and may leave a ref lock behind that a
+    /// remote server would never keep. Removes those.
+    fn remove_stale_ref_locks(&self) {
+        fn walk(dir: &Path) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path);
+                } else if path.extension().is_some_and(|e| e == "lock") {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        walk(&self.bare().join("refs"));
+        let _ = std::fs::remove_file(self.bare().join("packed-refs.lock"));
+    }
+
     /// Installs `script` as the remote's `update` hook.
     fn hook(&self, script: &str) {
         let path = self.bare().join("hooks").join("update");
@@ -383,6 +404,7 @@ fn random_kills_of_runners_never_send_twice_nor_lose_a_send() {
             Some(code) => panic!("round {round} ({delay:?}): apply exited {code}"),
         }
         drop(runner);
+        remote.remove_stale_ref_locks();
         settle(&emu);
         settled += remote.settle_from(&operator, &emu);
         if let Some(lock) = remote.lock() {

@@ -81,6 +81,31 @@ fn lock_and_state_both_set_is_an_error() {
 }
 
 #[test]
+fn state_settings_of_the_other_backend_are_errors() {
+    let repo = Repo::fixture(1, 100_000, 100_000, 10);
+    let config = repo.read("pushform.yaml");
+    for (state, message) in [
+        (
+            "state:\n  backend: file\n  remote: origin\n",
+            "`state.remote` is for the git backend",
+        ),
+        (
+            "state:\n  backend: git\n  path: x.lock\n",
+            "`state.path` is for the file backend",
+        ),
+        ("state:\n  backend: svn\n", "svn"),
+    ] {
+        repo.write("pushform.yaml", &format!("{config}{state}"));
+        repo.pushform()
+            .now(SAMPLE_NOW)
+            .args(&["plan"])
+            .run()
+            .fails()
+            .stderr_has(message);
+    }
+}
+
+#[test]
 fn a_symlinked_lockfile_is_followed_by_every_write_and_the_os_lock() {
     let shared = tempfile::tempdir().expect("shared dir");
     let target = shared.path().join("team.lock");
