@@ -708,3 +708,31 @@ fn state_pull_and_push_move_a_history_between_backends() {
         .fails()
         .stderr_has("already holds a state");
 }
+
+#[test]
+fn a_missing_git_or_remote_is_a_clear_error_and_nothing_is_sent() {
+    let remote = Remote::new(1);
+    remote.init();
+    let emu = roomy_emulator();
+    let runner = remote.runner();
+    let empty = tempfile::tempdir().expect("empty PATH dir");
+    runner
+        .apply_cmd(&emu, SAMPLE_NOW)
+        .env("PATH", empty.path().to_str().unwrap())
+        .run()
+        .fails()
+        .stderr_has("needs the `git` command, which is not on PATH");
+    git(runner.path(), &["remote", "remove", "origin"]);
+    runner
+        .apply_cmd(&emu, SAMPLE_NOW)
+        .run()
+        .fails()
+        .stderr_has("remote `origin` is not configured");
+    runner
+        .pushform()
+        .args(&["state", "list"])
+        .run()
+        .fails()
+        .stderr_has("remote `origin` is not configured");
+    assert_eq!(emu.requests(), 0);
+}
