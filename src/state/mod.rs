@@ -3,8 +3,8 @@
 //! A push that has been handed to the provider can never be recalled, so pushform must remember
 //! every attempt — including the ones whose outcome it never learnt — before it makes the next
 //! one, and that memory must outlive the machine that sent. This module owns the format
-//! ([`format`]: `pushform.lock`, the same document in every backend), the per-key view the
-//! planner needs ([`index`]), the store interface ([`store`]) and its backends: [`file`] (the
+//! ([`mod@format`]: `pushform.lock`, the same document in every backend), the per-key view the
+//! planner needs ([`index`]), the store interface ([`store`]) and its backends: [`mod@file`] (the
 //! lockfile on disk) and [`git`] (the lockfile on a branch of a git remote, shared by every CI
 //! runner).
 //!
