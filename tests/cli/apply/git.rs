@@ -677,6 +677,13 @@ fn state_pull_and_push_move_a_history_between_backends() {
     pulled.ok();
     let lock: Lock = serde_json::from_str(&pulled.stdout).expect("a lockfile");
     assert_eq!(Some(&lock), remote.lock().as_ref());
+    runner
+        .pushform()
+        .args(&["state", "pull", "pulled.lock"])
+        .run()
+        .ok()
+        .stderr_has("to pulled.lock");
+    assert_eq!(runner.read("pulled.lock"), pulled.stdout, "FILE gets what stdout got");
     // Into the file backend: an empty one takes it.
     runner.write("saved.lock", &pulled.stdout);
     let config = runner
