@@ -523,9 +523,9 @@ impl Store for GitStore {
                     .run(&["rev-parse", "--verify", "--quiet", &tracking], None)
                     .is_ok_and(|o| o.status.success());
                 if !has_copy {
-                    return Err(
-                        err.context("and there is no fetched copy of the state to fall back to")
-                    );
+                    return Err(anyhow!(
+                        "{err:#}; and this clone has no fetched copy of the state to fall back to"
+                    ));
                 }
                 let tip = self.read_tip(&tracking)?;
                 let age = self

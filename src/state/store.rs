@@ -7,6 +7,13 @@
 //! machine. Writes are edits, not whole states: a backend that finds the state moved under it
 //! (another writer won a compare-and-swap) re-reads it and applies the same edit again, and the
 //! edit itself decides whether it still applies (a unit no longer due is not sent).
+//!
+//! How each backend maps onto it: `file` takes an OS lock in `open` and writes the whole
+//! lockfile atomically in `commit`; `git` checks the lease in `open`, takes it in `lease`, and
+//! pushes one commit per `commit` as a compare-and-swap. A database backend fits the same shape:
+//! `open` takes a session advisory lock for its scope (so `lease` has nothing left to do),
+//! `commit` runs the edit on the state it read and writes the changed records in one
+//! transaction, and `current` is the state as of its last read or write.
 
 use std::fs;
 use std::time::Duration;

@@ -683,7 +683,11 @@ fn state_pull_and_push_move_a_history_between_backends() {
         .run()
         .ok()
         .stderr_has("to pulled.lock");
-    assert_eq!(runner.read("pulled.lock"), pulled.stdout, "FILE gets what stdout got");
+    assert_eq!(
+        runner.read("pulled.lock"),
+        pulled.stdout,
+        "FILE gets what stdout got"
+    );
     // Into the file backend: an empty one takes it.
     runner.write("saved.lock", &pulled.stdout);
     let config = runner
