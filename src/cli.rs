@@ -196,7 +196,7 @@ pub struct LockWait {
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
-    /// List every record of the lockfile (one per send attempt).
+    /// List every record of the state (one per send attempt).
     List,
     /// Show every record of one unit, with its body.
     Show {

@@ -53,6 +53,13 @@ fn a_missing_lockfile_makes_apply_refuse_until_state_init() {
         .stderr_has("already holds a state");
     repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
     assert_eq!(emu.received().len(), 2);
+    // `state pull` gives the file backend's state as it is.
+    let pulled = repo.pushform().args(&["state", "pull"]).run();
+    pulled.ok();
+    assert_eq!(
+        serde_json::from_str::<pushform::state::Lock>(&pulled.stdout).expect("a lockfile"),
+        repo.lock()
+    );
 
     // Moving the lockfile setting is the same as deleting it: refused, nothing resent.
     let config = repo.read("pushform.yaml");
