@@ -411,12 +411,7 @@ impl GitStore {
             return Ok(Pushed::Done(commit));
         }
         let stdout = String::from_utf8_lossy(&out.stdout);
-        // `[rejected]` is the fast-forward check (someone moved first); `[remote rejected]` is
-        // the remote refusing (a hook, permissions), which no retry fixes.
-        if stdout
-            .lines()
-            .any(|l| l.starts_with('!') && l.contains("[rejected]"))
-        {
+        if lost_the_race(&stdout, &String::from_utf8_lossy(&out.stderr)) {
             return Ok(Pushed::Moved);
         }
         // The refused ref's line (`!  src:dst  [remote rejected] (reason)`), then git's own words.
@@ -449,6 +444,19 @@ impl GitStore {
             lease.id
         )
     }
+}
+
+/// Whether a failed push lost a compare-and-swap (another writer moved the branch first), as
+/// opposed to the remote refusing it (a hook, permissions), which no retry fixes. `[rejected]`
+/// is the client's fast-forward check; a push racing another one can also pass it and then lose
+/// at the remote's own ref update (`failed to update ref`, `cannot lock ref … but expected …`).
+fn lost_the_race(stdout: &str, stderr: &str) -> bool {
+    stdout.lines().any(|l| {
+        l.starts_with('!')
+            && (l.contains("[rejected]")
+                || (l.contains("[remote rejected]")
+                    && (l.contains("failed to update ref") || l.contains("cannot lock ref"))))
+    }) || stderr.contains("cannot lock ref")
 }
 
 /// Git's error output on one line, without its generic advice, with any credentials in URLs
@@ -817,6 +825,24 @@ impl GitSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_push_that_lost_the_race_is_told_from_a_refused_one() {
+        let moved =
+            "To ../r.git\n!\tabc:refs/heads/pushform-state\t[rejected] (fetch first)\nDone\n";
+        assert!(lost_the_race(moved, ""));
+        let raced = "!\tabc:refs/heads/pushform-state\t[remote rejected] (failed to update ref)\n";
+        assert!(lost_the_race(
+            raced,
+            "remote: error: cannot lock ref 'refs/heads/pushform-state': is at 87ca but expected c696"
+        ));
+        let hook = "!\tabc:refs/heads/pushform-state\t[remote rejected] (hook declined)\n";
+        assert!(!lost_the_race(hook, "remote: state branch is protected"));
+        assert!(!lost_the_race(
+            "",
+            "fatal: Could not read from remote repository."
+        ));
+    }
 
     #[test]
     fn credentials_in_urls_are_hidden() {
