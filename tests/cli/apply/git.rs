@@ -239,6 +239,7 @@ fn apply_records_every_change_on_the_remote_and_a_second_run_writes_nothing() {
     let emu = roomy_emulator();
     {
         let runner = remote.runner();
+        let head = git(runner.path(), &["rev-parse", "HEAD"]);
         runner
             .apply_cmd(&emu, SAMPLE_NOW)
             .run()
@@ -247,6 +248,19 @@ fn apply_records_every_change_on_the_remote_and_a_second_run_writes_nothing() {
         // Nothing of the state is left in the checkout: it lives on the remote only.
         assert!(!runner.lock_path().exists());
         assert_eq!(git(runner.path(), &["status", "--porcelain"]), "");
+        // HEAD and the branches of the checkout are untouched; the fetched state is a private ref.
+        assert_eq!(git(runner.path(), &["rev-parse", "HEAD"]), head);
+        assert_eq!(
+            git(
+                runner.path(),
+                &["for-each-ref", "--format=%(refname)", "refs/heads"]
+            ),
+            "refs/heads/main\n"
+        );
+        assert!(
+            git(runner.path(), &["for-each-ref", "--format=%(refname)"])
+                .contains("refs/pushform/state/pushform-state")
+        );
     }
     let lock = remote.lock().expect("state on the remote");
     assert_exactly_once(&lock, &emu.received());
