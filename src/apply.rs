@@ -1,7 +1,7 @@
-//! The send protocol (DESIGN §7): the one place where plans, the lockfile and the client meet.
+//! The send protocol: the one place where plans, the state and the client meet.
 //!
-//! For each due unit, in plan order: write a `sending` record durably, POST, then write the
-//! outcome durably. A crash between the two writes leaves `sending`, which every later run reads
+//! For each due unit, in plan order: write a `sending` record durably (off the machine, for a
+//! shared backend), POST, then write the outcome durably. A crash between the two writes leaves `sending`, which every later run reads
 //! as "maybe sent" and refuses to resend until a person resolves it; so a push is never sent
 //! twice and never missing from the lock. After every send the plan is made again against the
 //! real clock and the updated history, so a slot is only used when it is due, an expired unit is
@@ -16,11 +16,11 @@ use anyhow::{Result, anyhow};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::client::{self, Outcome as SendOutcome};
-use crate::lockfile::{Lock, LockGuard, Outcome, Record, RecordError, Status};
 use crate::plan::{self, Action, Plan};
 use crate::quota::{self, Quota};
 use crate::render::Unit;
 use crate::settings::Now;
+use crate::state::{Lock, Outcome, Record, RecordError, Session, Status};
 
 /// Anything that can POST a body: the real client, or a fake in tests.
 pub trait Sender {
@@ -119,10 +119,21 @@ pub enum Ending {
     Interrupted { sent: usize },
 }
 
-/// Applies the pending units among `units` against the locked lockfile.
+/// How many times the outcome of a send is offered to the store, and the first pause between
+/// attempts (doubled each time): a store that cannot take the outcome leaves `sending`, which
+/// blocks every later run, so it is worth a few seconds of retrying.
+const OUTCOME_ATTEMPTS: u32 = 5;
+const OUTCOME_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Applies the pending units among `units` against the state held by `session`.
+///
+/// Every record change goes through [`Session::commit`], which returns only once the change is
+/// durable where every later run reads it: for a shared backend that is off this machine, so
+/// the `sending` intent outlives a runner that dies during the POST. The edit that writes
+/// `sending` plans again on the state it is applied to, so a backend that had to re-read its
+/// state (another writer moved first) never sends a unit that is no longer due.
 pub fn apply(
-    guard: &mut LockGuard,
-    lock: &mut Lock,
+    session: &mut dyn Session,
     units: &[Unit],
     sender: &dyn Sender,
     opts: &Options<'_>,
@@ -134,6 +145,7 @@ pub fn apply(
             return Ok(Ending::Interrupted { sent });
         }
         let now = opts.now.get();
+        let lock = current(session)?;
         let plan = plan::plan(units, Some(lock), now, opts.quota);
         let Some(action) = plan.actions.iter().find(|a| a.action == Action::Send) else {
             let next = next_scheduled(&plan);
@@ -168,7 +180,7 @@ pub fn apply(
         // 1. The intent, durably, before anything leaves the machine.
         let request_id = uuid::Uuid::new_v4().to_string();
         let local = now.with_timezone(&opts.quota.tz).fixed_offset();
-        let index = lock.append(Record {
+        let record = Record {
             key: unit.key.clone(),
             campaign: unit.campaign.clone(),
             locale: unit.locale.clone(),
@@ -183,8 +195,28 @@ pub fn apply(
             source: None,
             resolved_at: None,
             accepted: None,
-        });
-        guard.write(lock)?;
+        };
+        // Other runners see who is sending (a no-op once held, and for the file backend).
+        session.lease()?;
+        let written = session.commit(
+            &format!("pushform: {} sending", unit.key),
+            &mut |lock: &mut Lock| {
+                // On the state as the store has it now: still due?
+                let fresh = plan::plan(units, Some(lock), now, opts.quota);
+                let due = fresh
+                    .actions
+                    .iter()
+                    .any(|a| a.key == unit.key && a.action == Action::Send);
+                if due {
+                    lock.append(record.clone());
+                }
+                Ok(due)
+            },
+        )?;
+        if !written {
+            // Another writer changed the state first and this unit is no longer due: plan again.
+            continue;
+        }
         crash_if(opts, CrashPoint::AfterSending);
         observe(Event::Sending { unit });
 
@@ -193,7 +225,7 @@ pub fn apply(
         crash_if(opts, CrashPoint::AfterResponse);
 
         // 3. The outcome, durably.
-        let rid = Some(request_id);
+        let rid = Some(request_id.clone());
         let (settle, endpoint, ending) = match outcome {
             SendOutcome::Sent { push_id, endpoint } => (
                 Outcome::Sent {
@@ -258,23 +290,31 @@ pub fn apply(
                 }),
             ),
         };
-        lock.settle(index, settle).map_err(|e| anyhow!("{e}"))?;
-        if let Some(record) = lock.sends.get_mut(index) {
-            record.endpoint = endpoint;
-        }
         crash_if(opts, CrashPoint::BeforeSent);
-        if let Err(err) = guard.write(lock) {
-            // The lockfile on disk still says `sending`, which blocks every later apply: say
-            // what really happened so the operator can record it by hand.
+        let status = match &settle {
+            Outcome::Sent { .. } => Status::Sent,
+            Outcome::Rejected { .. } => Status::Rejected,
+            Outcome::Unknown { .. } => Status::Unknown,
+        };
+        if let Err(err) = record_outcome(
+            session,
+            &unit.key,
+            &request_id,
+            &settle,
+            endpoint.as_deref(),
+            status,
+        ) {
+            // The store still says `sending`, which blocks every later apply: say what really
+            // happened so the operator can record it by hand.
             let what = match &ending {
                 After::Continue { push_id, .. } => format!(
-                    "`{key}` WAS SENT (push id {push_id}) but recording it failed. The lockfile still \
-                     says `sending`; once the problem is fixed run \
-                     `pushform state resolve {key} --sent --push-id {push_id}`",
+                    "`{key}` WAS SENT (push id {push_id}) but recording it failed. The state still \
+                     says `sending`, so later runs are blocked and will not resend it; once the \
+                     problem is fixed run `pushform state resolve {key} --sent --push-id {push_id}`",
                     key = unit.key
                 ),
                 _ => format!(
-                    "the outcome of `{key}` could not be recorded. The lockfile still says `sending`; \
+                    "the outcome of `{key}` could not be recorded. The state still says `sending`; \
                      check the provider, then run `pushform state resolve {key} --sent` or `--not-sent`",
                     key = unit.key
                 ),
@@ -297,10 +337,63 @@ pub fn apply(
                     key: unit.key.clone(),
                     code,
                     message,
-                    next: next_free(lock, opts.quota, opts.now.get()),
+                    next: next_free(current(session)?, opts.quota, opts.now.get()),
                 });
             }
             After::Stop(ending) => return Ok(ending),
+        }
+    }
+}
+
+fn current(session: &dyn Session) -> Result<&Lock> {
+    session
+        .current()
+        .ok_or_else(|| anyhow!("internal error: the state vanished during apply"))
+}
+
+/// Settles the `sending` record of `request_id`, retrying a store that cannot take it yet.
+/// The record is found by its request id, not its position, so a state re-read after another
+/// writer moved still gets the right record; one already settled the same way is left alone.
+fn record_outcome(
+    session: &mut dyn Session,
+    key: &str,
+    request_id: &str,
+    settle: &Outcome,
+    endpoint: Option<&str>,
+    status: Status,
+) -> Result<()> {
+    let message = format!("pushform: {key} {status}");
+    let mut edit = |lock: &mut Lock| -> Result<bool> {
+        let index = lock
+            .sends
+            .iter()
+            .position(|r| r.request_id.as_deref() == Some(request_id))
+            .ok_or_else(|| {
+                anyhow!(
+                    "the `sending` record of `{key}` (request {request_id}) is gone from the state"
+                )
+            })?;
+        if lock.sends[index].status == status {
+            return Ok(false);
+        }
+        lock.settle(index, settle.clone())
+            .map_err(|e| anyhow!("{e}"))?;
+        lock.sends[index].endpoint = endpoint.map(str::to_owned);
+        Ok(true)
+    };
+    let mut pause = OUTCOME_BACKOFF;
+    let mut attempt = 1;
+    loop {
+        match session.commit(&message, &mut edit) {
+            Ok(_) => return Ok(()),
+            Err(err) if attempt >= OUTCOME_ATTEMPTS => {
+                return Err(err.context(format!("{attempt} attempts to record the outcome failed")));
+            }
+            Err(_) => {
+                std::thread::sleep(pause);
+                pause *= 2;
+                attempt += 1;
+            }
         }
     }
 }
@@ -328,7 +421,7 @@ fn next_scheduled(plan: &Plan) -> Option<(DateTime<Utc>, String)> {
 }
 
 fn next_free(lock: &Lock, quota: &Quota, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let index = crate::lockfile::LockIndex::new(lock);
+    let index = crate::state::LockIndex::new(lock);
     quota::free_slots(index.history(), quota, now, now + TimeDelta::days(3), 1)
         .into_iter()
         .next()

@@ -216,14 +216,15 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct LockWait {
-    /// Wait up to this many seconds for another pushform holding the lockfile, instead of failing at once.
+    /// Wait up to this many seconds for another pushform holding the state (the lockfile's OS
+    /// lock, or the lease on the git state branch), instead of failing at once.
     #[arg(long, value_name = "SECONDS")]
     pub lock_timeout: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
-    /// List every record of the lockfile (one per send attempt).
+    /// List every record of the state (one per send attempt).
     List,
     /// Show every record of one unit, with its body.
     Show {
@@ -274,6 +275,39 @@ pub enum StateCommand {
         push_id: Option<String>,
         #[command(flatten)]
         wait: LockWait,
+    },
+    /// Create an empty state (a new lineage) where there is none yet.
+    ///
+    /// pushform never starts a history by itself: until this has run, `apply` and every state
+    /// write refuse, so a deleted lockfile or state branch can never send everything again.
+    /// With the git backend it creates the state branch on the remote.
+    Init {
+        #[command(flatten)]
+        wait: LockWait,
+    },
+    /// Write the backend's state as a lockfile: to FILE, or to stdout without one.
+    ///
+    /// With `state push`, this moves a team between backends (file to git and back).
+    Pull {
+        /// Where to write it (replaced atomically); stdout without it.
+        file: Option<std::path::PathBuf>,
+    },
+    /// Upload a lockfile into a backend that has no state yet.
+    ///
+    /// Refused when the backend already holds a state: two histories are never merged.
+    Push {
+        /// A lockfile, e.g. the output of `state pull` or an old `pushform.lock`.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        wait: LockWait,
+    },
+    /// Clear a stale lease left on the git state branch by an apply that died.
+    ///
+    /// Check first that its holder (named by the error that sent you here) is really gone:
+    /// clearing the lease of a live apply lets a second one send beside it.
+    Unlock {
+        /// The lease id, as printed by the refused command.
+        lease_id: String,
     },
 }
 

@@ -12,7 +12,7 @@ use crate::window::{self, WindowFile, WindowSpec};
 
 pub const FILE_NAME: &str = "pushform.yaml";
 
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub api: Api,
@@ -20,28 +20,35 @@ pub struct Config {
     pub locales: Locales,
     pub defaults: Defaults,
     pub schedule: Schedule,
-    /// Path of the lockfile, relative to the project root.
-    #[serde(default = "default_lock")]
-    pub lock: String,
+    /// Path of the lockfile, relative to the project root (the older spelling of `state.path`).
+    pub lock: Option<String>,
+    /// Where the state (the record of every send) is kept.
+    pub state: Option<StateConfig>,
 }
 
-fn default_lock() -> String {
-    "pushform.lock".to_owned()
+/// The lockfile path when neither `lock` nor `state.path` is set.
+pub const DEFAULT_LOCK: &str = "pushform.lock";
+
+/// `state:`: the backend holding the record of every send.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// `file` (default): a lockfile on disk; `git`: a lockfile on a branch of a git remote.
+    pub backend: StateBackend,
+    /// file: the lockfile, relative to the project root (default pushform.lock).
+    pub path: Option<String>,
+    /// git: the remote holding the state branch (a remote name or a URL; default origin).
+    pub remote: Option<String>,
+    /// git: the branch holding only pushform.lock (default pushform-state).
+    pub branch: Option<String>,
 }
 
-// By hand, not derived: a repository without pushform.yaml must get the same defaults as one
-// with an empty pushform.yaml (a derived Default would leave `lock` empty).
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            api: Api::default(),
-            quota: QuotaConfig::default(),
-            locales: Locales::default(),
-            defaults: Defaults::default(),
-            schedule: Schedule::default(),
-            lock: default_lock(),
-        }
-    }
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackend {
+    #[default]
+    File,
+    Git,
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -135,6 +142,15 @@ impl Schedule {
 }
 
 impl Config {
+    /// The file backend's lockfile path as written (`state.path`, else `lock`, else the default).
+    pub fn lock_path(&self) -> &str {
+        self.state
+            .as_ref()
+            .and_then(|s| s.path.as_deref())
+            .or(self.lock.as_deref())
+            .unwrap_or(DEFAULT_LOCK)
+    }
+
     /// The fallback chain of a locale, the locale itself first; stops at a cycle.
     pub fn chain(&self, locale: &str) -> Vec<String> {
         let mut chain = vec![locale.to_owned()];
@@ -162,15 +178,15 @@ mod tests {
         assert_eq!(c.quota.per_day, 3);
         assert_eq!(c.quota.timezone, "Asia/Shanghai");
         assert_eq!(c.api.data_center, "cn");
-        assert_eq!(c.lock, "pushform.lock");
+        assert_eq!(c.lock_path(), "pushform.lock");
     }
 
     #[test]
     fn no_file_and_an_empty_file_mean_the_same() {
         let empty: Config = from_yaml("{}\n").unwrap();
         let none = Config::default();
-        assert_eq!(none.lock, empty.lock);
-        assert_eq!(none.lock, "pushform.lock");
+        assert_eq!(none.lock_path(), empty.lock_path());
+        assert_eq!(none.lock_path(), "pushform.lock");
         assert_eq!(none.quota.per_day, empty.quota.per_day);
         assert_eq!(none.api.timeout_secs, 10);
     }

@@ -17,7 +17,6 @@ pub mod config;
 pub mod emulator;
 pub mod exit;
 pub mod finding;
-pub mod lockfile;
 pub mod node;
 pub mod pgstate;
 pub mod plan;
@@ -28,8 +27,12 @@ pub mod quota;
 pub mod render;
 pub mod report;
 pub mod settings;
+pub mod state;
 pub mod validate;
 pub mod window;
+
+/// The old name of [`state`], kept so code written against it keeps compiling.
+pub use state as lockfile;
 
 use std::process::ExitCode;
 

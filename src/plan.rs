@@ -13,9 +13,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use similar::TextDiff;
 
-use crate::lockfile::{KeyState, Lock, LockIndex, Record, Status};
 use crate::quota::{self, Pending, Priority, Quota, Reason, Slot};
 use crate::render::{Unit, unit_key};
+use crate::state::{KeyState, Lock, LockIndex, Record, Status};
 
 /// Version of the JSON form of a plan (`plan --format json`, `plan --out`).
 pub const FORMAT_VERSION: u32 = 1;
@@ -662,9 +662,9 @@ fn pretty(v: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lockfile::{Record, RecordError};
     use crate::project::Project;
     use crate::render::render_all;
+    use crate::state::{Record, RecordError};
 
     fn units(ids: &[&str]) -> (tempfile::TempDir, Vec<Unit>) {
         let dir = tempfile::tempdir().unwrap();

@@ -16,7 +16,24 @@ pub struct Settings {
     /// "Now": the real clock, or `PUSHFORM_NOW`/`--now` pinned.
     pub now: Now,
     pub quota: Quota,
+    /// The file backend's lockfile (also set, unused, for other backends).
     pub lock_path: PathBuf,
+    /// Where the state is kept.
+    pub state: StateSpec,
+}
+
+/// The state backend, resolved from `state:` (or the older `lock:`) in pushform.yaml.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StateSpec {
+    File {
+        path: PathBuf,
+    },
+    Git {
+        /// The project folder: the git repository whose remote holds the branch.
+        dir: PathBuf,
+        remote: String,
+        branch: String,
+    },
 }
 
 /// The clock. Pinned time is for rehearsals and tests; it also stamps the lock records.
@@ -53,9 +70,7 @@ impl Settings {
                 config.quota.timezone
             )
         })?;
-        if config.lock.trim().is_empty() {
-            bail!("pushform.yaml: `lock` must be a file path");
-        }
+        let state = resolve_state(&global.dir, config)?;
         Ok(Settings {
             now,
             quota: Quota {
@@ -63,13 +78,72 @@ impl Settings {
                 per_day: config.quota.per_day,
                 tz,
             },
-            lock_path: global.dir.join(&config.lock),
+            lock_path: global.dir.join(config.lock_path()),
+            state,
         })
     }
 
     /// An instant in the provider's time zone, to the second, for people and the lock.
     pub fn local(&self, t: DateTime<Utc>) -> DateTime<chrono::FixedOffset> {
         t.with_timezone(&self.quota.tz).fixed_offset()
+    }
+}
+
+/// The state backend: `state:`, or the older top-level `lock:` (not both).
+fn resolve_state(dir: &std::path::Path, config: &Config) -> Result<StateSpec> {
+    use crate::config::StateBackend;
+    let state = config.state.clone().unwrap_or_default();
+    if config.lock.is_some() && config.state.is_some() {
+        bail!(
+            "pushform.yaml: `lock` and `state` are both set; `lock` is the older spelling of \
+             `state.path`: keep only `state`"
+        );
+    }
+    let nonblank = |field: &str, value: &Option<String>| -> Result<()> {
+        match value {
+            Some(v) if v.trim().is_empty() => bail!("pushform.yaml: `{field}` must not be empty"),
+            _ => Ok(()),
+        }
+    };
+    nonblank("lock", &config.lock)?;
+    nonblank("state.path", &state.path)?;
+    nonblank("state.remote", &state.remote)?;
+    nonblank("state.branch", &state.branch)?;
+    match state.backend {
+        StateBackend::File => {
+            if let Some(field) = [("remote", &state.remote), ("branch", &state.branch)]
+                .iter()
+                .find_map(|(f, v)| v.as_ref().map(|_| *f))
+            {
+                bail!(
+                    "pushform.yaml: `state.{field}` is for the git backend; set `state.backend: \
+                     git` or remove it"
+                );
+            }
+            Ok(StateSpec::File {
+                path: dir.join(config.lock_path()),
+            })
+        }
+        StateBackend::Git => {
+            if state.path.is_some() {
+                bail!(
+                    "pushform.yaml: `state.path` is for the file backend; the git backend keeps \
+                     pushform.lock at the root of `state.branch`"
+                );
+            }
+            if state.remote.as_deref().is_some_and(|r| r.starts_with('-')) {
+                bail!("pushform.yaml: `state.remote` must be a remote name or a URL");
+            }
+            let branch = state.branch.unwrap_or_else(|| "pushform-state".to_owned());
+            if branch.starts_with('-') || branch.contains("..") || branch.contains(' ') {
+                bail!("pushform.yaml: `state.branch` `{branch}` is not a usable branch name");
+            }
+            Ok(StateSpec::Git {
+                dir: dir.to_path_buf(),
+                remote: state.remote.unwrap_or_else(|| "origin".to_owned()),
+                branch,
+            })
+        }
     }
 }
 

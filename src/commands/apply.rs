@@ -12,12 +12,12 @@ use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::client::{self, Client, Credentials};
 use crate::config::Config;
 use crate::exit::Exit;
-use crate::lockfile::{Holder, Lock, LockStore};
 use crate::plan::{self, Action, Plan};
 use crate::printer::{Printer, Style};
 use crate::render::Unit;
 use crate::report;
-use crate::settings::{Settings, env_var};
+use crate::settings::{Settings, StateSpec, env_var};
+use crate::state::{self, Holder, Lock};
 
 use super::plan::{load_valid, read_plan};
 
@@ -32,15 +32,17 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
     let client = make_client(config, args.endpoint.as_deref())?;
     let crash_at = crash_point()?;
 
-    let store = LockStore::new(settings.lock_path.clone());
+    let store = state::open(&settings);
     let holder = Holder::current(command_line());
-    let mut guard = store
-        .acquire(
-            &holder,
-            args.lock_wait.lock_timeout.map(Duration::from_secs),
-        )
-        .map_err(|e| anyhow!("{e}"))?;
-    let mut lock = guard.load_or_create()?;
+    let mut session = store.open(
+        &holder,
+        args.lock_wait.lock_timeout.map(Duration::from_secs),
+    )?;
+    // Never an implicit new history: a missing state may be a deleted one.
+    let lock = session
+        .current()
+        .cloned()
+        .ok_or_else(|| state::no_state_error(&store.describe()))?;
     let now = settings.now.get();
 
     // Nothing is sent while any send of the lock is unresolved: its quota use and its fate are unknown.
@@ -124,15 +126,12 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
     };
     let tty = std::io::stderr().is_terminal();
     let mut observe = |event: Event<'_>| progress(printer, &settings, tty, &event);
-    let ending = apply::apply(
-        &mut guard,
-        &mut lock,
-        &selected,
-        &client,
-        &opts,
-        &mut observe,
-    )?;
-    Ok(finish(&ending, &settings, printer, &store))
+    // The protocol takes the lease before its first send: a run with nothing due writes nothing.
+    let result = apply::apply(session.as_mut(), &selected, &client, &opts, &mut observe);
+    if let Err(err) = session.release() {
+        printer.err(&format!("warning: {err:#}\n"));
+    }
+    Ok(finish(&result?, &settings, printer, &keep_note(&settings)))
 }
 
 fn progress(printer: &Printer, settings: &Settings, tty: bool, event: &Event<'_>) {
@@ -165,14 +164,23 @@ fn progress(printer: &Printer, settings: &Settings, tty: bool, event: &Event<'_>
     }
 }
 
-fn finish(ending: &Ending, settings: &Settings, printer: &Printer, store: &LockStore) -> Exit {
+/// What the user has to do with the state after an apply: commit the lockfile, or nothing.
+fn keep_note(settings: &Settings) -> String {
+    match &settings.state {
+        StateSpec::File { path } => format!(" Commit {}.", path.display()),
+        StateSpec::Git { remote, branch, .. } => {
+            format!(" The state is on branch {branch} of {remote}.")
+        }
+    }
+}
+
+fn finish(ending: &Ending, settings: &Settings, printer: &Printer, keep: &str) -> Exit {
     let at = |t: chrono::DateTime<chrono::Utc>| {
         settings
             .local(t)
             .format("%Y-%m-%d %H:%M:%S %:z")
             .to_string()
     };
-    let lockfile = store.path().display();
     match ending {
         Ending::Done {
             sent,
@@ -189,7 +197,7 @@ fn finish(ending: &Ending, settings: &Settings, printer: &Printer, store: &LockS
                     ));
                 }
             }
-            line.push_str(&format!(". Commit {lockfile}.\n"));
+            line.push_str(&format!(".{keep}\n"));
             printer.out(&printer.out_style(Style::Green, &line));
             Exit::Ok
         }
@@ -214,7 +222,7 @@ fn finish(ending: &Ending, settings: &Settings, printer: &Printer, store: &LockS
                     at(*t)
                 ));
             }
-            text.push_str(&format!("Stopped after {sent} sent. Commit {lockfile}.\n"));
+            text.push_str(&format!("Stopped after {sent} sent.{keep}\n"));
             printer.err(&format!(
                 "{}: {text}",
                 printer.err_style(Style::Red, "error")
@@ -226,7 +234,7 @@ fn finish(ending: &Ending, settings: &Settings, printer: &Printer, store: &LockS
                 "{}: {key}: the outcome is UNKNOWN ({reason}). The push may have reached users.\n  \
                  Check in the provider's console or with your users whether it arrived, then run\n  \
                  `pushform state resolve {key} --sent [--push-id ID]` or `pushform state resolve {key} --not-sent`.\n  \
-                 Apply refuses to send anything until then. Stopped after {sent} sent. Commit {lockfile}.\n",
+                 Apply refuses to send anything until then. Stopped after {sent} sent.{keep}\n",
                 printer.err_style(Style::Red, "error")
             ));
             Exit::Error
@@ -234,14 +242,18 @@ fn finish(ending: &Ending, settings: &Settings, printer: &Printer, store: &LockS
         Ending::Unreachable { sent, key, reason } => {
             printer.err(&format!(
                 "{}: {key}: not sent, no endpoint could be reached ({reason}). It stays pending; apply again later.\n  \
-                 Stopped after {sent} sent. Commit {lockfile}.\n",
+                 Stopped after {sent} sent.{keep}\n",
                 printer.err_style(Style::Red, "error")
             ));
             Exit::Error
         }
         Ending::Interrupted { sent } => {
             printer.err(&format!(
-                "Interrupted after {sent} sent; the lockfile is consistent. Commit {lockfile}.\n"
+                "Interrupted after {sent} sent; the {} is consistent.{keep}\n",
+                match settings.state {
+                    StateSpec::File { .. } => "lockfile",
+                    StateSpec::Git { .. } => "state",
+                }
             ));
             Exit::Error
         }

@@ -95,8 +95,49 @@ pub fn run(global: &GlobalArgs, args: &InitArgs, printer: &Printer) -> Result<Ex
         out.push_str(&format!("  {name}\n"));
     }
     printer.out(&out);
+    printer.info(&init_state(&dir));
     printer.info(&next_steps(&dir, &global.dir, args.directory.as_deref()));
     Ok(Exit::Ok)
+}
+
+/// A new repository gets an empty state at once when it can: inside a git repository whose
+/// remote `origin` is reachable, the state branch is created (unless it exists: then it is the
+/// team's history and is kept). Otherwise the message says how to create it later.
+fn init_state(dir: &Path) -> String {
+    use crate::state::{Holder, Lock, Store, git::GitStore};
+    let later = "The state branch is not created yet: once the repository has its remote \
+                 `origin`, run `pushform state init` (apply refuses to send until then).\n";
+    let inside_git = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "--git-dir"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !inside_git {
+        return later.to_owned();
+    }
+    let store = GitStore::new(
+        dir.to_path_buf(),
+        "origin".to_owned(),
+        "pushform-state".to_owned(),
+    );
+    let created = store
+        .open(&Holder::current("pushform init"), None)
+        .and_then(|mut session| {
+            if session.current().is_some() {
+                return Ok(false);
+            }
+            session
+                .create(Lock::new(), "pushform: state init (empty state)")
+                .map(|()| true)
+        });
+    match created {
+        Ok(true) => format!("Created an empty state in {}.\n", store.describe()),
+        Ok(false) => format!("Kept the existing state in {}.\n", store.describe()),
+        Err(err) => format!("{err:#}\n{later}"),
+    }
 }
 
 /// DIR relative to `-C`, and `-C` alone when DIR is not given.
@@ -120,6 +161,7 @@ fn next_steps(dir: &Path, base: &Path, arg: Option<&Path>) -> String {
          \x20 pushform plan         see what apply would send, to whom, and when\n\
          \x20 Edit campaigns/welcome.yaml (your app's packageName, tags and strings), then commit:\n\
          \x20   git init -b main && git add . && git commit -m \"Start pushform\"\n\
+         \x20 and, once the remote `origin` exists: pushform state init\n\
          \x20 The workflows in .github/workflows plan every pull request and apply main hourly.\n\
          \x20 Add the repository secrets RONGCLOUD_APP_KEY and RONGCLOUD_APP_SECRET, and run the\n\
          \x20 \"pushform apply\" workflow once with \"rehearsal\" ticked before the first real apply.\n"

@@ -7,7 +7,6 @@ use anyhow::{Context, Result, bail};
 use crate::cli::{GlobalArgs, PlanArgs, PlanFormat, ShowArgs};
 use crate::compare::{self, Comparison};
 use crate::exit::Exit;
-use crate::lockfile::LockStore;
 use crate::plan::{self, FORMAT_VERSION, Plan};
 use crate::printer::Printer;
 use crate::quota::Quota;
@@ -40,8 +39,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Result<Ex
     let Some((loaded, settings)) = load_valid(global, printer, "plan")? else {
         return Ok(Exit::Error);
     };
-    let store = LockStore::new(settings.lock_path.clone());
-    let lock = store.load()?;
+    let lock = super::state::read_for_plan(&settings, printer)?;
     let plan = plan::plan(
         &loaded.units,
         lock.as_ref(),

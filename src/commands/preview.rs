@@ -7,10 +7,10 @@ use anyhow::{Context, Result, bail};
 
 use crate::cli::{GlobalArgs, PreviewArgs};
 use crate::exit::Exit;
-use crate::lockfile::{KeyState, LockIndex, LockStore};
 use crate::plan;
 use crate::preview::{self, Input, Past, UnitInput};
 use crate::printer::Printer;
+use crate::state::{KeyState, Lock, LockIndex};
 
 use super::plan::load_valid;
 use super::render::select;
@@ -24,15 +24,15 @@ pub fn run(global: &GlobalArgs, args: &PreviewArgs, printer: &Printer) -> Result
         return Ok(Exit::Error);
     };
     let selected = select(&loaded.units, &args.keys)?;
-    let store = LockStore::new(settings.lock_path.clone());
-    let lock = store.load()?;
+    // The same state as `plan` reads, whichever backend holds it.
+    let lock = super::state::read_for_plan(&settings, printer)?;
     let plan = plan::plan(
         &loaded.units,
         lock.as_ref(),
         settings.now.get(),
         &settings.quota,
     );
-    let empty = crate::lockfile::Lock::default();
+    let empty = Lock::default();
     let index = LockIndex::new(lock.as_ref().unwrap_or(&empty));
     let changed: std::collections::HashSet<&str> = plan
         .actions

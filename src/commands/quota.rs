@@ -7,18 +7,23 @@ use chrono::TimeDelta;
 
 use crate::cli::GlobalArgs;
 use crate::exit::Exit;
-use crate::lockfile::{LockIndex, LockStore};
 use crate::printer::{Printer, Style};
-use crate::project::Project;
 use crate::quota;
-use crate::settings::Settings;
+use crate::state::{self, Freshness, Lock, LockIndex};
 
 pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
-    let project = Project::load(&global.dir)?;
-    let settings = Settings::resolve(global, &project.config)?;
-    let lock = LockStore::new(settings.lock_path.clone())
-        .load()?
-        .unwrap_or_default();
+    let settings = super::state::project_settings(global)?;
+    let store = state::open(&settings);
+    let snapshot = store.read(Freshness::Current)?;
+    let lock = if let Some(lock) = snapshot.lock {
+        lock
+    } else {
+        printer.err(&format!(
+            "warning: {}\n",
+            state::nothing_recorded(&store.describe())
+        ));
+        Lock::new()
+    };
     let index = LockIndex::new(&lock);
     let now = settings.now.get();
     let q = &settings.quota;

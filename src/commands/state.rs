@@ -1,6 +1,9 @@
-//! `pushform state …`: read the lockfile, and the few deliberate, recorded edits to it.
+//! `pushform state …`: read the state, the few deliberate, recorded edits to it, and moving it
+//! between backends. Every command goes through the store interface, so each behaves the same
+//! on the file and the git backend.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -8,11 +11,11 @@ use chrono::DateTime;
 
 use crate::cli::{GlobalArgs, LockWait, StateCommand};
 use crate::exit::Exit;
-use crate::lockfile::{Holder, Lock, LockGuard, LockStore, Record, Status};
 use crate::printer::{Printer, Style};
 use crate::project::Project;
 use crate::render::Unit;
 use crate::settings::Settings;
+use crate::state::{self, Freshness, Holder, Lock, Record, Session, Status, Store};
 
 use super::validate::load;
 
@@ -33,18 +36,155 @@ pub fn run(global: &GlobalArgs, command: &StateCommand, printer: &Printer) -> Re
             not_sent: _, // clap guarantees exactly one of --sent and --not-sent
             push_id,
             wait,
-        } => resolve(global, key, *sent, push_id.clone(), wait, printer),
+        } => resolve(global, key, *sent, push_id.as_deref(), wait, printer),
+        StateCommand::Init { wait } => init(global, wait, printer),
+        StateCommand::Pull { file } => pull(global, file.as_deref(), printer),
+        StateCommand::Push { file, wait } => push(global, file, wait, printer),
+        StateCommand::Unlock { lease_id } => unlock(global, lease_id, printer),
     }
 }
 
-fn read_only(global: &GlobalArgs) -> Result<(Settings, Lock)> {
+/// The project's settings, for commands that need no campaign: the one config loading path
+/// (`Project::load`), and a broken `pushform.yaml` is an error, never silently the defaults.
+pub(crate) fn project_settings(global: &GlobalArgs) -> Result<Settings> {
     let project = Project::load(&global.dir)?;
-    let settings = Settings::resolve(global, &project.config)?;
-    let store = LockStore::new(settings.lock_path.clone());
-    let lock = store.load()?.ok_or_else(|| {
+    if let Some(finding) = project
+        .findings
+        .iter()
+        .find(|f| f.is_error() && f.file.as_deref() == Some(crate::config::FILE_NAME))
+    {
+        bail!("{finding}; fix pushform.yaml first (`pushform validate` lists every problem)");
+    }
+    Settings::resolve(global, &project.config)
+}
+
+/// A session on the configured backend, holding its write lock.
+fn open_session(
+    settings: &Settings,
+    wait: &LockWait,
+    command: &str,
+) -> Result<(Box<dyn Store>, Box<dyn Session>)> {
+    let store = state::open(settings);
+    let holder = Holder::current(command);
+    let session = store.open(&holder, wait.lock_timeout.map(Duration::from_secs))?;
+    Ok((store, session))
+}
+
+fn init(global: &GlobalArgs, wait: &LockWait, printer: &Printer) -> Result<Exit> {
+    let settings = project_settings(global)?;
+    let (store, mut session) = open_session(&settings, wait, "pushform state init")?;
+    let lock = Lock::new();
+    let lineage = lock.lineage.clone();
+    session
+        .create(lock, "pushform: state init (empty state)")
+        .with_context(|| format!("no new state was created in {}", store.describe()))?;
+    printer.info(&format!(
+        "Created an empty state (lineage {lineage}) in {}.\n",
+        store.describe()
+    ));
+    Ok(Exit::Ok)
+}
+
+fn pull(global: &GlobalArgs, file: Option<&Path>, printer: &Printer) -> Result<Exit> {
+    let settings = project_settings(global)?;
+    let store = state::open(&settings);
+    let lock = store.read(Freshness::Current)?.lock.ok_or_else(|| {
         anyhow!(
-            "there is no lockfile at {} yet: nothing has been sent",
-            store.path().display()
+            "nothing is recorded in {}: there is no state to pull",
+            store.describe()
+        )
+    })?;
+    let json = state::to_pretty_json(&lock);
+    match file {
+        Some(path) => {
+            crate::atomic::write(path, json.as_bytes())?;
+            printer.info(&format!(
+                "Wrote the state of {} (lineage {}, serial {}, {} records) to {}.\n",
+                store.describe(),
+                lock.lineage,
+                lock.serial,
+                lock.sends.len(),
+                path.display()
+            ));
+        }
+        None => printer.out(&json),
+    }
+    Ok(Exit::Ok)
+}
+
+fn push(global: &GlobalArgs, file: &Path, wait: &LockWait, printer: &Printer) -> Result<Exit> {
+    let settings = project_settings(global)?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let lock = state::parse_lock(file, &bytes)?;
+    let (store, mut session) = open_session(&settings, wait, "pushform state push")?;
+    if let Some(existing) = session.current() {
+        let why = if existing.lineage == lock.lineage {
+            "the same lineage: it is already there".to_owned()
+        } else {
+            format!(
+                "another lineage ({}, serial {}, {} records); two histories are never merged",
+                existing.lineage,
+                existing.serial,
+                existing.sends.len()
+            )
+        };
+        bail!(
+            "{} already holds a state of {why}. `state push` only fills an empty backend",
+            store.describe()
+        );
+    }
+    let (lineage, records) = (lock.lineage.clone(), lock.sends.len());
+    session.create(
+        lock,
+        &format!(
+            "pushform: state push of {} ({records} records)",
+            file.display()
+        ),
+    )?;
+    printer.info(&format!(
+        "Pushed {} (lineage {lineage}, {records} records) into {}.\n",
+        file.display(),
+        store.describe()
+    ));
+    Ok(Exit::Ok)
+}
+
+fn unlock(global: &GlobalArgs, lease_id: &str, printer: &Printer) -> Result<Exit> {
+    let settings = project_settings(global)?;
+    let store = state::open(&settings);
+    let held = store.unlock(lease_id)?;
+    printer.info(&format!(
+        "Cleared the lease held by {held} on {}.\n",
+        store.describe()
+    ));
+    Ok(Exit::Ok)
+}
+
+/// The state for `plan`: the backend's, or its last fetched copy when it cannot be reached,
+/// with the warnings printed (a stale copy, nothing recorded yet).
+pub(crate) fn read_for_plan(settings: &Settings, printer: &Printer) -> Result<Option<Lock>> {
+    let store = state::open(settings);
+    let snapshot = store.read(Freshness::MayBeStale)?;
+    for warning in &snapshot.warnings {
+        printer.err(&format!("warning: {warning}\n"));
+    }
+    if snapshot.lock.is_none() {
+        printer.err(&format!(
+            "warning: {}\n",
+            state::nothing_recorded(&store.describe())
+        ));
+    }
+    Ok(snapshot.lock)
+}
+
+fn read_only(global: &GlobalArgs) -> Result<(Settings, Lock)> {
+    let settings = project_settings(global)?;
+    let store = state::open(&settings);
+    let lock = store.read(Freshness::Current)?.lock.ok_or_else(|| {
+        anyhow!(
+            "nothing is recorded in {} yet: nothing has been sent (a new repository starts \
+             with `pushform state init`)",
+            store.describe()
         )
     })?;
     Ok((settings, lock))
@@ -97,7 +237,7 @@ fn show(global: &GlobalArgs, key: &str, printer: &Printer) -> Result<Exit> {
     let (_, lock) = read_only(global)?;
     let records: Vec<&Record> = lock.sends.iter().filter(|r| r.key == key).collect();
     if records.is_empty() {
-        bail!("the lockfile has no record of `{key}`");
+        bail!("the state has no record of `{key}`");
     }
     printer.out(&format!("{}\n", serde_json::to_string_pretty(&records)?));
     Ok(Exit::Ok)
@@ -122,14 +262,6 @@ fn rendered(global: &GlobalArgs, key: &str) -> Result<(Settings, Unit)> {
     Ok((settings, unit))
 }
 
-fn acquire(settings: &Settings, wait: &LockWait, command: &str) -> Result<LockGuard> {
-    let store = LockStore::new(settings.lock_path.clone());
-    let holder = Holder::current(command);
-    store
-        .acquire(&holder, wait.lock_timeout.map(Duration::from_secs))
-        .map_err(|e| anyhow!("{e}"))
-}
-
 fn import(
     global: &GlobalArgs,
     key: &str,
@@ -141,16 +273,8 @@ fn import(
     let (settings, unit) = rendered(global, key)?;
     let at = DateTime::parse_from_rfc3339(sent_at.trim())
         .with_context(|| format!("--sent-at `{sent_at}` is not an RFC 3339 time"))?;
-    let mut guard = acquire(&settings, wait, "pushform state import")?;
-    let mut lock = guard.load_or_create()?;
-    if lock.sends.iter().any(|r| {
-        r.key == key && matches!(r.status, Status::Sent | Status::Sending | Status::Unknown)
-    }) {
-        bail!(
-            "the lockfile already has a sent or unresolved record of `{key}`; see `pushform state show {key}`"
-        );
-    }
-    lock.append(Record {
+    let (_store, mut session) = open_session(&settings, wait, "pushform state import")?;
+    let record = Record {
         key: unit.key.clone(),
         campaign: unit.campaign.clone(),
         locale: unit.locale.clone(),
@@ -165,8 +289,18 @@ fn import(
         source: Some("import".to_owned()),
         resolved_at: None,
         accepted: None,
-    });
-    guard.write(&mut lock)?;
+    };
+    session.commit(&format!("pushform: {key} sent (import)"), &mut |lock| {
+        if lock.sends.iter().any(|r| {
+            r.key == key && matches!(r.status, Status::Sent | Status::Sending | Status::Unknown)
+        }) {
+            bail!(
+                "the state already has a sent or unresolved record of `{key}`; see `pushform state show {key}`"
+            );
+        }
+        lock.append(record.clone());
+        Ok(true)
+    })?;
     printer.info(&format!(
         "Recorded `{key}` as sent at {at}; it will not be sent again and counts against the quota from then.\n"
     ));
@@ -175,12 +309,13 @@ fn import(
 
 fn accept(global: &GlobalArgs, key: &str, wait: &LockWait, printer: &Printer) -> Result<Exit> {
     let (settings, unit) = rendered(global, key)?;
-    let mut guard = acquire(&settings, wait, "pushform state accept")?;
-    let mut lock = guard.load_or_create()?;
+    let (_store, mut session) = open_session(&settings, wait, "pushform state accept")?;
     let now = settings.local(settings.now.get());
-    lock.accept(key, unit.digest.clone(), unit.body_json(), now)
-        .map_err(|e| anyhow!("{e}"))?;
-    guard.write(&mut lock)?;
+    session.commit(&format!("pushform: {key} accepted"), &mut |lock| {
+        lock.accept(key, unit.digest.clone(), unit.body_json(), now)
+            .map_err(|e| anyhow!("{e}"))?;
+        Ok(true)
+    })?;
     printer.info(&format!(
         "Accepted the current rendering of `{key}` (sha1 {}) as its reference; the body really sent stays in the lockfile.\n",
         unit.digest
@@ -192,18 +327,22 @@ fn resolve(
     global: &GlobalArgs,
     key: &str,
     sent: bool,
-    push_id: Option<String>,
+    push_id: Option<&str>,
     wait: &LockWait,
     printer: &Printer,
 ) -> Result<Exit> {
-    let project = Project::load(&global.dir)?;
-    let settings = Settings::resolve(global, &project.config)?;
-    let mut guard = acquire(&settings, wait, "pushform state resolve")?;
-    let mut lock = guard.load_or_create()?;
+    let settings = project_settings(global)?;
+    let (_store, mut session) = open_session(&settings, wait, "pushform state resolve")?;
     let now = settings.local(settings.now.get());
-    lock.resolve(key, sent, push_id, now)
-        .map_err(|e| anyhow!("{e}"))?;
-    guard.write(&mut lock)?;
+    let status = if sent { "sent" } else { "not sent" };
+    session.commit(
+        &format!("pushform: {key} resolved as {status}"),
+        &mut |lock| {
+            lock.resolve(key, sent, push_id.map(str::to_owned), now)
+                .map_err(|e| anyhow!("{e}"))?;
+            Ok(true)
+        },
+    )?;
     if sent {
         printer.info(&format!(
             "Recorded `{key}` as sent; it will not be sent again.\n"

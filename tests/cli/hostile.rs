@@ -437,6 +437,7 @@ fn control_characters_are_escaped_in_every_human_output() {
         "{}",
         runs[0].stdout
     );
+    repo.init_state();
     let import = pushform_with(
         repo.path(),
         &env,

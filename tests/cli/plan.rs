@@ -13,7 +13,15 @@ fn repo(ids: &[&str]) -> Repo {
             &campaign(id, &format!("{{alert: \"hello from {id}\"}}")),
         );
     }
+    init_state(&repo);
     repo
+}
+
+/// `pushform state init` unless the repository has a state already (writes refuse without one).
+fn init_state(repo: &Repo) {
+    if !repo.path().join("pushform.lock").exists() {
+        repo.run(&["state", "init"]).success();
+    }
 }
 
 /// Records `key` as sent at `at` (RFC 3339), as history for the plan.

@@ -9,6 +9,9 @@ use crate::support::{Repo, campaign};
 const EVENING: &str = "2026-11-26T20:00:00+08:00";
 
 fn import(repo: &Repo, key: &str, at: &str) {
+    if !repo.path().join("pushform.lock").exists() {
+        repo.init_state();
+    }
     repo.run(&["state", "import", key, "--sent-at", at])
         .success();
 }

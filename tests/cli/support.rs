@@ -50,6 +50,13 @@ impl Repo {
     pub fn run(&self, args: &[&str]) -> Run {
         pushform(self.path(), args)
     }
+
+    /// `pushform state init`: the empty state every repository needs before its first write
+    /// (`state import`, `apply`), since pushform never starts a history by itself.
+    pub fn init_state(&self) -> &Repo {
+        self.run(&["state", "init"]).success();
+        self
+    }
 }
 
 /// A minimal campaign that breaks no rule, with `notification` written as given (a flow mapping).

@@ -4,7 +4,7 @@
 
 use std::os::unix::process::ExitStatusExt;
 
-use pushform::lockfile::Status;
+use pushform::state::Status;
 
 use super::harness::{Repo, SAMPLE_NOW, assert_exactly_once, roomy_emulator};
 

@@ -7,7 +7,7 @@ use super::harness::{
     KEY, Repo, SAMPLE_NOW, SAMPLE_NOW_LOCAL, SECRET, assert_exactly_once, emulator, ms, records,
     sha1_hex,
 };
-use pushform::lockfile::Status;
+use pushform::state::Status;
 
 /// `plan --format json` at `now`: the keys and digests to send now, in plan order, and the
 /// earliest scheduled slot.

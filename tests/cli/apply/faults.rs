@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use pushform::emulator::{Emulator, EmulatorConfig, Fault};
-use pushform::lockfile::Status;
+use pushform::state::Status;
 
 use super::harness::{
     KEY, Repo, SAMPLE_NOW, SECRET, assert_exactly_once, dead_endpoint, emulator, ms, records,

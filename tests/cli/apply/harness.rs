@@ -12,7 +12,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use pushform::emulator::{Emulator, EmulatorConfig, Received};
-use pushform::lockfile::{Lock, LockStore, Record, Status};
+use pushform::state::{Lock, LockStore, Record, Status};
 use sha1::{Digest, Sha1};
 use tempfile::TempDir;
 
@@ -49,7 +49,13 @@ impl Repo {
         .expect("copy pushform.yaml");
         copy_tree(&root.join("campaigns"), &repo.path().join("campaigns"));
         copy_tree(&root.join("templates"), &repo.path().join("templates"));
+        repo.init_state();
         repo
+    }
+
+    /// `pushform state init`: an empty state, as every repository needs before its first apply.
+    pub fn init_state(&self) {
+        self.pushform().args(&["state", "init"]).run().ok();
     }
 
     /// `units` push units, all due at once under a quota of `per_hour`/`per_day`.
@@ -89,7 +95,15 @@ impl Repo {
             repo.write(&format!("campaigns/c{n:02}.yaml"), &text);
             n += 1;
         }
+        // `state init` wants a pushform repository: campaigns/ exists even with no campaign yet.
+        fs::create_dir_all(repo.path().join("campaigns")).expect("create campaigns/");
+        repo.init_state();
         repo
+    }
+
+    /// A repository already made in `dir` (e.g. a fresh clone), deleted with it.
+    pub fn from_dir(dir: TempDir) -> Repo {
+        Repo { dir }
     }
 
     fn empty() -> Repo {
@@ -264,6 +278,20 @@ impl Pushform {
             .unwrap_or_else(|e| panic!("{}: {e}", self.line.join(" ")))
     }
 
+    /// Starts it in the background in a process group of its own, output discarded: kill it
+    /// with [`kill_group`] and every process it started (git, and git's own children) dies with
+    /// it, as on a runner that is lost.
+    pub fn spawn_group(mut self) -> std::process::Child {
+        use std::os::unix::process::CommandExt as _;
+        self.cmd
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", self.line.join(" ")))
+    }
+
     /// Starts it in the background with its output captured; finish with [`Running::finish`].
     pub fn start(mut self) -> Running {
         let child = self
@@ -279,6 +307,16 @@ impl Pushform {
             started: Instant::now(),
         }
     }
+}
+
+/// SIGKILL to the whole process group led by `child` (see [`Pushform::spawn_group`]), then
+/// reaps it. `None` if it was killed, its exit code if it had already ended.
+pub fn kill_group(child: &mut std::process::Child) -> Option<i32> {
+    let _ = Command::new("kill")
+        .args(["-9", "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+    child.wait().expect("wait for the killed group").code()
 }
 
 /// A pushform started in the background.

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use pushform::lockfile::Status;
+use pushform::state::Status;
 
 use super::harness::{Repo, SAMPLE_NOW, assert_exactly_once, roomy_emulator, settle};
 

@@ -111,6 +111,7 @@ fn a_changed_unit_shows_the_body_that_was_sent_beside_the_new_one() {
         "campaigns/sale.yaml",
         &campaign("sale", "{title: Sale, alert: \"Now 30% off\"}"),
     );
+    repo.init_state();
     repo.run(&[
         "state",
         "import",

@@ -19,19 +19,40 @@ const STARTER: [&str; 9] = [
     "templates/macros.j2",
 ];
 
+/// `git` for the test's own setup, with a fixed identity.
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+}
+
 #[test]
 fn init_then_validate_and_plan_succeed() {
     let tmp = tempfile::tempdir().unwrap();
+    // A new repository with its remote: init creates the empty state on the state branch.
+    git(tmp.path(), &["init", "-q", "--bare", "remote.git"]);
+    let repo = tmp.path().join("new/repo");
+    fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["remote", "add", "origin", "../../remote.git"]);
     pushform(tmp.path())
         .args(["init", "new/repo"])
         .assert()
         .success()
         .stdout(contains("Created a pushform repository in new/repo:"))
         .stdout(contains("  campaigns/welcome.yaml\n"))
+        .stderr(contains(
+            "Created an empty state in branch pushform-state of the git remote origin.",
+        ))
         .stderr(contains("Next steps:"))
         .stderr(contains("cd new/repo"));
-    let repo = tmp.path().join("new/repo");
-    let names: Vec<String> = snapshot_tree(&repo).into_iter().map(|(n, _)| n).collect();
+    let mut names: Vec<String> = snapshot_tree(&repo).into_iter().map(|(n, _)| n).collect();
+    names.retain(|n| !n.starts_with(".git/"));
     assert_eq!(names, STARTER);
 
     pushform(&repo)
@@ -49,7 +70,39 @@ fn init_then_validate_and_plan_succeed() {
         .stdout(contains("+ welcome-2-0/zh-CN"))
         .stdout(contains(
             "Plan: 2 to send now, 0 scheduled, 0 expired, 0 errors.",
-        ));
+        ))
+        .stderr("");
+}
+
+#[test]
+fn init_without_a_remote_says_how_to_create_the_state_later() {
+    let tmp = tempfile::tempdir().unwrap();
+    pushform(tmp.path())
+        .arg("init")
+        .assert()
+        .success()
+        .stderr(contains("The state branch is not created yet"))
+        .stderr(contains("pushform state init"));
+    // Before it has a remote, plan says nothing is recorded yet; apply refuses.
+    pushform(tmp.path())
+        .arg("plan")
+        .env("PUSHFORM_NOW", NOW)
+        .assert()
+        .code(0)
+        .stderr(contains("needs . to be inside a git repository"))
+        .stderr(contains(
+            "warning: nothing is recorded in branch pushform-state",
+        ))
+        .stdout(contains("Plan: 2 to send now"));
+    pushform(tmp.path())
+        .args(["apply", "--auto-approve"])
+        .env("PUSHFORM_NOW", NOW)
+        .env("RONGCLOUD_APP_KEY", "k")
+        .env("RONGCLOUD_APP_SECRET", "s")
+        .env("PUSHFORM_ENDPOINT", "http://127.0.0.1:9")
+        .assert()
+        .code(1)
+        .stderr(contains("inside a git repository"));
 }
 
 #[test]
@@ -141,7 +194,10 @@ fn starter_config_writes_out_every_key() {
         "fallback:",
         "defaults:",
         "push:",
-        "lock:",
+        "state:",
+        "backend:",
+        "remote:",
+        "branch:",
     ] {
         let lines: Vec<&str> = config.lines().collect();
         let index = lines

@@ -37,8 +37,20 @@ pub fn pushform(dir: &Path) -> assert_cmd::Command {
     cmd
 }
 
-/// A private copy of the sample repository: its config, campaigns and templates (no lockfile).
+/// A private copy of the sample repository: its config, campaigns and templates, and an empty
+/// state.
 pub fn sample_copy() -> TempDir {
+    let tmp = sample_copy_without_state();
+    // An empty state, as `pushform state init` makes for every repository before its first apply.
+    pushform(tmp.path())
+        .args(["state", "init"])
+        .assert()
+        .success();
+    tmp
+}
+
+/// The same without a state (no lockfile).
+pub fn sample_copy_without_state() -> TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let root = crate_root();
     fs::copy(root.join("pushform.yaml"), tmp.path().join("pushform.yaml")).unwrap();

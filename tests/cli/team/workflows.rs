@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use pushform::emulator::{Emulator, EmulatorConfig};
 
-use super::{NOW, crate_root, pushform, sample_copy, yaml_value};
+use super::{NOW, crate_root, pushform, sample_copy, sample_copy_without_state, yaml_value};
 
 const GITHUB_PLAN: &str = "examples/github-actions/pushform-plan.yml";
 const GITHUB_APPLY: &str = "examples/github-actions/pushform-apply.yml";
@@ -100,7 +100,7 @@ fn github_plan_runs_on_pull_requests_and_updates_one_comment() {
 }
 
 #[test]
-fn github_apply_is_serialised_hourly_and_commits_the_lock() {
+fn github_apply_is_serialised_hourly_and_leaves_the_state_to_pushform() {
     let workflow = load(GITHUB_APPLY);
     let on = &workflow["on"];
     assert_eq!(on["push"]["branches"], serde_json::json!(["main"]));
@@ -130,14 +130,15 @@ fn github_apply_is_serialised_hourly_and_commits_the_lock() {
             "apply does not use {needle}"
         );
     }
-    for needle in [
-        "git add pushform.lock",
-        "[skip ci]",
-        "git pull --rebase",
-        "git push",
-    ] {
-        assert!(all.contains(needle), "the commit-back step lacks {needle}");
+    // The state is on the state branch, written by pushform itself: no commit-back step that a
+    // lost runner could skip.
+    for needle in ["git add", "git commit", "git push", "upload-artifact"] {
+        assert!(
+            !apply.to_string().contains(needle),
+            "the apply job still has a commit-back step ({needle})"
+        );
     }
+    assert!(all.contains("pushform apply --auto-approve"), "{all}");
     let rehearsal = &workflow["jobs"]["rehearsal"];
     assert!(
         rehearsal["env"]["PUSHFORM_ENDPOINT"]
@@ -173,14 +174,13 @@ fn gitlab_pipeline_has_the_required_keys() {
     let apply = &pipeline["pushform-apply"];
     assert_eq!(apply["resource_group"], "pushform-apply");
     let script = apply["script"].to_string();
-    for needle in [
-        "git add pushform.lock",
-        "[skip ci]",
-        "git pull --rebase",
-        "git push",
-    ] {
-        assert!(script.contains(needle), "the apply job lacks {needle}");
+    for needle in ["git add", "git commit", "git push"] {
+        assert!(
+            !script.contains(needle),
+            "the apply job still has a commit-back step ({needle})"
+        );
     }
+    assert!(script.contains("pushform apply --auto-approve"), "{script}");
     assert!(
         pipeline["pushform-plan"]["script"]
             .to_string()
@@ -284,7 +284,16 @@ fn run_pushform_lines(file: &str) -> Vec<(String, Vec<String>)> {
     let mut seen = Vec::new();
     for (job, lines) in job_scripts(file) {
         let mut subcommands = Vec::new();
-        let repo = sample_copy();
+        // A job that creates its own state starts without one; any other finds one (in CI, the
+        // state branch that `pushform state init` made once).
+        let own_state = lines
+            .iter()
+            .any(|l| pushform_command(l).is_some_and(|w| w[1..] == ["state", "init"]));
+        let repo = if own_state {
+            sample_copy_without_state()
+        } else {
+            sample_copy()
+        };
         let emulator = emulator();
         for words in lines.iter().filter_map(|l| pushform_command(l)) {
             let shown = words.join(" ");
@@ -361,7 +370,7 @@ fn every_pushform_line_of_the_github_workflows_runs() {
         run_pushform_lines(GITHUB_APPLY),
         jobs(&[
             ("apply", &["apply", "quota"]),
-            ("rehearsal", &["apply", "state list"]),
+            ("rehearsal", &["state init", "apply", "state list"]),
         ])
     );
 }
@@ -373,10 +382,31 @@ fn every_pushform_line_of_the_gitlab_pipeline_runs() {
         jobs(&[
             ("pushform-apply", &["apply", "quota"]),
             ("pushform-plan", &["preview", "plan"]),
-            ("pushform-rehearsal", &["apply", "state list"]),
+            ("pushform-rehearsal", &["state init", "apply", "state list"]),
             ("pushform-validate", &["validate"]),
         ])
     );
+}
+
+/// pushform is installed from its git repository at a pinned commit (no crates.io release), the
+/// placeholders marked as such.
+#[test]
+fn workflows_install_pushform_from_git_at_a_pinned_commit() {
+    for file in [GITHUB_PLAN, GITHUB_APPLY, GITLAB] {
+        let text = std::fs::read_to_string(crate_root().join(file)).unwrap();
+        assert!(
+            text.contains("cargo install --locked --git \"$PUSHFORM_GIT\" --rev \"$PUSHFORM_REV\""),
+            "{file}"
+        );
+        assert!(
+            !text.contains("--version"),
+            "{file} still installs a release"
+        );
+        assert!(
+            text.contains("PLACEHOLDER"),
+            "{file}: the placeholder is marked"
+        );
+    }
 }
 
 #[test]

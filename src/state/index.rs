@@ -1,0 +1,112 @@
+//! The planner's view of a state: where each key stands and the quota history, built in one
+//! pass so planning never rescans the records per unit.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::format::{Lock, Status};
+
+/// Where one key stands, as the planner needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyState<'a> {
+    /// Delivered. `digest`/`body` are the effective reference: the accepted
+    /// rendering if `state accept` set one, else what was sent.
+    Sent { digest: &'a str, body: &'a Value },
+    /// A `sending`/`unknown` record is not followed by any sent one: the push
+    /// may have been delivered, so nothing may be sent until it is resolved.
+    Unresolved { status: Status },
+    /// Every record is `rejected`: nothing was delivered, the unit is pending again.
+    AllRejected,
+}
+
+/// Per-key state and quota history, computed in one pass over the lock so the
+/// planner never rescans the records per unit.
+#[derive(Debug, Clone)]
+pub struct LockIndex<'a> {
+    states: HashMap<&'a str, KeyState<'a>>,
+    keys: Vec<&'a str>,
+    history: Vec<DateTime<Utc>>,
+}
+
+impl<'a> LockIndex<'a> {
+    /// Precedence per key: a `sending`/`unknown` record (not accepted) that
+    /// comes after the latest sent-or-accepted record makes the key
+    /// `Unresolved`; otherwise the latest sent-or-accepted record makes it
+    /// `Sent`; otherwise (every record rejected) it is `AllRejected`.
+    #[must_use]
+    pub fn new(lock: &'a Lock) -> Self {
+        #[derive(Default)]
+        struct Seen {
+            sent: Option<usize>,
+            unresolved: Option<usize>,
+        }
+        let mut seen: HashMap<&'a str, Seen> = HashMap::new();
+        let mut keys = Vec::new();
+        let mut history = Vec::with_capacity(lock.sends.len());
+        for (index, record) in lock.sends.iter().enumerate() {
+            history.push(record.attempted_at.with_timezone(&Utc));
+            let entry = seen.entry(record.key.as_str()).or_insert_with(|| {
+                keys.push(record.key.as_str());
+                Seen::default()
+            });
+            // An accepted record was explicitly taken as delivered-and-reference.
+            if record.status == Status::Sent || record.accepted.is_some() {
+                entry.sent = Some(index);
+            } else if record.status.is_unresolved() {
+                entry.unresolved = Some(index);
+            }
+        }
+        history.sort_unstable();
+        let states = seen
+            .into_iter()
+            .map(|(key, seen)| {
+                let state = match (seen.sent, seen.unresolved) {
+                    (sent, Some(u)) if sent.is_none_or(|s| u > s) => KeyState::Unresolved {
+                        status: lock.sends[u].status,
+                    },
+                    (Some(s), _) => {
+                        let record = &lock.sends[s];
+                        match &record.accepted {
+                            Some(accepted) => KeyState::Sent {
+                                digest: &accepted.digest,
+                                body: &accepted.body,
+                            },
+                            None => KeyState::Sent {
+                                digest: &record.digest,
+                                body: &record.body,
+                            },
+                        }
+                    }
+                    (None, _) => KeyState::AllRejected,
+                };
+                (key, state)
+            })
+            .collect();
+        LockIndex {
+            states,
+            keys,
+            history,
+        }
+    }
+
+    /// The key's state, or `None` if the lock has never seen it.
+    #[must_use]
+    pub fn state(&self, key: &str) -> Option<&KeyState<'a>> {
+        self.states.get(key)
+    }
+
+    /// Every key in the lock, in order of first appearance.
+    #[must_use]
+    pub fn keys(&self) -> &[&'a str] {
+        &self.keys
+    }
+
+    /// The `attempted_at` of every record, whatever its status, in UTC and
+    /// sorted ascending: the quota history.
+    #[must_use]
+    pub fn history(&self) -> &[DateTime<Utc>] {
+        &self.history
+    }
+}
