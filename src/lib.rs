@@ -16,6 +16,7 @@ pub mod config;
 pub mod emulator;
 pub mod exit;
 pub mod finding;
+pub mod l10n;
 pub mod lockfile;
 pub mod node;
 pub mod plan;

@@ -1,0 +1,7 @@
+//! Localisation beyond one string per key: CLDR plurals, the pseudo-locale, the coverage report
+//! (`l10n status`) and the exchange with translators (`l10n export` / `l10n import`).
+//!
+//! Everything here is pure: it reads a loaded [`Project`](crate::project::Project) and returns
+//! values; the `l10n` command prints them and writes files.
+
+pub mod plural;
