@@ -4,4 +4,6 @@
 //! Everything here is pure: it reads a loaded [`Project`](crate::project::Project) and returns
 //! values; the `l10n` command prints them and writes files.
 
+pub mod placeholders;
 pub mod plural;
+pub mod pseudo;
