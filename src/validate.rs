@@ -621,6 +621,10 @@ pub fn check_project(project: &Project) -> Vec<Finding> {
     findings
 }
 
+/// How the finding about a campaign declaring the pseudo-locale starts: `render --locale en-XA`
+/// declares it itself (in its own copy of the project) and drops exactly these findings.
+pub const PSEUDO_DECLARED: &str = "`en-XA` is the pseudo-locale,";
+
 /// Plural entries (a string of `t` written as CLDR forms) must have every form their locale
 /// uses, `other` always: Russian needs `one few many other`, Japanese only `other`. A catalog's
 /// entries are checked against the catalog's locale, a campaign's `strings` against the locale
@@ -635,7 +639,7 @@ pub fn check_plurals(project: &Project) -> Vec<Finding> {
             if locale.name == crate::l10n::pseudo::LOCALE {
                 findings.push(
                     Finding::error(format!(
-                        "`{}` is the pseudo-locale, derived from the default locale for `render --locale {0}` only; it is never planned or sent, so a campaign cannot declare it",
+                        "{PSEUDO_DECLARED} derived from the default locale for `render --locale {}` only; it is never planned or sent, so a campaign cannot declare it",
                         locale.name
                     ))
                     .in_file(campaign.file.to_string())
