@@ -21,6 +21,7 @@
 
 mod apply;
 mod help;
+mod l10n;
 mod plan;
 mod props;
 mod readme;
