@@ -407,3 +407,30 @@ fn the_pseudo_locale_renders_but_is_never_planned() {
         .failure()
         .stderr_has(&["`en-XA` is the pseudo-locale"]);
 }
+
+#[test]
+fn the_readme_shows_l10n_status_and_export_of_this_repository_as_printed() {
+    let readme = fs::read_to_string(crate::support::sample_repo().join("README.md")).unwrap();
+    let status = crate::support::pushform(&crate::support::sample_repo(), &["l10n", "status"]);
+    status.success();
+    assert!(
+        readme.contains(&format!("$ pushform l10n status\n{}```", status.stdout)),
+        "README's status of this repository differs from:\n{}",
+        status.stdout
+    );
+    let export = crate::support::pushform(
+        &crate::support::sample_repo(),
+        &["l10n", "export", "--locale", "en"],
+    );
+    export.success();
+    let head: String = export
+        .stdout
+        .lines()
+        .take(11)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        readme.contains(&head),
+        "README's export excerpt differs from:\n{head}"
+    );
+}
