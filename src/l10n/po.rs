@@ -312,3 +312,53 @@ pub fn read(text: &str) -> Result<Imported> {
         entries: out,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_line_strings_escapes_and_fuzzy_entries() {
+        let text = "msgid \"\"\nmsgstr \"\"\n\"Language: ru\\n\"\n\n\
+                    msgctxt \"a\"\nmsgid \"\"\n\"line one\\n\"\n\"say \\\"hi\\\"\"\nmsgstr \"строка\\n\"\n\"«привет»\"\n\n\
+                    #, fuzzy\nmsgctxt \"b\"\nmsgid \"x\"\nmsgstr \"y\"\n\n\
+                    msgctxt \"c\"\nmsgid \"{{ n }} file\"\nmsgid_plural \"{{ n }} files\"\nmsgstr[0] \"{{ n }} файл\"\nmsgstr[1] \"\"\nmsgstr[2] \"{{ n }} файлов\"\nmsgstr[3] \"\"\n";
+        let imported = read(text).expect("reads");
+        assert_eq!(imported.locale, "ru");
+        let got: Vec<(String, Option<String>, String)> = imported
+            .entries
+            .iter()
+            .map(|e| (e.key.clone(), e.form.clone(), e.target.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a".to_owned(), None, "строка\n«привет»".to_owned()),
+                (
+                    "c".to_owned(),
+                    Some("one".to_owned()),
+                    "{{ n }} файл".to_owned()
+                ),
+                (
+                    "c".to_owned(),
+                    Some("many".to_owned()),
+                    "{{ n }} файлов".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(imported.entries[0].source, ["line one\nsay \"hi\""]);
+        assert_eq!(
+            imported.entries[1].source,
+            ["{{ n }} file", "{{ n }} files"]
+        );
+    }
+
+    #[test]
+    fn plural_forms_header_only_where_the_indices_match_cldr() {
+        assert_eq!(plural_forms("en-GB"), Some("nplurals=2; plural=(n != 1);"));
+        assert!(plural_forms("ar").is_some_and(|f| f.starts_with("nplurals=6")));
+        assert_eq!(plural_forms("ja"), Some("nplurals=1; plural=0;"));
+        // French has one, many, other in CLDR: no formula is guessed.
+        assert_eq!(plural_forms("fr"), None);
+    }
+}

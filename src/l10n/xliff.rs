@@ -333,3 +333,105 @@ pub fn read(text: &str) -> Result<Imported> {
         .collect();
     Ok(Imported { locale, entries })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::l10n::exchange::{Form, Unit};
+
+    fn export() -> Export {
+        Export {
+            source_locale: "en".to_owned(),
+            target_locale: "ru".to_owned(),
+            original: "templates/locales/en.yaml".to_owned(),
+            units: vec![
+                Unit {
+                    key: "title".to_owned(),
+                    maxwidth: Some(50),
+                    text: Text::Single {
+                        source: "Tom & \"Jerry\" <{{ name }}>".to_owned(),
+                        target: Some("Том и «Джерри» <{{ name }}>".to_owned()),
+                    },
+                },
+                Unit {
+                    key: "unread".to_owned(),
+                    maxwidth: None,
+                    text: Text::Plural {
+                        singular: "{{ n }} message".to_owned(),
+                        other: "{{ n }} messages".to_owned(),
+                        forms: vec![
+                            Form {
+                                category: "one",
+                                source: "{{ n }} message".to_owned(),
+                                target: Some("{{ n }} сообщение".to_owned()),
+                            },
+                            Form {
+                                category: "few",
+                                source: "{{ n }} messages".to_owned(),
+                                target: None,
+                            },
+                        ],
+                    },
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn what_is_written_reads_back_with_placeholders_and_escapes_intact() {
+        let text = write(&export());
+        assert!(
+            text.contains("<unit id=\"title\" slr:sizeRestriction=\"50\">"),
+            "{text}"
+        );
+        assert!(
+            text.contains("<source>Tom &amp; &quot;Jerry&quot; &lt;<ph id=\"1\" dataRef=\"d1\" disp=\"{{ name }}\"/>&gt;</source>"),
+            "{text}"
+        );
+        let imported = read(&text).expect("reads");
+        assert_eq!(imported.locale, "ru");
+        assert_eq!(
+            imported.entries,
+            [
+                Translated {
+                    key: "title".to_owned(),
+                    form: None,
+                    source: vec!["Tom & \"Jerry\" <{{ name }}>".to_owned()],
+                    target: "Том и «Джерри» <{{ name }}>".to_owned(),
+                },
+                Translated {
+                    key: "unread".to_owned(),
+                    form: Some("one".to_owned()),
+                    source: vec!["{{ n }} message".to_owned()],
+                    target: "{{ n }} сообщение".to_owned(),
+                },
+            ],
+            "the untranslated `few` form is left out"
+        );
+    }
+
+    #[test]
+    fn cdata_character_references_and_empty_targets_are_read() {
+        let text = r#"<?xml version="1.0"?>
+<xliff xmlns="urn:oasis:names:tc:xliff:document:2.0" version="2.0" srcLang="en" trgLang="de">
+ <file id="f"><unit id="a"><segment><source>Hi</source><target><![CDATA[Hallo & <du>]]>&#x21;</target></segment></unit>
+ <unit id="b"><segment><source>Bye</source><target/></segment></unit></file></xliff>"#;
+        let imported = read(text).expect("reads");
+        assert_eq!(imported.entries.len(), 1);
+        assert_eq!(imported.entries[0].target, "Hallo & <du>!");
+    }
+
+    #[test]
+    fn other_versions_and_inline_markup_it_never_writes_are_refused() {
+        let old = r#"<xliff version="1.2" trgLang="de"></xliff>"#;
+        assert!(
+            read(old)
+                .unwrap_err()
+                .to_string()
+                .contains("not an XLIFF 2.0 file")
+        );
+        let pc = r#"<xliff version="2.0" trgLang="de"><file id="f"><unit id="a"><segment><source>x</source><target><pc id="1">x</pc></target></segment></unit></file></xliff>"#;
+        let err = read(pc).unwrap_err().to_string();
+        assert!(err.contains("an inline <pc>"), "{err}");
+    }
+}
