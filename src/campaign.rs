@@ -12,8 +12,11 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::body::{Audience, PushBody};
+use crate::config::Config;
 use crate::finding::Finding;
 use crate::node::{Node, Origin, from_yaml};
+use crate::quota::Priority;
+use crate::window::{self, Window, WindowFile, WindowSpec};
 
 /// The file format, exactly as written. `Spanned` and `Node` keep lines for findings.
 #[derive(Deserialize, JsonSchema)]
@@ -37,6 +40,22 @@ pub struct CampaignFile {
     #[serde(default)]
     #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
     pub vars: Option<Node>,
+    /// Who picks a quota slot first: `high`, `normal` (default) or `low`.
+    #[serde(default)]
+    #[schemars(with = "Option<Priority>")]
+    pub priority: Option<Spanned<Priority>>,
+    /// Hours in which this campaign may be sent; replaces `schedule.window` of pushform.yaml.
+    #[serde(default)]
+    pub send_window: Option<WindowFile>,
+    /// Former ids of this campaign: its pushes take over their history in the state, so a
+    /// renamed campaign is not sent again.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub moved_from: Option<Vec<Spanned<String>>>,
+    /// The id of an earlier campaign whose push this one deliberately sends again.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub resend_of: Option<Spanned<String>>,
     /// One push per locale, in this order.
     #[serde(default)]
     pub locales: Option<IndexMap<String, LocaleFile>>,
@@ -57,6 +76,10 @@ pub struct LocaleFile {
     #[serde(default)]
     #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
     pub strings: Option<Node>,
+    /// Hours in which this locale may be sent (e.g. in its audience's time zone); replaces
+    /// the campaign's `send_window` and `schedule.window`.
+    #[serde(default)]
+    pub send_window: Option<WindowFile>,
 }
 
 #[derive(Clone, Debug)]
@@ -64,6 +87,24 @@ pub struct Locale {
     pub name: String,
     pub audience: Option<Node>,
     pub strings: Option<Node>,
+    pub window: Option<WindowSpec>,
+}
+
+/// An id named by `moved_from` or `resend_of`, with where it was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdRef {
+    pub id: String,
+    pub origin: Origin,
+}
+
+/// What the scheduler and the re-send guard need to know about one unit beyond its body.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnitSchedule {
+    pub priority: Priority,
+    /// The window in force: the locale's, else the campaign's, else the project's.
+    pub window: Option<Window>,
+    pub moved_from: Vec<IdRef>,
+    pub resend_of: Option<IdRef>,
 }
 
 #[derive(Clone, Debug)]
@@ -79,6 +120,31 @@ pub struct Campaign {
     pub vars: Option<Node>,
     pub locales: Vec<Locale>,
     pub push: Node,
+    pub priority: Priority,
+    pub window: Option<WindowSpec>,
+    pub moved_from: Vec<IdRef>,
+    pub resend_of: Option<IdRef>,
+}
+
+impl Campaign {
+    /// The scheduling of this campaign's unit in `locale` (`None` for a campaign without
+    /// locales). A window without its own `timezone` is read in `quota.timezone`.
+    pub fn schedule_for(&self, locale: Option<&str>, config: &Config) -> UnitSchedule {
+        let default_tz = config.quota.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
+        let own = locale
+            .and_then(|name| self.locales.iter().find(|l| l.name == name))
+            .and_then(|l| l.window)
+            .or(self.window);
+        let window = own
+            .or_else(|| config.schedule.window_spec())
+            .map(|spec| spec.resolve(default_tz));
+        UnitSchedule {
+            priority: self.priority,
+            window,
+            moved_from: self.moved_from.clone(),
+            resend_of: self.resend_of.clone(),
+        }
+    }
 }
 
 /// Parses a campaign file. Structural errors (YAML syntax, unknown keys, bad timestamps) are
@@ -119,6 +185,37 @@ pub fn parse(file: &Arc<str>, source: &str, findings: &mut Vec<Finding>) -> Opti
     };
     let (not_before, _) = time("not_before", parsed.not_before);
     let (not_after, not_after_origin) = time("not_after", parsed.not_after);
+    let window = parsed
+        .send_window
+        .as_ref()
+        .and_then(|w| window::parse(file, "send_window", w, findings));
+    let id_ref = |value: Spanned<String>| IdRef {
+        id: value.value.trim().to_owned(),
+        origin: at(value.referenced.line()),
+    };
+    let moved_from: Vec<IdRef> = parsed
+        .moved_from
+        .unwrap_or_default()
+        .into_iter()
+        .map(id_ref)
+        .collect();
+    let resend_of = parsed.resend_of.map(id_ref);
+    let own_id = parsed.id.value.as_str();
+    for (field, r) in moved_from
+        .iter()
+        .map(|r| ("moved_from", r))
+        .chain(resend_of.iter().map(|r| ("resend_of", r)))
+    {
+        if r.id == own_id {
+            findings.push(
+                Finding::error(format!(
+                    "`{own_id}` names the campaign itself; name the id it had before"
+                ))
+                .at(&r.origin)
+                .field(field),
+            );
+        }
+    }
     let stamp = |node: Option<Node>| {
         node.map(|mut n| {
             n.set_file(file);
@@ -129,10 +226,16 @@ pub fn parse(file: &Arc<str>, source: &str, findings: &mut Vec<Finding>) -> Opti
         .locales
         .unwrap_or_default()
         .into_iter()
-        .map(|(name, spec)| Locale {
-            name,
-            audience: stamp(spec.audience),
-            strings: stamp(spec.strings),
+        .map(|(name, spec)| {
+            let window = spec.send_window.as_ref().and_then(|w| {
+                window::parse(file, &format!("locales.{name}.send_window"), w, findings)
+            });
+            Locale {
+                audience: stamp(spec.audience),
+                strings: stamp(spec.strings),
+                window,
+                name,
+            }
         })
         .collect();
     let push = stamp(parsed.push).unwrap_or_else(|| {
@@ -151,6 +254,10 @@ pub fn parse(file: &Arc<str>, source: &str, findings: &mut Vec<Finding>) -> Opti
         vars: stamp(parsed.vars),
         locales,
         push,
+        priority: parsed.priority.map(|p| p.value).unwrap_or_default(),
+        window,
+        moved_from,
+        resend_of,
     })
 }
 
@@ -222,6 +329,59 @@ mod tests {
         );
         let detail = f[0].detail.as_deref().unwrap_or_default();
         assert!(detail.contains("--> campaigns/a.yaml:3:1"), "{detail}");
+    }
+
+    #[test]
+    fn the_narrowest_window_wins_and_a_zone_defaults_to_the_quota_zone() {
+        let (c, f) = parse_ok(
+            "id: a\npriority: low\nsend_window: {from: \"10:00\", to: \"20:00\"}\n\
+             moved_from: [a-old, a-older]\nresend_of: a-first\nlocales:\n  \
+             en: {send_window: {from: \"22:00\", to: \"06:00\", timezone: America/New_York}}\n  \
+             de: {}\npush: {}\n",
+        );
+        assert!(f.is_empty(), "{f:?}");
+        let c = c.unwrap();
+        let config: Config = from_yaml(
+            "quota: {timezone: Europe/London}\nschedule: {window: {from: \"09:00\", to: \"21:00\"}}\n",
+        )
+        .unwrap();
+        let en = c.schedule_for(Some("en"), &config);
+        assert_eq!(
+            en.window.unwrap().to_string(),
+            "22:00–06:00 America/New_York"
+        );
+        assert_eq!(en.priority, Priority::Low);
+        let de = c.schedule_for(Some("de"), &config);
+        assert_eq!(de.window.unwrap().to_string(), "10:00–20:00 Europe/London");
+        let ids: Vec<_> = de
+            .moved_from
+            .iter()
+            .map(|r| (r.id.as_str(), r.origin.line))
+            .collect();
+        assert_eq!(ids, [("a-old", 4), ("a-older", 4)]);
+        assert_eq!(de.resend_of.unwrap().origin.line, 5);
+        // Without its own window, the project's applies.
+        let (plain, _) = parse_ok("id: b\npush: {}\n");
+        let plain = plain.unwrap().schedule_for(None, &config);
+        assert_eq!(
+            plain.window.unwrap().to_string(),
+            "09:00–21:00 Europe/London"
+        );
+        assert_eq!(plain.priority, Priority::Normal);
+        assert_eq!(
+            c.schedule_for(None, &Config::default()).window.unwrap().tz,
+            chrono_tz::Asia::Shanghai
+        );
+    }
+
+    #[test]
+    fn naming_itself_in_moved_from_or_resend_of_is_an_error() {
+        let (_, f) = parse_ok("id: a\nmoved_from: [a]\nresend_of: a\npush: {}\n");
+        let fields: Vec<_> = f
+            .iter()
+            .map(|f| (f.field.as_deref().unwrap(), f.line.unwrap()))
+            .collect();
+        assert_eq!(fields, [("moved_from", 2), ("resend_of", 3)]);
     }
 
     #[test]

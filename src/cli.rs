@@ -82,6 +82,14 @@ pub enum Command {
     Plan(PlanArgs),
     /// Print a plan saved with `plan --out FILE`.
     Show(ShowArgs),
+    /// Write a static site: the plan as a timeline and every push as the phones show it.
+    ///
+    /// An index with the plan day by day (slots, reasons, quota windows), and a page per
+    /// campaign with its locales side by side as iOS (lock screen, banner), Android (shade,
+    /// collapsed and expanded) and HarmonyOS show them, from the fields that win on each
+    /// platform, with the lines each platform cuts marked. HTML and CSS only: no script, nothing
+    /// loaded from the network. Open DIR/index.html, or upload DIR as a CI artifact.
+    Preview(PreviewArgs),
     /// Send what is due, in plan order, inside the quota; record every send in the lockfile.
     ///
     /// Without PLANFILE it plans, shows the plan and asks for `yes` (or takes --auto-approve).
@@ -219,6 +227,26 @@ pub struct PlanArgs {
     /// Also list the units that are up to date.
     #[arg(long)]
     pub all: bool,
+    /// Say what this change adds to the queue, which pending pushes it moves (from when to
+    /// when) and which it makes expire, compared with BASE, a plan saved from the base branch
+    /// with `pushform plan --out BASE` (human and markdown formats).
+    #[arg(long, value_name = "BASE", env = "PUSHFORM_COMPARE_TO")]
+    pub compare_to: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// Only these campaigns or units (the timeline still shows the whole plan).
+    #[arg(value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// The folder to write (relative to -C); replaced if an earlier preview wrote it.
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "DIR",
+        default_value = "preview"
+    )]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

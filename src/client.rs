@@ -156,12 +156,15 @@ fn parse_endpoint(raw: &str) -> anyhow::Result<String> {
 }
 
 /// `raw` with the user credentials of its authority (`user:password@`) masked, for messages.
+///
+/// Everything up to the last `@` is masked, not only up to the first `/`, `?` or `#`: a
+/// password may contain those (`https://u:pa/ss@host`), and masking too much of a URL that has
+/// an `@` in its path is the safe mistake.
 fn redacted(raw: &str) -> String {
     let Some((scheme, rest)) = raw.split_once("://") else {
         return raw.to_owned();
     };
-    let authority = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority].rfind('@') {
+    match rest.rfind('@') {
         Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
         None => raw.to_owned(),
     }
@@ -268,7 +271,7 @@ impl fmt::Debug for Client {
 
 /// Longest accepted timeout; far beyond any useful value, and it keeps deadline arithmetic (ours
 /// and reqwest's) clear of overflow.
-const MAX_TIMEOUT: Duration = Duration::from_hours(1);
+pub const MAX_TIMEOUT: Duration = Duration::from_hours(1);
 /// Longest `X-Request-ID` the provider keeps.
 const MAX_REQUEST_ID: usize = 36;
 /// Answers are a few dozen bytes; anything bigger is not the API talking.
@@ -592,11 +595,30 @@ fn classify(endpoint: &str, status: u16, body: Result<&[u8], &str>) -> Outcome {
             message: "HTTP 429 Too Many Requests".to_owned(),
             endpoint: endpoint.to_owned(),
         },
+        // Any other client error: the provider refused the request as a whole (too large, no
+        // such path, bad method) before processing it, so nothing was sent.
+        400..=499 => Outcome::Rejected {
+            code: i64::from(status),
+            http_status: status,
+            message: format!(
+                "HTTP {status} {}: the request was refused and not processed{}",
+                reason_phrase(status),
+                describe_body(body)
+            ),
+            endpoint: endpoint.to_owned(),
+        },
         _ => unknown(format!(
             "HTTP {status} without a recognisable answer{}; the push may or may not have gone out",
             describe_body(body)
         )),
     }
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("client error")
 }
 
 fn describe_body(body: Result<&[u8], &str>) -> String {
@@ -800,12 +822,22 @@ mod tests {
             "ftp://ops:hunter2-pw@127.0.0.1/x",
             "http://ops:hunter2-pw@example.com",
             "https://api.rong-api.com,https://hunter2-pw@api-b.rong-api.com/?q=1",
+            // Passwords with the characters that end a URL's authority.
+            "https://ops:hun/ter2-pw@api.rong-api.com",
+            "https://ops:hun#ter2-pw@api.rong-api.com",
+            "https://ops:hun?ter2-pw@api.rong-api.com",
+            "http://ops:a/b?c#hunter2-pw@127.0.0.1:9",
         ] {
             let error = format!("{:#}", parse_endpoints(list).expect_err(list));
-            assert!(!error.contains("hunter2"), "{error}");
+            assert!(
+                !error.contains("hunter2") && !error.contains("ter2-pw"),
+                "{error}"
+            );
             assert!(error.contains("***@"), "{error}");
         }
-        assert_eq!(redacted("https://a.example/p@q"), "https://a.example/p@q");
+        // An `@` in a path cannot be told from one in a password: masked too, the safe way.
+        assert_eq!(redacted("https://a.example/p@q"), "https://***@q");
+        assert_eq!(redacted("https://a.example/p"), "https://a.example/p");
         assert_eq!(redacted("not a url"), "not a url");
     }
 
@@ -856,12 +888,10 @@ mod tests {
             (200, r#"{"code":200}"#), // sent, but no id to prove it
             (200, r#"{"code":200,"id":""}"#),
             (201, r#"{"code":200,"id":"x"}"#),
-            (400, r#"{"code":200,"id":"x"}"#), // contradictory
             (200, r#"{"code":1000,"errorMessage":"internal"}"#),
             (500, r#"{"code":1002,"errorMessage":"bad"}"#),
             (502, "<html>bad gateway"),
             (302, ""),
-            (404, "<html>not found"),
             (200, "<html>oops"),
             (200, r#"{"id":"x"}"#),
             (200, r#"{"code":"200","id":"x"}"#),
@@ -870,6 +900,26 @@ mod tests {
             assert_unknown(&classify(e, status, ok(body)));
         }
         assert_unknown(&classify(e, 200, Err("connection reset")));
+        // Any other 4xx: refused as a whole, never processed, whatever the body says.
+        for (status, body) in [
+            (400, r#"{"code":200,"id":"x"}"#),
+            (404, "<html>not found"),
+            (413, ""),
+            (405, "method"),
+        ] {
+            assert_eq!(
+                rejected(classify(e, status, ok(body))),
+                Some((i64::from(status), status)),
+                "{status}"
+            );
+        }
+        let Outcome::Rejected { message, .. } = classify(e, 413, ok("")) else {
+            panic!("rejected");
+        };
+        assert!(
+            message.contains("HTTP 413 Payload Too Large") && message.contains("not processed"),
+            "{message}"
+        );
         let Outcome::Rejected { message, .. } = classify(
             e,
             400,

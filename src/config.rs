@@ -6,7 +6,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::body::PushBody;
+use crate::finding::Finding;
 use crate::node::Node;
+use crate::window::{self, WindowFile, WindowSpec};
 
 pub const FILE_NAME: &str = "pushform.yaml";
 
@@ -17,6 +19,7 @@ pub struct Config {
     pub quota: QuotaConfig,
     pub locales: Locales,
     pub defaults: Defaults,
+    pub schedule: Schedule,
     /// Path of the lockfile, relative to the project root.
     #[serde(default = "default_lock")]
     pub lock: String,
@@ -35,6 +38,7 @@ impl Default for Config {
             quota: QuotaConfig::default(),
             locales: Locales::default(),
             defaults: Defaults::default(),
+            schedule: Schedule::default(),
             lock: default_lock(),
         }
     }
@@ -102,6 +106,32 @@ pub struct Defaults {
     /// Deep-merged under every campaign's `push`.
     #[schemars(with = "Option<PushBody>")]
     pub push: Option<Node>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Schedule {
+    /// Hours in which pushes may go out, e.g. `{from: "09:00", to: "21:00", timezone:
+    /// Asia/Shanghai}`; a campaign's or locale's `send_window` replaces it. None: any time.
+    pub window: Option<WindowFile>,
+}
+
+impl Schedule {
+    /// The project's window, if it is written and valid (`findings` reports it otherwise).
+    pub fn window_spec(&self) -> Option<WindowSpec> {
+        self.window
+            .as_ref()
+            .and_then(|w| window::parse(FILE_NAME, "schedule.window", w, &mut Vec::new()))
+    }
+
+    /// What is wrong with `schedule`, with line and field.
+    pub fn findings(&self) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        if let Some(w) = &self.window {
+            window::parse(FILE_NAME, "schedule.window", w, &mut findings);
+        }
+        findings
+    }
 }
 
 impl Config {

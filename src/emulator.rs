@@ -113,11 +113,15 @@ pub enum Fault {
     NotEnabled,
     /// Answer HTTP 200 with `<html>oops` without processing.
     NotJson,
+    /// Answer HTTP 404 with `<html>not found` without processing (a proxy or a wrong path).
+    NotFound,
+    /// Answer HTTP 413 with a plain-text body without processing (a proxy's size limit).
+    TooLarge,
 }
 
 impl Fault {
     /// Every fault, in the order the documentation lists them.
-    pub const ALL: [Fault; 8] = [
+    pub const ALL: [Fault; 10] = [
         Self::Refuse,
         Self::CloseUnread,
         Self::StallAfterBody,
@@ -126,6 +130,8 @@ impl Fault {
         Self::RateLimited,
         Self::NotEnabled,
         Self::NotJson,
+        Self::NotFound,
+        Self::TooLarge,
     ];
 
     /// The fault of a name used by `POST /_emulator/fault` (one spelling per fault, the one
@@ -147,6 +153,8 @@ impl Fault {
             Self::RateLimited => "rate_limited",
             Self::NotEnabled => "not_enabled",
             Self::NotJson => "not_json",
+            Self::NotFound => "not_found",
+            Self::TooLarge => "too_large",
         }
     }
 }
@@ -718,6 +726,20 @@ fn push(shared: &Shared, head: &Head, body: Vec<u8>, fault: Option<Fault>) -> Op
             extra_headers: "",
             note: "<html>oops (fault not_json)".to_owned(),
         }),
+        Some(fault @ (Fault::NotFound | Fault::TooLarge)) => {
+            let (status, text) = if fault == Fault::NotFound {
+                (404, "<html>not found")
+            } else {
+                (413, "request entity too large")
+            };
+            Some(Reply {
+                status,
+                content_type: "text/html",
+                body: text.to_owned(),
+                extra_headers: "",
+                note: format!("{text} (fault {})", fault.name()),
+            })
+        }
         Some(Fault::Drop) => {
             let reply = process(shared, head, body);
             shared.log(|| {
@@ -937,7 +959,7 @@ const MAX_REFUSE_SECS: u64 = 3600;
 /// `{"fault":"drop","times":1}` (`times` defaults to 1; `"none"` clears), or
 /// `{"fault":"refuse","secs":10}`.
 fn parse_fault_request(body: &[u8]) -> Result<Option<FaultRequest>, String> {
-    const USAGE: &str = "expected {\"fault\":\"close_unread|stall_after_body|drop|http500|rate_limited|not_enabled|not_json|none\",\"times\":1} or {\"fault\":\"refuse\",\"secs\":10}";
+    const USAGE: &str = "expected {\"fault\":\"close_unread|stall_after_body|drop|http500|rate_limited|not_enabled|not_json|not_found|too_large|none\",\"times\":1} or {\"fault\":\"refuse\",\"secs\":10}";
     let value: Value = serde_json::from_slice(body).map_err(|e| format!("{USAGE}: {e}"))?;
     let name = value
         .get("fault")

@@ -12,6 +12,7 @@ pub mod campaign;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod compare;
 pub mod config;
 pub mod emulator;
 pub mod exit;
@@ -19,7 +20,9 @@ pub mod finding;
 pub mod l10n;
 pub mod lockfile;
 pub mod node;
+pub mod pgstate;
 pub mod plan;
+pub mod preview;
 pub mod printer;
 pub mod project;
 pub mod quota;
@@ -27,6 +30,7 @@ pub mod render;
 pub mod report;
 pub mod settings;
 pub mod validate;
+pub mod window;
 
 use std::process::ExitCode;
 

@@ -6,8 +6,10 @@
 //! line through merging and rendering, and a field path (`push.notification.title`) can be traced
 //! back to a source location at any stage.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
@@ -178,10 +180,94 @@ impl Node {
     }
 }
 
+/// Events one file may replay through aliases (`*name`). A real campaign uses a handful; an
+/// alias bomb (an anchor of ten aliases of an anchor of ten aliases ...) is stopped here.
+pub const MAX_ALIAS_EVENTS_PER_FILE: usize = 100_000;
+
+/// Work all the YAML of one run may build: one unit per value, plus one per 64 bytes of text,
+/// after aliases are expanded. A repository of 10,000 campaigns needs well under a million;
+/// the cap bounds memory (to a few hundred MB) when many files each stay under the per-file
+/// limits, which a per-file budget alone cannot do.
+pub const MAX_YAML_WORK_PER_RUN: usize = 2_000_000;
+
+/// What is left of the YAML budget of a run, shared by the threads that parse its files.
+#[derive(Clone, Debug)]
+pub struct YamlBudget {
+    left: Arc<AtomicUsize>,
+    total: usize,
+}
+
+impl YamlBudget {
+    pub fn new(total: usize) -> Self {
+        YamlBudget {
+            left: Arc::new(AtomicUsize::new(total)),
+            total,
+        }
+    }
+
+    pub fn per_run() -> Self {
+        YamlBudget::new(MAX_YAML_WORK_PER_RUN)
+    }
+
+    /// Takes `cost` units; false once the budget is spent (and it stays spent).
+    fn charge(&self, cost: usize) -> bool {
+        self.left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(cost)
+            })
+            .is_ok()
+    }
+}
+
+thread_local! {
+    /// The budget that `Node` values parsed on this thread are charged to, if any.
+    static BUDGET: RefCell<Option<YamlBudget>> = const { RefCell::new(None) };
+}
+
+/// Runs `parse` with every `Node` it deserialises on this thread charged to `budget`. A
+/// thread-local rather than a parameter, because typed files (campaigns) reach their `Node`
+/// fields through serde, which cannot carry one.
+pub fn with_yaml_budget<R>(budget: &YamlBudget, parse: impl FnOnce() -> R) -> R {
+    struct Reset(Option<YamlBudget>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            BUDGET.with(|b| *b.borrow_mut() = self.0.take());
+        }
+    }
+    let previous = BUDGET.with(|b| b.borrow_mut().replace(budget.clone()));
+    let _reset = Reset(previous);
+    parse()
+}
+
+/// Charges one parsed value to the thread's budget, if one is set.
+fn charge_node<E: de::Error>(kind: &Kind) -> Result<(), E> {
+    let cost = match kind {
+        Kind::Str(s) => 1 + s.len() / 64,
+        _ => 1,
+    };
+    BUDGET.with(|b| match &*b.borrow() {
+        Some(budget) if !budget.charge(cost) => Err(E::custom(format!(
+            "the YAML of this repository expands to more than pushform's budget of {} values \
+             per run (aliases `*name` count once per use); refusing to build it",
+            budget.total
+        ))),
+        _ => Ok(()),
+    })
+}
+
 /// Parses YAML the way every pushform file is read: YAML 1.2 core booleans only, so `no`, `y` or
-/// `on` (a Norwegian locale, a key named `y`) stay strings instead of silently becoming booleans.
+/// `on` (a Norwegian locale, a key named `y`) stay strings instead of silently becoming booleans;
+/// and a number written with a leading zero or underscores (`007`, `1_000`) stays the text it
+/// was written as, instead of passing through a float and rendering as `7.0`.
 pub fn from_yaml<T: serde::de::DeserializeOwned>(src: &str) -> Result<T, serde_saphyr::Error> {
-    let options = serde_saphyr::options! { strict_booleans: true };
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        underscored_numbers_as_strings: true,
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: MAX_ALIAS_EVENTS_PER_FILE,
+        },
+    };
     serde_saphyr::from_str_with_options(src, options)
 }
 
@@ -307,6 +393,7 @@ fn message_position(message: &str) -> Option<(usize, usize)> {
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let spanned = Spanned::<Kind>::deserialize(deserializer)?;
+        charge_node::<D::Error>(&spanned.value)?;
         Ok(Node {
             kind: spanned.value,
             origin: Origin {
@@ -464,6 +551,44 @@ mod tests {
             merged.to_json(),
             serde_json::json!({"audience": {"tag": ["c"], "packageName": "p"}, "platform": ["ios"]})
         );
+    }
+
+    #[test]
+    fn numbers_with_leading_zeros_or_underscores_stay_text() {
+        let n = parse("a: 007\nb: 1_000\nc: 12\nd: 1.5\ne: -0\n");
+        assert_eq!(
+            n.to_json(),
+            serde_json::json!({"a": "007", "b": "1_000", "c": 12, "d": 1.5, "e": 0})
+        );
+    }
+
+    #[test]
+    fn the_yaml_budget_is_shared_by_every_file_of_a_run() {
+        // Each document is 4 values (the list, 3 items); the budget allows 10.
+        let budget = YamlBudget::new(10);
+        let one = || with_yaml_budget(&budget, || from_yaml::<Node>("[a, b, c]\n"));
+        assert!(one().is_ok());
+        assert!(one().is_ok());
+        let err = one().unwrap_err().to_string();
+        assert!(err.contains("budget of 10 values per run"), "{err}");
+        // Outside the scope, parsing is not charged.
+        assert!(from_yaml::<Node>("[a, b, c]\n").is_ok());
+        // Text counts by its size too: 64 bytes per unit.
+        let budget = YamlBudget::new(10);
+        let long = format!("[{}]\n", "x".repeat(64 * 20));
+        assert!(with_yaml_budget(&budget, || from_yaml::<Node>(&long)).is_err());
+    }
+
+    #[test]
+    fn an_alias_bomb_stops_at_the_per_file_limit() {
+        // 10^4 lists of 10: about 111,000 events, over pushform's limit, under the library's.
+        let mut src = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (name, prev) in [("b", "a"), ("c", "b"), ("d", "c"), ("e", "d")] {
+            let aliases = vec![format!("*{prev}"); 10].join(", ");
+            src.push_str(&format!("{name}: &{name} [{aliases}]\n"));
+        }
+        let err = from_yaml::<Node>(&src).unwrap_err().to_string();
+        assert!(err.contains("alias replay limit exceeded"), "{err}");
     }
 
     #[test]

@@ -14,7 +14,10 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Utc};
 use chrono::{LocalResult, Timelike};
 use chrono_tz::Tz;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::window::Window;
 
 /// The rolling window is exactly one hour: a send 60 minutes after another
 /// already falls into a fresh window.
@@ -32,7 +35,7 @@ pub struct Quota {
 }
 
 /// Why a unit cannot go out now. Serialized with the machine names
-/// `hour_quota`, `day_quota` and `not_before`.
+/// `hour_quota`, `day_quota`, `not_before` and `send_window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
@@ -42,6 +45,8 @@ pub enum Reason {
     DayQuota,
     /// The unit's own `not_before` is later than now.
     NotBefore,
+    /// The unit's send window is closed; it waits for the window to open.
+    SendWindow,
 }
 
 impl Reason {
@@ -52,6 +57,7 @@ impl Reason {
             Self::HourQuota => "hour_quota",
             Self::DayQuota => "day_quota",
             Self::NotBefore => "not_before",
+            Self::SendWindow => "send_window",
         }
     }
 }
@@ -62,11 +68,55 @@ impl fmt::Display for Reason {
     }
 }
 
+/// Which pending units pick their slots first. Ordered `High < Normal < Low`, so sorting
+/// ascending puts the most urgent first.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    High,
+    #[default]
+    Normal,
+    Low,
+}
+
+impl Priority {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::High => "high",
+            Self::Normal => "normal",
+            Self::Low => "low",
+        }
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The time constraints of one unit waiting to be sent. Both bounds are inclusive.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pending {
     pub not_before: Option<DateTime<Utc>>,
     pub not_after: Option<DateTime<Utc>>,
+    /// The hours in which it may go out; `None` means any time.
+    pub window: Option<Window>,
+    pub priority: Priority,
 }
 
 /// Where a pending unit lands.
@@ -102,16 +152,22 @@ pub struct Usage {
 /// given by the caller.
 /// Returns one [`Slot`] per pending unit, in the same index order as `pending`.
 ///
-/// Units are processed by a stable sort on `max(now, not_before)`. Each one gets
-/// the earliest instant, not before that and not before the previous unit's
-/// slot, at which one more send keeps every 60-minute window containing it and
-/// its natural day within the quota. A unit whose slot would fall after its
-/// `not_after` is [`Slot::Expired`] and uses no quota.
+/// Units are processed by a stable sort on (priority, `max(now, not_before)`).
+/// Each one gets the earliest instant, not before that and not before the
+/// slot of the previous unit of the same priority, that lies inside its send
+/// window and at which one more send keeps every 60-minute window containing
+/// it and its natural day within the quota. A unit whose slot would fall after
+/// its `not_after` is [`Slot::Expired`] and uses no quota.
+///
+/// Priority decides who picks first, not who may go at all: the previous-slot
+/// floor does not cross priorities, so a `normal` unit still takes a slot that
+/// a `high` one could not use (its `not_before` or window is later) rather than
+/// wait behind it.
 ///
 /// The reason of a [`Slot::At`] is the constraint that last moved the unit: a
-/// quota move, else its own `not_before`, else (when only the previous unit's
-/// later slot holds it back) the previous unit's reason. A `not_before` equal
-/// to the previous slot counts as the unit's own.
+/// quota move or its window, else its own `not_before`, else (when only the
+/// previous unit's later slot holds it back) the previous unit's reason. A
+/// `not_before` equal to the previous slot counts as the unit's own.
 #[must_use]
 pub fn schedule(
     history: &[DateTime<Utc>],
@@ -126,8 +182,8 @@ pub fn schedule(
 
     let earliest = |p: &Pending| p.not_before.map_or(now, |nb| nb.max(now));
     let mut order: Vec<usize> = (0..pending.len()).collect();
-    // Stable, so equal earliest times keep the caller's tie-break order.
-    order.sort_by_key(|&i| earliest(&pending[i]));
+    // Stable, so equal keys keep the caller's tie-break order.
+    order.sort_by_key(|&i| (pending[i].priority, earliest(&pending[i])));
 
     // A lower bound for every later candidate plus the reason that put it there.
     // It carries the previous unit's slot (so ordering inherits that unit's
@@ -137,8 +193,17 @@ pub fn schedule(
     // keeps the total work linear instead of every unit re-walking a full
     // stretch of days.
     let mut floor: Option<(DateTime<Utc>, Reason)> = None;
+    let mut priority = None;
+    // From here on nothing is legal for anyone (the end of representable time).
+    let mut dead: Option<DateTime<Utc>> = None;
     for i in order {
         let unit = pending[i];
+        // A new priority starts afresh: its units may start earlier than the last slot, so
+        // neither the ordering floor nor a proven stretch carries over.
+        if priority != Some(unit.priority) {
+            priority = Some(unit.priority);
+            floor = None;
+        }
         let mut start = now;
         let mut reason = None;
         if let Some(nb) = unit.not_before
@@ -153,7 +218,10 @@ pub fn schedule(
             start = at;
             reason = Some(why);
         }
-        match engine.search(start, reason, unit.not_after) {
+        if dead.is_some_and(|d| start >= d) {
+            continue;
+        }
+        match engine.search(start, reason, unit.not_after, unit.window) {
             Outcome::Found { at, reason } => {
                 engine.line.commit(at);
                 slots[i] = match reason {
@@ -171,8 +239,8 @@ pub fn schedule(
                     floor = proven;
                 }
             }
-            // Later units start no earlier, so they could not fare better.
-            Outcome::Unreachable => break,
+            // Later units of this priority start no earlier, so they cannot fare better.
+            Outcome::Unreachable => dead = Some(start),
         }
     }
     slots
@@ -218,7 +286,7 @@ pub fn free_slots(
     let mut start = from;
     // Bounded by `n`; each search is bounded on its own (see `Engine::search`).
     for _ in 0..n {
-        match engine.search(start, None, Some(until)) {
+        match engine.search(start, None, Some(until), None) {
             Outcome::Found { at, .. } => {
                 engine.line.commit(at);
                 slots.push(at);
@@ -331,9 +399,10 @@ fn fixed_offset_day(t: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) 
 }
 
 /// All sends that count, as one sorted sequence: `merged` holds the history
-/// before the last committed slot plus every committed slot, `rest[next..]` the
-/// remaining history. Slots are committed in non-decreasing order, so appending
-/// keeps the concatenation sorted without ever inserting into the middle.
+/// before the latest committed slot plus every committed slot, `rest[next..]`
+/// the remaining history, and every element of `merged` precedes every element
+/// of `rest[next..]`. Slots mostly come in non-decreasing order, so committing
+/// is mostly an append.
 struct Timeline {
     merged: Vec<DateTime<Utc>>,
     rest: Vec<DateTime<Utc>>,
@@ -374,13 +443,20 @@ impl Timeline {
         self.count_where(|s| *s <= x)
     }
 
-    /// Records a send at `t`, which must not precede any committed slot.
+    /// Records a send at `t`. Within one priority slots come in non-decreasing
+    /// order and this is an append; a lower priority may take a slot before
+    /// a committed one, which costs one insertion into `merged`.
     fn commit(&mut self, t: DateTime<Utc>) {
         let moved = self.rest[self.next..].partition_point(|s| *s < t);
         self.merged
             .extend_from_slice(&self.rest[self.next..self.next + moved]);
         self.next += moved;
-        self.merged.push(t);
+        if self.merged.last().is_none_or(|last| *last <= t) {
+            self.merged.push(t);
+        } else {
+            let at = self.merged.partition_point(|s| *s <= t);
+            self.merged.insert(at, t);
+        }
     }
 }
 
@@ -391,7 +467,9 @@ enum Outcome {
         reason: Option<Reason>,
     },
     /// Every instant from the search start up to (excluding) `proven.0` is
-    /// illegal, `proven.1` being why; `None` if the quota moved nothing.
+    /// illegal for any unit, `proven.1` being why; `None` if the quota moved
+    /// nothing or the unit's own window moved it (which proves nothing for
+    /// units with another window).
     Expired {
         proven: Option<(DateTime<Utc>, Reason)>,
     },
@@ -420,29 +498,38 @@ impl Engine {
         })
     }
 
-    /// Earliest legal instant `>= c`, giving up once past `not_after`.
+    /// Earliest legal instant `>= c` inside `window`, giving up once past `not_after`.
     ///
     /// Termination: each hour move lands on `s + 60 min` for a counted send `s`
     /// with `s > c - 60 min`, pushing `s` out of every later window for good,
     /// and each day move leaves a day holding at least one send for good. So at
-    /// most `2 * len` moves happen before a candidate is accepted or expires;
-    /// the loop bound only bites in the backwards-running calendars described
+    /// most `2 * len` quota moves happen before a candidate is accepted or
+    /// expires, and a window move only follows a quota move (or comes first).
+    /// The loop bound only bites in the backwards-running calendars described
     /// at [`day_bounds`], where days may overlap, and there it is a hard stop.
     fn search(
         &self,
         mut c: DateTime<Utc>,
         mut reason: Option<Reason>,
         not_after: Option<DateTime<Utc>>,
+        window: Option<Window>,
     ) -> Outcome {
         let mut moved_by = None;
-        let bound = self.line.len().saturating_mul(2).saturating_add(2);
+        let mut window_moved = false;
+        let bound = self.line.len().saturating_mul(4).saturating_add(4);
         for _ in 0..bound {
             if not_after.is_some_and(|na| c > na) {
                 return Outcome::Expired {
-                    proven: moved_by.map(|why| (c, why)),
+                    proven: moved_by.filter(|_| !window_moved).map(|why| (c, why)),
                 };
             }
-            let (next, why) = if let Some(day_end) = self.day_full(c) {
+            let (next, why) = if let Some(w) = window.filter(|w| !w.contains(c)) {
+                match w.next_open(c) {
+                    Some(open) => (Some(open), Reason::SendWindow),
+                    // No opening within reach: this unit cannot go, others may.
+                    None => return Outcome::Expired { proven: None },
+                }
+            } else if let Some(day_end) = self.day_full(c) {
                 (Some(day_end), Reason::DayQuota)
             } else if let Some(blocker) = self.hour_blocker(c) {
                 (blocker.checked_add_signed(HOUR), Reason::HourQuota)
@@ -454,6 +541,7 @@ impl Engine {
                     c = next;
                     reason = Some(why);
                     moved_by = Some(why);
+                    window_moved |= why == Reason::SendWindow;
                 }
                 // Past the end of representable time (or a leap-second reading
                 // that chrono arithmetic cannot move past).
@@ -539,14 +627,14 @@ mod tests {
     fn after(not_before: DateTime<Utc>) -> Pending {
         Pending {
             not_before: Some(not_before),
-            not_after: None,
+            ..Pending::default()
         }
     }
 
     fn until(not_after: DateTime<Utc>) -> Pending {
         Pending {
-            not_before: None,
             not_after: Some(not_after),
+            ..Pending::default()
         }
     }
 
@@ -772,6 +860,7 @@ mod tests {
         let contradictory = Pending {
             not_before: Some(utc("2026-05-10T12:00:00Z")),
             not_after: Some(utc("2026-05-10T11:00:00Z")),
+            ..Pending::default()
         };
         assert_eq!(schedule(&[], &q, now, &[contradictory]), [Slot::Expired]);
     }
@@ -900,16 +989,135 @@ mod tests {
         );
     }
 
+    fn windowed(w: Window) -> Pending {
+        Pending {
+            window: Some(w),
+            ..Pending::default()
+        }
+    }
+
+    fn ranked(priority: Priority) -> Pending {
+        Pending {
+            priority,
+            ..Pending::default()
+        }
+    }
+
+    #[test]
+    fn a_queue_past_the_window_waits_for_the_next_morning() {
+        let sh = Asia::Shanghai;
+        let w = Window {
+            from: 9 * 60,
+            to: 21 * 60,
+            tz: sh,
+        };
+        // 19:30, one an hour: the second lands at 20:30 (inside), the third would at 21:30
+        // (outside), so it waits for 09:00, which the window set.
+        let now = local(sh, 2026, 5, 10, 19, 30);
+        let slots = schedule(&[], &quota(1, 9, sh), now, &[windowed(w); 3]);
+        assert_eq!(
+            slots,
+            [
+                Slot::Now,
+                at(local(sh, 2026, 5, 10, 20, 30), Reason::HourQuota),
+                at(local(sh, 2026, 5, 11, 9, 0), Reason::SendWindow),
+            ]
+        );
+        // A full day moves to midnight, and the window then to 09:00.
+        let history = [local(sh, 2026, 5, 10, 10, 0); 3];
+        let slots = schedule(&history, &quota(2, 3, sh), now, &[windowed(w)]);
+        assert_eq!(
+            slots,
+            [at(local(sh, 2026, 5, 11, 9, 0), Reason::SendWindow)]
+        );
+        // Without the window the same unit goes at midnight.
+        let slots = schedule(&history, &quota(2, 3, sh), now, &[free()]);
+        assert_eq!(slots, [at(local(sh, 2026, 5, 11, 0, 0), Reason::DayQuota)]);
+    }
+
+    #[test]
+    fn each_unit_keeps_to_its_own_window_and_zone() {
+        let ny = Window {
+            from: 9 * 60,
+            to: 21 * 60,
+            tz: America::New_York,
+        };
+        let night = Window {
+            from: 22 * 60,
+            to: 2 * 60,
+            tz: Tz::UTC,
+        };
+        let now = utc("2026-05-10T12:00:00Z"); // 08:00 in New York
+        let slots = schedule(
+            &[],
+            &quota(5, 9, Tz::UTC),
+            now,
+            &[windowed(ny), windowed(night), free()],
+        );
+        assert_eq!(
+            slots,
+            [
+                at(utc("2026-05-10T13:00:00Z"), Reason::SendWindow),
+                at(utc("2026-05-10T22:00:00Z"), Reason::SendWindow),
+                // Processed last (same start, later in file order), so it waits for the first.
+                at(utc("2026-05-10T22:00:00Z"), Reason::SendWindow),
+            ]
+        );
+    }
+
+    #[test]
+    fn higher_priority_picks_first_but_does_not_hold_others_back() {
+        let now = utc("2026-05-10T10:00:00Z");
+        let q = quota(1, 9, Tz::UTC);
+        let slots = schedule(
+            &[],
+            &q,
+            now,
+            &[
+                ranked(Priority::Low),
+                ranked(Priority::Normal),
+                ranked(Priority::High),
+            ],
+        );
+        assert_eq!(
+            slots,
+            [
+                at(utc("2026-05-10T12:00:00Z"), Reason::HourQuota),
+                at(utc("2026-05-10T11:00:00Z"), Reason::HourQuota),
+                Slot::Now,
+            ]
+        );
+        // A high unit that cannot go before noon leaves the morning to a normal one.
+        let late_high = Pending {
+            not_before: Some(utc("2026-05-10T12:00:00Z")),
+            priority: Priority::High,
+            ..Pending::default()
+        };
+        assert_eq!(
+            schedule(&[], &q, now, &[free(), late_high]),
+            [
+                Slot::Now,
+                at(utc("2026-05-10T12:00:00Z"), Reason::NotBefore)
+            ]
+        );
+    }
+
     #[test]
     fn reason_machine_names() {
         use serde::de::IntoDeserializer;
         use serde::de::value::{Error, StrDeserializer};
-        for reason in [Reason::HourQuota, Reason::DayQuota, Reason::NotBefore] {
+        for reason in [
+            Reason::HourQuota,
+            Reason::DayQuota,
+            Reason::NotBefore,
+            Reason::SendWindow,
+        ] {
             let de: StrDeserializer<'_, Error> = reason.as_str().into_deserializer();
             assert_eq!(Reason::deserialize(de), Ok(reason));
             assert_eq!(reason.to_string(), reason.as_str());
         }
         assert_eq!(Reason::HourQuota.as_str(), "hour_quota");
+        assert_eq!(Reason::SendWindow.as_str(), "send_window");
     }
 
     #[test]
@@ -924,6 +1132,7 @@ mod tests {
             .map(|i| Pending {
                 not_before: (i % 7 == 0).then(|| now + TimeDelta::hours(i % 500)),
                 not_after: (i % 5 == 0).then(|| now + TimeDelta::days(i % 300)),
+                ..Pending::default()
             })
             .collect();
         let started = std::time::Instant::now();
@@ -958,15 +1167,45 @@ mod tests {
         chrono_tz::Europe::Berlin,
     ];
 
-    /// Starts near DST changes of the zones above, plus a quiet one.
-    const BASES: [&str; 6] = [
+    /// Starts near DST changes of the zones above (New York: 03-08 and 11-01;
+    /// London and Berlin: 03-29 and 10-25), plus a quiet one.
+    const BASES: [&str; 7] = [
         "2026-03-07T00:00:00Z",
         "2026-03-28T00:00:00Z",
         "2026-04-03T00:00:00Z",
         "2026-10-02T00:00:00Z",
+        "2026-10-24T00:00:00Z",
         "2026-10-30T00:00:00Z",
         "2026-06-15T00:00:00Z",
     ];
+
+    /// Zones of send windows, each unit its own (a per-locale window).
+    const WINDOW_ZONES: [Tz; 5] = [
+        America::New_York,
+        chrono_tz::Europe::London,
+        Asia::Shanghai,
+        Tz::UTC,
+        Asia::Kathmandu,
+    ];
+
+    /// A window of at least 15 minutes: `from` anywhere, across midnight about half the time,
+    /// often on the DST hours (01:00-03:00) and on quarter hours.
+    fn window() -> impl Strategy<Value = Window> {
+        let minute = prop_oneof![0..1440_u32, (0..96_u32).prop_map(|q| q * 15), 60..180_u32];
+        (0..WINDOW_ZONES.len(), minute, 15..1425_u32).prop_map(|(zone, from, len)| Window {
+            from,
+            to: (from + len) % 1440,
+            tz: WINDOW_ZONES[zone],
+        })
+    }
+
+    fn priority() -> impl Strategy<Value = Priority> {
+        prop_oneof![
+            Just(Priority::High),
+            Just(Priority::Normal),
+            Just(Priority::Low)
+        ]
+    }
 
     #[derive(Debug, Clone)]
     struct Case {
@@ -1000,6 +1239,8 @@ mod tests {
                 (
                     prop::option::of(minutes(-120..2880)),
                     prop::option::of(minutes(-60..4320)),
+                    prop::option::weighted(0.5, window()),
+                    priority(),
                 ),
                 0..=max_pending,
             ),
@@ -1013,9 +1254,11 @@ mod tests {
                         history: history.into_iter().map(|d| now + d).collect(),
                         pending: pending
                             .into_iter()
-                            .map(|(nb, na)| Pending {
+                            .map(|(nb, na, window, priority)| Pending {
                                 not_before: nb.map(|d| now + d),
                                 not_after: na.map(|d| now + d),
+                                window,
+                                priority,
                             })
                             .collect(),
                     }
@@ -1033,8 +1276,24 @@ mod tests {
 
     fn processing_order(c: &Case) -> Vec<usize> {
         let mut order: Vec<usize> = (0..c.pending.len()).collect();
-        order.sort_by_key(|&i| c.pending[i].not_before.map_or(c.now, |nb| nb.max(c.now)));
+        order.sort_by_key(|&i| {
+            let p = &c.pending[i];
+            (p.priority, p.not_before.map_or(c.now, |nb| nb.max(c.now)))
+        });
         order
+    }
+
+    /// Straight from the definition, on chrono's own local reading: `from <= r < to`, or
+    /// `r >= from || r < to` across midnight.
+    fn brute_in_window(w: Option<Window>, t: DateTime<Utc>) -> bool {
+        let Some(w) = w else { return true };
+        let local = t.with_timezone(&w.tz).time();
+        let r = local.hour() * 60 + local.minute();
+        if w.from < w.to {
+            w.from <= r && r < w.to
+        } else {
+            r >= w.from || r < w.to
+        }
     }
 
     fn date_in(t: DateTime<Utc>, tz: Tz) -> NaiveDate {
@@ -1068,15 +1327,23 @@ mod tests {
         let mut dates: Vec<NaiveDate> = sends.iter().map(|&s| date_in(s, c.quota.tz)).collect();
         let mut out = vec![None; c.pending.len()];
         let mut previous = c.now;
+        let mut group = None;
         for i in processing_order(c) {
             let unit = c.pending[i];
+            // The previous slot binds only within one priority.
+            if group != Some(unit.priority) {
+                group = Some(unit.priority);
+                previous = c.now;
+            }
             let start = unit
                 .not_before
                 .map_or(c.now, |nb| nb.max(c.now))
                 .max(previous);
-            let give_up = unit.not_after.unwrap_or(start + TimeDelta::days(4));
+            let give_up = unit.not_after.unwrap_or(start + TimeDelta::days(9));
             let mut t = start;
-            while t <= give_up && !brute_legal(&sends, &dates, &c.quota, t) {
+            while t <= give_up
+                && !(brute_in_window(unit.window, t) && brute_legal(&sends, &dates, &c.quota, t))
+            {
                 t += TimeDelta::minutes(1);
             }
             assert!(
@@ -1102,6 +1369,8 @@ mod tests {
             }
             if let Some(t) = slot_time(*slot, c.now) {
                 assert!(t >= c.now);
+                assert!(brute_in_window(unit.window, t), "{slot:?} outside {unit:?}");
+
                 assert!(
                     unit.not_before.is_none_or(|nb| t >= nb),
                     "{slot:?} {unit:?}"
@@ -1109,12 +1378,17 @@ mod tests {
                 assert!(unit.not_after.is_none_or(|na| t <= na), "{slot:?} {unit:?}");
             }
         }
-        // Non-decreasing in processing order.
-        let ordered: Vec<_> = processing_order(c)
-            .into_iter()
-            .filter_map(|i| times[i])
-            .collect();
-        assert!(ordered.windows(2).all(|w| w[0] <= w[1]), "{ordered:?}");
+        // Non-decreasing in processing order within each priority.
+        for p in [Priority::High, Priority::Normal, Priority::Low] {
+            let group: Vec<_> = processing_order(c)
+                .into_iter()
+                .filter(|&i| c.pending[i].priority == p)
+                .filter_map(|i| times[i])
+                .collect();
+            assert!(group.windows(2).all(|w| w[0] <= w[1]), "{p}: {group:?}");
+        }
+        let mut ordered: Vec<_> = times.iter().flatten().copied().collect();
+        ordered.sort_unstable();
         // Legal: every window and day holding a scheduled send stays within the quota.
         let mut all: Vec<_> = c
             .history
@@ -1161,7 +1435,7 @@ mod tests {
         #[test]
         fn free_slots_agree_with_scheduling_identical_units(c in case(20, 0), n in 0..12_usize) {
             let until = c.now + TimeDelta::days(2);
-            let units = vec![Pending { not_before: None, not_after: Some(until) }; n];
+            let units = vec![Pending { not_after: Some(until), ..Pending::default() }; n];
             let expected: Vec<_> = schedule(&c.history, &c.quota, c.now, &units)
                 .into_iter()
                 .filter_map(|s| slot_time(s, c.now))

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, FixedOffset};
@@ -21,7 +21,22 @@ use crate::body::{self, PushBody};
 use crate::campaign::Campaign;
 use crate::finding::Finding;
 use crate::node::{Entry, Kind, Node, Origin};
-use crate::project::{CATALOG_DIR, Project, TEMPLATES_DIR};
+use crate::project::{CATALOG_DIR, Jail, Project, TEMPLATES_DIR};
+
+/// Fuel of one template render (minijinja counts about one per instruction and one per 64
+/// bytes it creates): about 12 MB of work. The longest real template uses a few hundred.
+pub const MAX_RENDER_FUEL: u64 = 200_000;
+
+/// Fuel all the renders of one unit may use together (its leaves and the strings of `t` they
+/// ask for), so a campaign of many leaves cannot multiply [`MAX_RENDER_FUEL`].
+pub const MAX_UNIT_FUEL: u64 = 2_000_000;
+
+/// The longest text one string may render to: the largest field the API takes
+/// (`message.content`, 128 KiB).
+pub const MAX_RENDERED_STRING_BYTES: usize = 128 * 1024;
+
+/// The most text all the renders of one unit may produce together; also bounds its body.
+pub const MAX_UNIT_RENDERED_BYTES: usize = 512 * 1024;
 
 /// One push: a campaign in one locale, rendered to the bytes that would be sent.
 #[derive(Clone, Debug)]
@@ -52,6 +67,8 @@ pub struct Unit {
     /// those strings are written (a catalog or the campaign's `strings`): a finding about the
     /// rendered text names the line to edit, not only the `{{ t.… }}` that pulled it in.
     pub strings_used: Vec<(String, Vec<Origin>)>,
+    /// Priority, send window and history links (`moved_from`, `resend_of`).
+    pub schedule: crate::campaign::UnitSchedule,
 }
 
 impl Unit {
@@ -164,11 +181,15 @@ impl Templates {
             env.set_syntax(syntax);
         }
         env.set_auto_escape_callback(|_| AutoEscape::None);
+        // A template from a pull request may loop or grow a string without end: fuel bounds
+        // the time and memory of every render.
+        env.set_fuel(Some(MAX_RENDER_FUEL));
         env.add_filter("plural", plural_filter);
         env.set_formatter(plural_formatter);
         let dir = project.templates_dir();
         if dir.is_dir() {
-            env.set_loader(minijinja::path_loader(dir));
+            let jail = project.jail.clone();
+            env.set_loader(move |name| load_template(&jail, &dir, name));
             env.set_auto_reload(false);
         }
         // How many times each source may be rendered: a campaign's `push` once per locale,
@@ -293,6 +314,7 @@ impl Templates {
         source: &str,
         path: &str,
         ctx: &Value,
+        lookups: &Lookups,
     ) -> Result<String, LeafError> {
         let template = if let Some(name) = self.names.get(source) {
             self.env.get_template(name)
@@ -301,13 +323,59 @@ impl Templates {
         } else {
             return Err(LeafError::Reported);
         };
-        template.and_then(|t| t.render(ctx)).map_err(|err| {
-            let names: Vec<String> = ctx
-                .try_iter()
-                .map(|keys| keys.filter_map(|k| k.as_str().map(str::to_owned)).collect())
-                .unwrap_or_default();
-            LeafError::New(Box::new(template_finding(&err, node, path, &names)))
-        })
+        let limit = |message: String| {
+            LeafError::New(Box::new(
+                Finding::error(message).at(&node.origin).field(path),
+            ))
+        };
+        let over_fuel = || {
+            // Said once per unit; its other leaves are then not rendered at all.
+            if lookups.out_of_fuel.swap(true, Ordering::Relaxed) {
+                LeafError::Reported
+            } else {
+                limit(format!(
+                    "the templates of this push need more than {MAX_UNIT_FUEL} fuel (steps of \
+                     work) together; a push may use at most that much"
+                ))
+            }
+        };
+        if lookups.fuel.load(Ordering::Relaxed) > MAX_UNIT_FUEL {
+            return Err(over_fuel());
+        }
+        let captured = template
+            .and_then(|t| t.render_captured(ctx))
+            .map_err(|err| {
+                // A render that ran out burnt all its fuel: charge it, so that a campaign of
+                // thousands of leaves that each loop until they run out is stopped early.
+                if innermost(&err).kind() == minijinja::ErrorKind::OutOfFuel {
+                    lookups.fuel.fetch_add(MAX_RENDER_FUEL, Ordering::Relaxed);
+                }
+                let names: Vec<String> = ctx
+                    .try_iter()
+                    .map(|keys| keys.filter_map(|k| k.as_str().map(str::to_owned)).collect())
+                    .unwrap_or_default();
+                LeafError::New(Box::new(template_finding(&err, node, path, &names)))
+            })?;
+        let fuel = captured.state().fuel_levels().map_or(0, |(used, _)| used);
+        let text = captured.into_output();
+        if text.len() > MAX_RENDERED_STRING_BYTES {
+            return Err(limit(format!(
+                "renders to {} bytes; one string may render to at most {MAX_RENDERED_STRING_BYTES} bytes (128 KiB)",
+                text.len()
+            )));
+        }
+        let used_fuel = lookups.fuel.fetch_add(fuel, Ordering::Relaxed) + fuel;
+        let used_bytes = lookups.bytes.fetch_add(text.len(), Ordering::Relaxed) + text.len();
+        if used_fuel > MAX_UNIT_FUEL {
+            return Err(over_fuel());
+        }
+        if used_bytes > MAX_UNIT_RENDERED_BYTES {
+            return Err(limit(format!(
+                "the templates of this push render more than {MAX_UNIT_RENDERED_BYTES} bytes \
+                 together (512 KiB); a push may render at most that much"
+            )));
+        }
+        Ok(text)
     }
 
     /// Renders every string leaf of a tree, keeping the tree's shape and origins.
@@ -321,7 +389,7 @@ impl Templates {
     ) -> Node {
         let kind = match &node.kind {
             Kind::Str(source) if is_template(source) => {
-                let result = self.render(node, source, path, ctx);
+                let result = self.render(node, source, path, ctx, lookups);
                 let (missing, broken) = lookups.take_leaf();
                 let used = lookups.take_used();
                 match result {
@@ -463,6 +531,7 @@ fn render_campaign(
                     audience_origin: tree.locate("audience"),
                     tree,
                     strings_used,
+                    schedule: campaign.schedule_for(if keyed { locale } else { None }, config),
                 });
                 if let Some(unit) = units.last_mut() {
                     on_unit(unit);
@@ -503,7 +572,8 @@ impl UnitInput<'_> {
         );
         let plain_ctx = Value::from(ctx.clone());
 
-        // t: the campaign's strings over the locale's catalog over its fallback chain.
+        // t: the campaign's strings over the locale's catalog, then the same two for each
+        // locale of its fallback chain.
         let chain = self
             .locale
             .map(|l| self.project.config.chain(l))
@@ -688,6 +758,31 @@ impl UnitInput<'_> {
             }
         }
     }
+}
+
+/// The loader of `templates/` for include, import and extends: a name is a path below the
+/// folder (no `..`), read only through the repository's [`Jail`], so a template that is a link
+/// to `/proc/self/environ` is refused by name and never read.
+fn load_template(
+    jail: &Jail,
+    dir: &std::path::Path,
+    name: &str,
+) -> Result<Option<String>, minijinja::Error> {
+    let mut path = dir.to_path_buf();
+    for segment in name.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => return Ok(None),
+            s if s.contains('\\') => return Ok(None),
+            s => path.push(s),
+        }
+    }
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Ok(None);
+    }
+    jail.read(&path).map(Some).map_err(|err| {
+        minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("{err:#}"))
+    })
 }
 
 fn is_template(s: &str) -> bool {
@@ -1167,6 +1262,11 @@ struct Lookups {
     used: Mutex<Vec<Origin>>,
     /// For each rendered leaf (by field path) that read strings of `t`, where they are written.
     sources: Mutex<Vec<(String, Vec<Origin>)>>,
+    /// Fuel and bytes of text all the renders of the unit have used so far.
+    fuel: AtomicU64,
+    bytes: AtomicUsize,
+    /// Whether running out of the unit's fuel was reported.
+    out_of_fuel: AtomicBool,
 }
 
 impl Lookups {
@@ -1289,7 +1389,10 @@ impl Strings {
                 &self.shared,
             )),
             Kind::Str(source) if is_template(source) => {
-                match self.templates.render(node, source, &path, &self.ctx) {
+                match self
+                    .templates
+                    .render(node, source, &path, &self.ctx, &self.shared)
+                {
                     Ok(text) => Some(Value::from(text)),
                     Err(LeafError::New(finding)) => {
                         if let Ok(mut failed) = self.shared.failed.lock() {
@@ -1421,7 +1524,10 @@ impl Plural {
         let path = format!("t.{}.{category}", self.key);
         match &node.kind {
             Kind::Str(source) if is_template(source) => {
-                match self.templates.render(node, source, &path, &ctx) {
+                match self
+                    .templates
+                    .render(node, source, &path, &ctx, &self.shared)
+                {
                     Ok(text) => {
                         if node.origin.line > 0
                             && let Ok(mut used) = self.shared.used.lock()

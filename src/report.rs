@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::body::PushBody;
+use crate::compare::Comparison;
 use crate::plan::{Action, Plan, PlannedUnit};
 use crate::printer::{Printer, Style};
 use crate::quota::{Quota, Reason};
@@ -25,6 +26,7 @@ pub fn reason_text(reason: Reason, quota: &Quota) -> String {
         Reason::HourQuota => format!("hour quota: {} sends in any 60 minutes", quota.per_hour),
         Reason::DayQuota => format!("day quota: {} sends a day in {}", quota.per_day, quota.tz),
         Reason::NotBefore => "not_before".to_owned(),
+        Reason::SendWindow => "send window".to_owned(),
     }
 }
 
@@ -79,12 +81,17 @@ fn when(a: &PlannedUnit, quota: &Quota) -> String {
                 .scheduled_at
                 .map(|t| local(t, quota.tz))
                 .unwrap_or_default();
-            match a.reason {
-                Some(r) => format!("at {at} ({})", reason_text(r, quota)),
-                None => format!("at {at}"),
+            match (a.reason, &a.send_window) {
+                (Some(Reason::SendWindow), Some(w)) => format!("at {at} (send window {w})"),
+                (Some(r), _) => format!("at {at} ({})", reason_text(r, quota)),
+                (None, _) => format!("at {at}"),
             }
         }
         Action::Changed => "changed after sending".to_owned(),
+        Action::Duplicate => match &a.duplicate_of {
+            Some(other) => format!("duplicate of `{other}`: will not be sent"),
+            None => "duplicate: will not be sent".to_owned(),
+        },
         Action::Expired => "expired: will not be sent".to_owned(),
         Action::Unresolved => "unresolved: apply is blocked".to_owned(),
         Action::Gone => "gone from the files".to_owned(),
@@ -96,7 +103,7 @@ fn style_of(action: Action) -> Style {
     match action {
         Action::Send => Style::Green,
         Action::Scheduled => Style::Cyan,
-        Action::Changed | Action::Unresolved => Style::Red,
+        Action::Changed | Action::Duplicate | Action::Unresolved => Style::Red,
         Action::Expired => Style::Yellow,
         Action::Gone | Action::UpToDate => Style::Dim,
     }
@@ -114,6 +121,34 @@ fn clock_line(plan: &Plan, quota: &Quota, separator: &str) -> String {
     )
 }
 
+/// Lines under a unit about priority and history links, for the terminal and the PR comment:
+/// `priority high`, `waits behind higher-priority `x``, `moved from `a``, `resend of `b``.
+fn links(a: &PlannedUnit) -> Vec<String> {
+    let mut lines = Vec::new();
+    if a.priority != crate::quota::Priority::Normal {
+        lines.push(format!("priority {}", a.priority));
+    }
+    if let Some(key) = &a.waits_behind {
+        lines.push(format!(
+            "waits behind higher-priority `{key}`, which takes a slot first"
+        ));
+    }
+    if !a.moved_from.is_empty() {
+        let ids: Vec<String> = a.moved_from.iter().map(|id| format!("`{id}`")).collect();
+        let took = match &a.history_of {
+            Some(key) => format!(": takes over the history of `{key}`"),
+            None => String::new(),
+        };
+        lines.push(format!("moved from {}{took}", ids.join(", ")));
+    }
+    if let Some(id) = &a.resend_of {
+        lines.push(format!(
+            "resend of `{id}`: sending the same push again is intended"
+        ));
+    }
+    lines
+}
+
 /// The terminal form. `all` includes up-to-date units; `verbose` adds the full bodies.
 pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: bool) -> String {
     let mut out = String::new();
@@ -123,6 +158,12 @@ pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: 
         .filter(|a| all || a.action != Action::UpToDate)
         .collect();
     let _ = writeln!(out, "Now {}.", clock_line(plan, quota, ";"));
+    if !plan.errors.is_empty() {
+        out.push('\n');
+    }
+    for e in &plan.errors {
+        let _ = writeln!(out, "{}: {e}", printer.out_style(Style::Red, "error"));
+    }
     if !shown.is_empty() {
         out.push('\n');
     }
@@ -141,8 +182,10 @@ pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: 
             when(a, quota),
         );
         let audience = audience_text(a.body.as_ref());
-        if matches!(a.action, Action::Send | Action::Scheduled | Action::Expired)
-            && !audience.is_empty()
+        if matches!(
+            a.action,
+            Action::Send | Action::Scheduled | Action::Expired | Action::Duplicate
+        ) && !audience.is_empty()
         {
             let _ = writeln!(
                 out,
@@ -151,8 +194,18 @@ pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: 
                 headline(a.body.as_ref())
             );
         }
+        for line in links(a) {
+            let _ = writeln!(out, "      {}", printer.out_style(Style::Dim, &line));
+        }
         if let Some(note) = &a.note {
             let _ = writeln!(out, "      {}", printer.out_style(Style::Dim, note));
+        }
+        for warning in &a.warnings {
+            let _ = writeln!(
+                out,
+                "      {} {warning}",
+                printer.out_style(Style::Yellow, "warning:")
+            );
         }
         if let Some(diff) = &a.diff {
             for line in diff.lines() {
@@ -172,7 +225,7 @@ pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: 
             }
         }
     }
-    if !shown.is_empty() {
+    if !shown.is_empty() || !plan.errors.is_empty() {
         out.push('\n');
     }
     let summary = plan.summary_line();
@@ -203,7 +256,8 @@ pub fn json(plan: &Plan) -> String {
 }
 
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|")
+    crate::printer::escape_controls(s, false)
+        .replace('|', "\\|")
         .replace('\n', " ")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -223,6 +277,9 @@ pub fn markdown(plan: &Plan, quota: &Quota) -> String {
     };
     let _ = writeln!(head, "{icon} **{}**\n", plan.summary_line());
     let _ = writeln!(head, "Planned at {}.\n", clock_line(plan, quota, " ·"));
+    for e in &plan.errors {
+        let _ = writeln!(head, "- ❌ {}\n", md_escape(&e.to_string()));
+    }
     let shown: Vec<&PlannedUnit> = plan
         .actions
         .iter()
@@ -245,6 +302,20 @@ pub fn markdown(plan: &Plan, quota: &Quota) -> String {
         rows.push('\n');
     }
     let mut details: Vec<String> = Vec::new();
+    // Up to date only through `moved_from`: the reviewer should see whose history it took.
+    for a in plan
+        .actions
+        .iter()
+        .filter(|a| a.action == Action::UpToDate && a.history_of.is_some())
+    {
+        for line in links(a) {
+            details.push(format!(
+                "- `{}`: up to date; {}\n\n",
+                a.key,
+                md_escape(&line)
+            ));
+        }
+    }
     for a in &shown {
         let mut d = String::new();
         if let Some(diff) = &a.diff {
@@ -257,6 +328,12 @@ pub fn markdown(plan: &Plan, quota: &Quota) -> String {
             );
         } else if let Some(note) = &a.note {
             let _ = write!(d, "- `{}`: {}\n\n", a.key, md_escape(note));
+        }
+        for line in links(a) {
+            let _ = write!(d, "- `{}`: {}\n\n", a.key, md_escape(&line));
+        }
+        for warning in &a.warnings {
+            let _ = write!(d, "- ⚠️ `{}`: {}\n\n", a.key, md_escape(warning));
         }
         if a.diff.is_none()
             && matches!(a.action, Action::Send | Action::Scheduled)
@@ -314,4 +391,227 @@ pub fn markdown(plan: &Plan, quota: &Quota) -> String {
     }
     out.push_str(footer);
     out
+}
+
+/// "+9h", "-30m", "+1d 2h": how far a comparison moved a unit.
+fn signed_duration(d: chrono::TimeDelta) -> String {
+    let sign = if d < chrono::TimeDelta::zero() {
+        "-"
+    } else {
+        "+"
+    };
+    let secs = d.num_seconds().unsigned_abs();
+    let (days, hours, minutes, seconds) = (
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    );
+    let mut parts = Vec::new();
+    if days > 0 {
+        parts.push(format!("{days}d"));
+    }
+    if hours > 0 {
+        parts.push(format!("{hours}h"));
+    }
+    if minutes > 0 {
+        parts.push(format!("{minutes}m"));
+    }
+    if seconds > 0 || parts.is_empty() {
+        parts.push(format!("{seconds}s"));
+    }
+    format!("{sign}{}", parts.join(" "))
+}
+
+/// One line per effect of this change on the queue, shared by the terminal and the comment.
+/// `code` wraps a unit key (backticks in Markdown, bold on a terminal).
+fn compare_lines(c: &Comparison, quota: &Quota, code: &dyn Fn(&str) -> String) -> Vec<String> {
+    let mut lines = Vec::new();
+    for a in &c.added {
+        let when =
+            a.at.map_or_else(String::new, |t| format!(" at {}", local(t, quota.tz)));
+        lines.push(format!("adds {}{when}", code(&a.key)));
+    }
+    for m in &c.moved {
+        lines.push(format!(
+            "moves {} from {} to {} ({})",
+            code(&m.key),
+            local(m.from, quota.tz),
+            local(m.to, quota.tz),
+            signed_duration(m.by())
+        ));
+    }
+    for e in &c.expired {
+        let was = e.was.map_or_else(
+            || " (new in this change)".to_owned(),
+            |t| format!(" (was due {})", local(t, quota.tz)),
+        );
+        lines.push(format!(
+            "makes {} expire: it will not be sent{was}",
+            code(&e.key)
+        ));
+    }
+    for key in &c.dropped {
+        lines.push(format!(
+            "takes {} out of the queue (removed, sent or blocked)",
+            code(key)
+        ));
+    }
+    lines
+}
+
+fn compare_heading(c: &Comparison, quota: &Quota) -> String {
+    let base = match (c.base_now, c.base_serial) {
+        (Some(now), Some(serial)) => format!(
+            "the base plan (made {}, lock serial {serial})",
+            local(now, quota.tz)
+        ),
+        (Some(now), None) => format!("the base plan (made {}, no lockfile)", local(now, quota.tz)),
+        _ => "the base plan".to_owned(),
+    };
+    if c.is_empty() {
+        format!("Compared with {base}: this change adds nothing and moves nothing.")
+    } else {
+        format!("Compared with {base}, this change:")
+    }
+}
+
+/// The terminal form of a comparison with the base plan (`plan --compare-to`).
+pub fn human_compare(c: &Comparison, quota: &Quota, printer: &Printer) -> String {
+    let mut out = format!("{}\n", compare_heading(c, quota));
+    let code = |k: &str| printer.out_style(Style::Bold, k);
+    for line in compare_lines(c, quota, &code) {
+        let _ = writeln!(out, "  - {line}");
+    }
+    out
+}
+
+/// "Lock serial 7 (lineage 3f2a…)": the state a plan was made against, for the comment.
+fn lock_line(plan: &Plan) -> String {
+    match &plan.lock {
+        Some(lock) => format!(
+            "Planned against lock serial {} (lineage `{}`).",
+            lock.serial,
+            md_escape(&lock.lineage)
+        ),
+        None => "Planned against no lockfile: nothing is recorded as sent yet.".to_owned(),
+    }
+}
+
+/// The pull-request comment with the lock serial it was planned at and, with `--compare-to`,
+/// what this change does to the queue, placed under the summary where reviewers look first.
+pub fn markdown_with(plan: &Plan, quota: &Quota, comparison: Option<&Comparison>) -> String {
+    let text = markdown(plan, quota);
+    let mut extra = format!("{}\n\n", lock_line(plan));
+    if let Some(c) = comparison {
+        let _ = writeln!(extra, "**{}**\n", compare_heading(c, quota));
+        let lines = compare_lines(c, quota, &|k: &str| format!("`{k}`"));
+        // A comparison is short in practice; a pathological one must not push the comment
+        // over the limit, so it is cut first, with a notice.
+        let mut shown = 0;
+        for line in &lines {
+            if extra.len() + line.len() + text.len() + 200 > MARKDOWN_LIMIT {
+                break;
+            }
+            let _ = writeln!(extra, "- {}", md_escape(line));
+            shown += 1;
+        }
+        if shown < lines.len() {
+            let _ = writeln!(
+                extra,
+                "- … and {} more: run `pushform plan --compare-to` to see them all",
+                lines.len() - shown
+            );
+        }
+        if !lines.is_empty() {
+            extra.push('\n');
+        }
+    }
+    // After the "Planned at" paragraph, which `markdown` always writes.
+    match text
+        .find("\nPlanned at ")
+        .and_then(|at| text[at + 1..].find("\n\n").map(|end| at + 1 + end + 2))
+    {
+        Some(at) => format!("{}{extra}{}", &text[..at], &text[at..]),
+        None => format!("{text}\n{extra}"),
+    }
+}
+
+/// Tests of the comparison and lock lines (`plan --compare-to`); named apart from any general
+/// `tests` module so the two can grow independently.
+#[cfg(test)]
+mod compare_tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::compare::{Added, Moved};
+    use crate::plan::{FORMAT_VERSION, LockRef};
+
+    fn quota() -> Quota {
+        Quota {
+            per_hour: 2,
+            per_day: 3,
+            tz: chrono_tz::Asia::Shanghai,
+        }
+    }
+
+    /// A plan from its JSON form, as `plan --out` saves it (newer fields take defaults).
+    fn plan(lock: Option<LockRef>) -> Plan {
+        serde_json::from_value(serde_json::json!({
+            "format_version": FORMAT_VERSION, "now": "2026-11-26T07:00:00Z", "lock": serde_json::to_value(lock).unwrap(),
+            "quota": {"per_hour": 2, "per_day": 3, "timezone": "Asia/Shanghai"},
+            "actions": [],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn durations_are_signed_and_short() {
+        assert_eq!(signed_duration(TimeDelta::hours(26)), "+1d 2h");
+        assert_eq!(signed_duration(TimeDelta::minutes(-30)), "-30m");
+        assert_eq!(signed_duration(TimeDelta::seconds(61)), "+1m 1s");
+        assert_eq!(signed_duration(TimeDelta::zero()), "+0s");
+    }
+
+    #[test]
+    fn the_comment_names_the_lock_serial_and_puts_the_comparison_under_the_summary() {
+        let p = plan(Some(LockRef {
+            lineage: "abc".into(),
+            serial: 7,
+        }));
+        let c = Comparison {
+            base_now: Some(p.now),
+            base_serial: Some(6),
+            added: vec![Added {
+                key: "new".into(),
+                at: Some(p.now),
+            }],
+            moved: vec![Moved {
+                key: "old/en".into(),
+                from: p.now,
+                to: p.now + TimeDelta::hours(9),
+            }],
+            ..Comparison::default()
+        };
+        let text = markdown_with(&p, &quota(), Some(&c));
+        let planned_at = text.find("Planned at 2026-11-26 15:00:00 +08:00").unwrap();
+        let serial = text
+            .find("Planned against lock serial 7 (lineage `abc`).")
+            .unwrap();
+        let heading = text
+            .find("**Compared with the base plan (made 2026-11-26 15:00:00 +08:00, lock serial 6), this change:**")
+            .unwrap();
+        assert!(planned_at < serial && serial < heading, "{text}");
+        assert!(text.contains("- adds `new` at 2026-11-26 15:00:00 +08:00\n"));
+        assert!(text.contains(
+            "- moves `old/en` from 2026-11-26 15:00:00 +08:00 to 2026-11-27 00:00:00 +08:00 (+9h)\n"
+        ));
+        assert!(text.ends_with(
+            "<sub>Generated by `pushform plan --format markdown`. Bodies are the exact JSON that `pushform apply` will send.</sub>\n"
+        ));
+        // Without a comparison, only the lock line is added.
+        let plain = markdown_with(&plan(None), &quota(), None);
+        assert!(plain.contains("Planned against no lockfile"));
+        assert!(!plain.contains("Compared with"));
+    }
 }

@@ -43,13 +43,9 @@ impl Settings {
     pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
         let now = match &global.now {
             None => Now::Real,
-            Some(text) => Now::Pinned(
-                DateTime::parse_from_rfc3339(text.trim())
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|e| {
-                        anyhow!("PUSHFORM_NOW / --now `{text}` is not an RFC 3339 time: {e}")
-                    })?,
-            ),
+            Some(text) => {
+                Now::Pinned(parse_time(text, "PUSHFORM_NOW / --now")?.with_timezone(&Utc))
+            }
         };
         let tz: Tz = config.quota.timezone.parse().map_err(|_| {
             anyhow!(
@@ -86,8 +82,88 @@ pub fn env_var(name: &str) -> Result<String> {
              in pushform.yaml)"
         );
     };
+    check_secret(name, &value)?;
+    Ok(value)
+}
+
+/// The rules of [`env_var`] on a value; errors name the variable, never the value.
+fn check_secret(name: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         bail!("the environment variable {name} is empty");
     }
-    Ok(value)
+    if value.trim() != value {
+        // A trailing newline from `echo` or a file is the usual cause. Trimming silently would
+        // hide which of two values the provider really checks against.
+        bail!(
+            "the environment variable {name} has spaces or a line break before or after its \
+             value; remove them (pushform does not trim credentials)"
+        );
+    }
+    Ok(())
+}
+
+/// The earliest and latest instants pushform accepts as input (`--now`, `--sent-at`): every
+/// time it writes (in the provider's time zone, plus the days a schedule looks ahead) must
+/// still be a time it can read back, which a year near 9999 is not.
+pub fn earliest_time() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(0, 0).unwrap_or_default()
+}
+
+/// See [`earliest_time`]: 9000-01-01T00:00:00Z.
+pub fn latest_time() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(221_845_392_000, 0).unwrap_or_default()
+}
+
+/// Parses an RFC 3339 time given as input by `what` (`--now`, `--sent-at`), and checks its range.
+pub fn parse_time(text: &str, what: &str) -> Result<DateTime<chrono::FixedOffset>> {
+    let t = DateTime::parse_from_rfc3339(text.trim())
+        .map_err(|e| anyhow!("{what} `{text}` is not an RFC 3339 time: {e}"))?;
+    let utc = t.with_timezone(&Utc);
+    if utc < earliest_time() || utc >= latest_time() {
+        bail!(
+            "{what} `{text}` is out of range: pushform takes times from 1970-01-01 to the end of \
+             year 8999"
+        );
+    }
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_times_are_range_checked() {
+        assert!(parse_time("2026-11-26T14:30:00+08:00", "--sent-at").is_ok());
+        assert!(parse_time("1970-01-01T00:00:00Z", "--now").is_ok());
+        assert!(parse_time("8999-12-31T23:59:59Z", "--now").is_ok());
+        for bad in [
+            "9999-12-31T23:00:00Z",
+            "9000-01-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+        ] {
+            let err = parse_time(bad, "--now").unwrap_err().to_string();
+            assert!(err.contains("out of range"), "{bad}: {err}");
+        }
+        let err = parse_time("yesterday", "--sent-at")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an RFC 3339 time"), "{err}");
+        // The latest time, in the furthest time zone, is still one pushform can write and read.
+        let far = latest_time().with_timezone(&chrono_tz::Pacific::Kiritimati);
+        assert!(DateTime::parse_from_rfc3339(&far.to_rfc3339()).is_ok());
+    }
+
+    #[test]
+    fn secrets_are_taken_exactly_or_refused_by_name() {
+        // On values, not the environment: setting variables needs `unsafe` in edition 2024.
+        assert!(check_secret("X", "abc").is_ok());
+        for bad in ["abc\n", " abc", "abc\t", "\r\nabc"] {
+            let err = check_secret("RONGCLOUD_APP_SECRET", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("RONGCLOUD_APP_SECRET"), "{err}");
+            assert!(!err.contains("abc"), "{err}");
+        }
+    }
 }

@@ -20,6 +20,9 @@ pub const MAX_CONTENT_BYTES: usize = 128 * 1024;
 pub const MAX_TITLE_CHARS: usize = 50;
 pub const MAX_CUSTOM_TYPE_CHARS: usize = 32;
 pub const MAX_BADGE: i64 = 9999;
+/// What one notification may carry to a device: APNs takes a 4 KB payload, FCM a 4 KB
+/// notification message (the vendor channels Android pushes go through are no larger).
+pub const MAX_DEVICE_PAYLOAD_BYTES: usize = 4096;
 
 /// One broken rule, by field path inside the body (`notification.ios.badge`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -212,9 +215,93 @@ pub fn check_body(body: &PushBody) -> Vec<Issue> {
             if let Some(android) = &n.android {
                 check_android(android, &mut issues);
             }
+            // With `userid` the API ignores `platform`, and a body without one is already an
+            // error: in both cases the notification may go through either channel.
+            let channels: &[&str] = if targets.is_empty() || userid_set {
+                &["ios", "android"]
+            } else {
+                &targets
+            };
+            for channel in channels {
+                check_device_payload(n, channel, &mut issues);
+            }
         }
     }
     issues
+}
+
+/// The part of a notification that travels to the device through `channel` (APNs for `ios`,
+/// FCM and the vendors' channels for `android`), as compact JSON: its title and alert (the
+/// platform's own ones where set, which replace the common ones) and every other field of the
+/// platform's section (badge, thread id, `extras`, vendor fields). The in-app `message` does not
+/// go through these channels (the app fetches it over its own connection), so it is not counted.
+/// The provider wraps this in a few bytes of its own, so staying under the limit is needed, not
+/// sufficient; pushform cannot know those bytes exactly. Returns the size and the path of the
+/// alert used, where an oversized payload is reported.
+pub fn device_payload(n: &crate::body::Notification, channel: &str) -> (usize, String) {
+    let mut payload = serde_json::Map::new();
+    let mut put = |key: &str, value: Option<&String>| {
+        if let Some(v) = value {
+            payload.insert(key.to_owned(), serde_json::Value::String(v.clone()));
+        }
+    };
+    let alert_path = if channel == "ios" {
+        let ios = n.ios.clone().unwrap_or_default();
+        put("title", ios.title.as_ref().or(n.title.as_ref()));
+        put("alert", ios.alert.as_ref().or(n.alert.as_ref()));
+        let rest = Ios {
+            title: None,
+            alert: None,
+            ..ios.clone()
+        };
+        payload.insert(
+            "ios".to_owned(),
+            serde_json::to_value(rest).unwrap_or_default(),
+        );
+        if ios.alert.is_some() {
+            "notification.ios.alert"
+        } else {
+            "notification.alert"
+        }
+    } else {
+        let android = n.android.clone().unwrap_or_default();
+        put("title", n.title.as_ref());
+        put("alert", android.alert.as_ref().or(n.alert.as_ref()));
+        let rest = Android {
+            alert: None,
+            ..android.clone()
+        };
+        payload.insert(
+            "android".to_owned(),
+            serde_json::to_value(rest).unwrap_or_default(),
+        );
+        if android.alert.is_some() {
+            "notification.android.alert"
+        } else {
+            "notification.alert"
+        }
+    };
+    let bytes = serde_json::to_vec(&payload).map_or(usize::MAX, |b| b.len());
+    (bytes, alert_path.to_owned())
+}
+
+fn check_device_payload(n: &crate::body::Notification, channel: &str, issues: &mut Vec<Issue>) {
+    let (bytes, path) = device_payload(n, channel);
+    if bytes > MAX_DEVICE_PAYLOAD_BYTES {
+        let (name, service) = if channel == "ios" {
+            ("iOS", "APNs")
+        } else {
+            ("Android", "FCM and the vendor channels")
+        };
+        error(
+            issues,
+            &path,
+            format!(
+                "makes the {name} notification {bytes} bytes (title, alert and the `{channel}` \
+                 fields as JSON); {service} carry at most {MAX_DEVICE_PAYLOAD_BYTES} bytes"
+            ),
+        );
+    }
 }
 
 fn check_audience(a: &Audience, issues: &mut Vec<Issue>) {
@@ -538,6 +625,7 @@ pub fn check(project: &Project, units: &[Unit]) -> Vec<Finding> {
 pub fn check_project(project: &Project) -> Vec<Finding> {
     let mut findings = Vec::new();
     let config = &project.config;
+    findings.extend(config.schedule.findings());
 
     if config.quota.timezone.parse::<chrono_tz::Tz>().is_err() {
         findings.push(
@@ -547,6 +635,27 @@ pub fn check_project(project: &Project) -> Vec<Finding> {
             ))
             .in_file(crate::config::FILE_NAME)
             .field("quota.timezone"),
+        );
+    }
+    if crate::client::data_center_endpoints(&config.api.data_center).is_none() {
+        findings.push(
+            Finding::error(format!(
+                "`{}` is not a data center: use cn, sg, sg-b, na or sa",
+                config.api.data_center
+            ))
+            .in_file(crate::config::FILE_NAME)
+            .field("api.data_center"),
+        );
+    }
+    let max_timeout = crate::client::MAX_TIMEOUT.as_secs();
+    if config.api.timeout_secs == 0 || config.api.timeout_secs > max_timeout {
+        findings.push(
+            Finding::error(format!(
+                "must be between 1 and {max_timeout} seconds, not {}",
+                config.api.timeout_secs
+            ))
+            .in_file(crate::config::FILE_NAME)
+            .field("api.timeout_secs"),
         );
     }
     for (from, _) in &config.locales.fallback {

@@ -964,3 +964,66 @@ fn a_campaign_cannot_declare_the_pseudo_locale() {
     );
     assert_eq!(findings[0].field.as_deref(), Some("locales.en-XA"));
 }
+
+// ---- what reaches the device: APNs and FCM payloads ----------------------------------------
+
+#[test]
+fn the_device_payload_limit_counts_what_reaches_the_device() {
+    use super::{MAX_DEVICE_PAYLOAD_BYTES, device_payload};
+    // The payload of the valid body with an empty alert, to size the alert to the byte.
+    let base = body(&json!({"notification": {"alert": ""}}));
+    let notification = base.notification.as_ref().unwrap();
+    let (ios_base, _) = device_payload(notification, "ios");
+    let (android_base, _) = device_payload(notification, "android");
+    assert_eq!(
+        android_base,
+        ios_base + 4,
+        "the same but for the section's name"
+    );
+    let fill = MAX_DEVICE_PAYLOAD_BYTES - android_base;
+    // At the limit: fine, even with a large in-app message, which does not reach the device.
+    assert_issues(
+        &json!({
+            "notification": {"alert": "x".repeat(fill)},
+            "message": {"content": format!("{{\"content\":\"{}\"}}", "m".repeat(100_000))}
+        }),
+        &[],
+    );
+    // One byte over on Android only.
+    assert_issues(
+        &json!({"notification": {"alert": "x".repeat(fill + 1)}}),
+        &[error(
+            "notification.alert",
+            "makes the Android notification 4097 bytes (title, alert and the `android` fields as JSON); FCM and the vendor channels carry at most 4096 bytes",
+        )],
+    );
+    // Four more bytes and iOS is over too.
+    assert_issues(
+        &json!({"notification": {"alert": "x".repeat(fill + 5)}}),
+        &[
+            error(
+                "notification.alert",
+                "makes the iOS notification 4097 bytes (title, alert and the `ios` fields as JSON); APNs carry at most 4096 bytes",
+            ),
+            error(
+                "notification.alert",
+                "makes the Android notification 4101 bytes (title, alert and the `android` fields as JSON); FCM and the vendor channels carry at most 4096 bytes",
+            ),
+        ],
+    );
+    // A platform's own alert replaces the common one on that channel only; extras count.
+    assert_issues(
+        &json!({"notification": {"ios": {"alert": "y".repeat(5000)}}}),
+        &[error(
+            "notification.ios.alert",
+            "makes the iOS notification 5037 bytes (title, alert and the `ios` fields as JSON); APNs carry at most 4096 bytes",
+        )],
+    );
+    assert_issues(
+        &json!({"platform": ["android"], "notification": {"android": {"extras": {"k": "z".repeat(4100)}}}}),
+        &[error(
+            "notification.alert",
+            "makes the Android notification 4170 bytes (title, alert and the `android` fields as JSON); FCM and the vendor channels carry at most 4096 bytes",
+        )],
+    );
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
 use crate::apply::{self, CrashPoint, Ending, Event, Options};
 use crate::cli::{ApplyArgs, GlobalArgs};
@@ -309,8 +309,10 @@ fn check_fresh(saved: &Plan, lock: &Lock, units: &[Unit], selected: &[Unit]) -> 
 }
 
 fn make_client(config: &Config, endpoint_override: Option<&str>) -> Result<Client> {
-    let endpoints = if let Some(list) = endpoint_override.filter(|s| !s.trim().is_empty()) {
-        client::parse_endpoints(list)?
+    // Set but blank is an error (parse_endpoints says so), never a fall back to the real
+    // provider: a rehearsal whose variable came out empty must not send for real.
+    let endpoints = if let Some(list) = endpoint_override {
+        client::parse_endpoints(list).context("PUSHFORM_ENDPOINT / --endpoint")?
     } else if !config.api.endpoints.is_empty() {
         client::parse_endpoints(&config.api.endpoints.join(","))?
     } else {

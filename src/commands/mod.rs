@@ -5,6 +5,7 @@ mod apply;
 mod init;
 mod l10n;
 mod plan;
+mod preview;
 mod quota;
 mod render;
 pub mod schema;
@@ -27,6 +28,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<Exit> {
         Command::Render(args) => render::run(global, &args, printer),
         Command::Plan(args) => plan::run(global, &args, printer),
         Command::Show(args) => plan::show(&args, printer),
+        Command::Preview(args) => preview::run(global, &args, printer),
         Command::Apply(args) => apply::run(global, &args, printer),
         Command::Quota => quota::run(global, printer),
         Command::State(command) => state::run(global, &command, printer),

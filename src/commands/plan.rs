@@ -5,6 +5,7 @@ use std::fs;
 use anyhow::{Context, Result, bail};
 
 use crate::cli::{GlobalArgs, PlanArgs, PlanFormat, ShowArgs};
+use crate::compare::{self, Comparison};
 use crate::exit::Exit;
 use crate::lockfile::LockStore;
 use crate::plan::{self, FORMAT_VERSION, Plan};
@@ -55,15 +56,40 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Result<Ex
             path.display()
         ));
     }
-    present(&plan, &settings.quota, args.format, args.all, printer);
+    let comparison = match &args.compare_to {
+        Some(base) => Some(compare::compare(&read_plan(base)?, &plan)),
+        None => None,
+    };
+    present(
+        &plan,
+        &settings.quota,
+        args.format,
+        args.all,
+        comparison.as_ref(),
+        printer,
+    );
     Ok(exit_for(&plan, args.detailed_exitcode))
 }
 
-fn present(plan: &Plan, quota: &Quota, format: PlanFormat, all: bool, printer: &Printer) {
+fn present(
+    plan: &Plan,
+    quota: &Quota,
+    format: PlanFormat,
+    all: bool,
+    comparison: Option<&Comparison>,
+    printer: &Printer,
+) {
     let text = match format {
-        PlanFormat::Human => report::human(plan, quota, printer, all, printer.verbose > 0),
+        PlanFormat::Human => {
+            let mut text = report::human(plan, quota, printer, all, printer.verbose > 0);
+            if let Some(c) = comparison {
+                text.push('\n');
+                text.push_str(&report::human_compare(c, quota, printer));
+            }
+            text
+        }
         PlanFormat::Json => report::json(plan),
-        PlanFormat::Markdown => report::markdown(plan, quota),
+        PlanFormat::Markdown => report::markdown_with(plan, quota, comparison),
     };
     printer.out(&text);
 }
@@ -111,7 +137,7 @@ pub fn show(args: &ShowArgs, printer: &Printer) -> Result<Exit> {
             plan.quota.timezone
         );
     };
-    present(&plan, &quota, args.format, true, printer);
+    present(&plan, &quota, args.format, true, None, printer);
     Ok(if plan.has_errors() {
         Exit::Error
     } else {

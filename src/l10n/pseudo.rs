@@ -125,6 +125,7 @@ pub fn apply(project: &mut Project) -> Result<()> {
             name: LOCALE.to_owned(),
             audience: source.audience.clone(),
             strings: Some(tree(&strings)),
+            window: source.window,
         };
         campaign.locales = vec![pseudo];
         true

@@ -244,9 +244,14 @@ fn template_uses(project: &Project) -> Vec<String> {
             if path == catalogs {
                 continue;
             }
-            if path.is_dir() {
+            // Folders are walked without following links; files are read only through the
+            // repository's jail, like every other read of repository content.
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
                 stack.push(path);
-            } else if let Ok(text) = std::fs::read_to_string(&path) {
+            } else if let Ok(text) = project.jail.read(&path) {
                 out.extend(keys::uses(&text));
             }
         }

@@ -55,3 +55,8 @@ fn usage_errors_exit_1_never_the_pending_code_2() {
     pushform(&sample_repo(), &["--version"]).success();
     pushform(&sample_repo(), &["plan", "--help"]).success();
 }
+
+#[test]
+fn preview_help() {
+    insta::assert_snapshot!(help(&["preview", "--help"]));
+}

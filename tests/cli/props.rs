@@ -6,6 +6,10 @@
 //! must hold for any input: every finding is printable and points at a real file and line, every unit's
 //! digest is the SHA-1 of its bytes, a project without errors renders every unit, and
 //! rendering the same project twice gives the same bytes and the same findings.
+//!
+//! A last property feeds costly input (nested loops up to ten million, strings repeated and
+//! doubled, alias bombs over several files) and holds each case to a time and memory budget:
+//! fuel, size caps and the YAML budget must stop it, quickly, without a panic.
 
 use std::fs;
 use std::path::Path;
@@ -413,5 +417,103 @@ proptest! {
         files.push(file("campaigns/p.yaml", campaign));
         files.push(file("templates/part.j2", part));
         check_pipeline(&files);
+    }
+}
+
+/// Template syntax that costs: loops up to ten million, strings repeated and doubled, lookups
+/// into `t` whose own strings loop, includes of templates that loop.
+fn costly_template() -> impl Strategy<Value = String> {
+    let count = select(&["3", "1000", "100000", "10000000"][..]);
+    let body = select(
+        &[
+            "{{ i }}",
+            "{{ 'x' * 100000 }}",
+            "{{ 'x' * 100000000 }}",
+            "{% set ns.s = ns.s ~ ns.s %}",
+            "{{ ns.s }}",
+            "{{ t.title }}{{ t.body }}",
+            "{% include 'part.j2' %}",
+            "{{ range(100000)|list|length }}",
+            "{{ ns.s|upper|replace('A', 'bb') }}",
+        ][..],
+    );
+    let layer = (count, prop::collection::vec(body, 1..3));
+    prop::collection::vec(layer, 0..4).prop_map(|layers| {
+        let mut text = String::from("{% set ns = namespace(s='ab') %}");
+        for (n, _) in &layers {
+            text.push_str(&format!("{{% for i in range({n}) %}}"));
+        }
+        for (_, bodies) in layers.iter().rev() {
+            text.push_str(&bodies.concat());
+            text.push_str("{% endfor %}");
+        }
+        text.push_str("{{ ns.s|length }}");
+        text
+    })
+}
+
+/// `vars` that expand through aliases: `width` aliases per level, `depth` levels.
+fn alias_vars(width: usize, depth: usize, text: usize) -> String {
+    let mut out = format!("vars:\n  l0: &l0 {}\n", "y".repeat(text));
+    for level in 1..=depth {
+        let aliases = vec![format!("*l{}", level - 1); width].join(", ");
+        out.push_str(&format!("  l{level}: &l{level} [{aliases}]\n"));
+    }
+    out
+}
+
+/// The peak resident memory of this test process, in MiB (Linux).
+fn peak_rss_mib() -> u64 {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
+}
+
+proptest! {
+    // Each case may run templates until their fuel is spent: few cases, each timed.
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn hostile_templates_and_yaml_stay_within_time_and_memory(
+        alert in costly_template(),
+        part in costly_template(),
+        catalog in costly_template(),
+        width in 1..12usize,
+        depth in 0..7usize,
+        text in select(&[1usize, 64, 4096, 60_000][..]),
+        files_count in 1..4usize,
+    ) {
+        let started = std::time::Instant::now();
+        let mut files = shared_files();
+        files[1].1 = format!("body: {}\ntitle: x\n", quoted(&catalog));
+        files.push(file("templates/part.j2", part));
+        for n in 0..files_count {
+            files.push(file(
+                &format!("campaigns/p{n}.yaml"),
+                [
+                    format!("id: p{n}"),
+                    alias_vars(width, depth, text),
+                    "locales: {en: {}}".to_owned(),
+                    "push:".to_owned(),
+                    "  platform: [ios, android]".to_owned(),
+                    "  audience: {is_to_all: true}".to_owned(),
+                    format!("  notification: {{alert: {}}}", quoted(&alert)),
+                    String::new(),
+                ]
+                .join("\n"),
+            ));
+        }
+        check_pipeline(&files);
+        let took = started.elapsed();
+        // Two renders of every unit (check_pipeline renders twice), each bounded by fuel.
+        prop_assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+        let peak = peak_rss_mib();
+        prop_assert!(peak < 2048, "peak memory {peak} MiB");
     }
 }

@@ -107,3 +107,35 @@ fn wrong_types_are_rejected() {
         .replace("many", "3");
     assert!(validator.is_valid(&yaml_to_json(&fixed)), "{fixed}");
 }
+
+#[test]
+fn scheduling_keys_are_in_the_schema() {
+    let validator = validator();
+    let good = "id: a\npriority: high\nsend_window: {from: \"09:00\", to: \"21:00\", timezone: Asia/Shanghai}\n\
+                moved_from: [a-old]\nresend_of: a-first\n\
+                locales:\n  en: {send_window: {from: \"22:00\", to: \"06:00\"}}\n\
+                push:\n  platform: [ios]\n  audience: {is_to_all: true}\n  notification: {alert: hi}\n";
+    let instance = yaml_to_json(good);
+    assert_eq!(errors(&validator, &instance), Vec::<String>::new());
+    for (bad, path) in [
+        (
+            good.replace("priority: high", "priority: urgent"),
+            "/priority",
+        ),
+        (good.replace("timezone: Asia", "zone: Asia"), "/send_window"),
+        (
+            good.replace("moved_from: [a-old]", "moved_from: a-old"),
+            "/moved_from",
+        ),
+        (
+            good.replace("{from: \"22:00\", ", "{"),
+            "/locales/en/send_window",
+        ),
+    ] {
+        let errors = errors(&validator, &yaml_to_json(&bad));
+        assert!(
+            errors.iter().any(|e| e.starts_with(&format!("{path}: "))),
+            "{bad}\n{errors:?}"
+        );
+    }
+}

@@ -130,12 +130,22 @@ impl Run {
 /// Runs the built `pushform` binary in `dir` with `args`, in a clean environment (see the
 /// module documentation).
 pub fn pushform(dir: &Path, args: &[&str]) -> Run {
+    pushform_with(dir, &[], args)
+}
+
+/// Like [`pushform`], with `env` set on top of the clean environment, and killed (failing the
+/// test) if it runs longer than 60 s: for inputs that once hung.
+pub fn pushform_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
     let mut cmd = Command::cargo_bin("pushform").expect("the pushform binary is built");
+    cmd.timeout(std::time::Duration::from_mins(1));
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
         if name.starts_with("PUSHFORM_") || name.starts_with("RONGCLOUD_") {
             cmd.env_remove(&*name);
         }
+    }
+    for (name, value) in env {
+        cmd.env(name, value);
     }
     for name in ["COLUMNS", "LINES", "CLICOLOR", "CLICOLOR_FORCE", "TERM"] {
         cmd.env_remove(name);

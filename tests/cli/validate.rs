@@ -141,7 +141,7 @@ fn unknown_top_level_key_names_file_line_and_key() {
     assert_eq!(
         run.finding_lines(),
         [
-            "error: campaigns/a.yaml:2: unknown field `not_befor`, expected one of id, description, not_before, not_after, vars, locales, push"
+            "error: campaigns/a.yaml:2: unknown field `not_befor`, expected one of id, description, not_before, not_after, vars, priority, send_window, moved_from, resend_of, locales, push"
         ]
     );
     run.stderr_has(&["--> campaigns/a.yaml:2:1\n", "  2 | not_befor: "]);

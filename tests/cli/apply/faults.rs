@@ -384,3 +384,28 @@ fn a_fault_that_persists_is_still_one_request_per_apply() {
     }
     assert_eq!(emu.requests(), 1, "blocked after the first unknown");
 }
+
+#[test]
+fn a_404_is_rejected_with_its_status_and_goes_out_once_later() {
+    // A proxy or a wrong path answered: the provider never processed the request.
+    survives(
+        Fault::NotFound,
+        10,
+        &Expect::Rejected {
+            code: 404,
+            hint: "HTTP 404 Not Found: the request was refused and not processed",
+        },
+    );
+}
+
+#[test]
+fn a_413_is_rejected_with_its_status_and_goes_out_once_later() {
+    survives(
+        Fault::TooLarge,
+        10,
+        &Expect::Rejected {
+            code: 413,
+            hint: "HTTP 413 Payload Too Large: the request was refused and not processed",
+        },
+    );
+}

@@ -14,5 +14,6 @@ mod end_to_end;
 mod faults;
 mod interrupt;
 mod kill;
+mod rename;
 mod saved_plan;
 mod secrets;

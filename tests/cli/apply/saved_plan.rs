@@ -217,14 +217,15 @@ fn a_saved_plan_with_errors_is_not_applied() {
 fn a_saved_plan_applied_late_never_sends_an_expired_unit() {
     let (repo, emu) = setup();
     save_plan(&repo, SAMPLE_NOW).ok();
-    // Applied after the not_after of winter-sale-2026 (12-03) and of maintenance (12-06 22:00).
-    let late = "2026-12-07T00:00:00+08:00";
+    // Applied after the not_after of winter-sale-2026 (12-03) and of maintenance (12-06 22:00),
+    // inside the sample's 09:00-21:00 send window.
+    let late = "2026-12-07T09:00:00+08:00";
     emu.set_now(Some(ms(late)));
     apply_saved(&repo, &emu, late).ok();
     for later in [
-        "2026-12-07T01:00:00+08:00",
-        "2026-12-08T00:00:00+08:00",
-        "2026-12-08T01:00:00+08:00",
+        "2026-12-07T10:00:00+08:00",
+        "2026-12-08T09:00:00+08:00",
+        "2026-12-08T10:00:00+08:00",
     ] {
         emu.set_now(Some(ms(later)));
         repo.apply_cmd(&emu, later).run().ok();

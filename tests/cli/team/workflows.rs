@@ -355,7 +355,7 @@ fn run_one(file: &str, job: &str, words: &[String], repo: &Path, emulator: &Emul
 fn every_pushform_line_of_the_github_workflows_runs() {
     assert_eq!(
         run_pushform_lines(GITHUB_PLAN),
-        jobs(&[("plan", &["validate", "plan"])])
+        jobs(&[("plan", &["validate", "plan", "preview"])])
     );
     assert_eq!(
         run_pushform_lines(GITHUB_APPLY),
@@ -372,7 +372,7 @@ fn every_pushform_line_of_the_gitlab_pipeline_runs() {
         run_pushform_lines(GITLAB),
         jobs(&[
             ("pushform-apply", &["apply", "quota"]),
-            ("pushform-plan", &["plan"]),
+            ("pushform-plan", &["preview", "plan"]),
             ("pushform-rehearsal", &["apply", "state list"]),
             ("pushform-validate", &["validate"]),
         ])
