@@ -80,6 +80,19 @@ pub fn run(global: &GlobalArgs, command: &L10nCommand, printer: &Printer) -> Res
                 po::read(&text)
             }
             .with_context(|| format!("cannot import {}", file.display()))?;
+            // The locale names the file written: a tag, never a path.
+            if imported.locale.is_empty()
+                || !imported
+                    .locale
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                bail!(
+                    "`{}` (the target language of {}) is not a locale tag such as ru or zh-TW",
+                    imported.locale,
+                    file.display()
+                );
+            }
             if imported.locale == pseudo::LOCALE {
                 bail!(
                     "`{}` is the pseudo-locale: it is made by pushform, never imported",
@@ -99,6 +112,8 @@ pub fn run(global: &GlobalArgs, command: &L10nCommand, printer: &Printer) -> Res
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
+                // A catalog folder that links out of the repository is not written through.
+                project.jail.resolve(dir)?;
             }
             atomic::write(&path, catalog.as_bytes())?;
             printer.info(&format!(

@@ -434,3 +434,22 @@ fn the_readme_shows_l10n_status_and_export_of_this_repository_as_printed() {
         "README's export excerpt differs from:\n{head}"
     );
 }
+
+#[test]
+fn an_imported_target_language_that_is_not_a_tag_writes_nothing() {
+    let repo = repo(5);
+    repo.run(&[
+        "l10n", "export", "--locale", "ru", "--format", "po", "-o", "ru.po",
+    ])
+    .success();
+    let po = fs::read_to_string(repo.path().join("ru.po")).unwrap();
+    fs::write(
+        repo.path().join("ru.po"),
+        po.replace("\"Language: ru\\n\"", "\"Language: ../../evil\\n\""),
+    )
+    .unwrap();
+    repo.run(&["l10n", "import", "ru.po"])
+        .failure()
+        .stderr_has(&["`../../evil` (the target language of ru.po) is not a locale tag"]);
+    assert!(!repo.path().join("evil.yaml").exists());
+}
