@@ -116,6 +116,68 @@ pub enum Command {
     Init(InitArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Translation coverage, and the round trip with translators (XLIFF 2.0 or gettext PO).
+    ///
+    /// `status` reports, per locale, the keys of `t` campaigns read, found, filled by a
+    /// fallback, and missing. `export` writes one locale's strings for a translation platform,
+    /// the default locale's text as source; `import` writes the translations back into
+    /// templates/locales/<L>.yaml.
+    #[command(subcommand)]
+    L10n(L10nCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum L10nCommand {
+    /// Per locale: keys used, found, filled by fallback, missing; unused catalog keys; lost
+    /// placeholders. Exits 1 if any key is missing.
+    Status {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = L10nStatusFormat::Human)]
+        format: L10nStatusFormat,
+    },
+    /// Write the catalog strings of one locale for translators: source = the default locale's
+    /// text, target = the locale's current text (if any).
+    ///
+    /// Placeholders (`{{ name }}`, `{% … %}`) are inline codes in XLIFF and kept verbatim in PO;
+    /// plural entries carry the locale's CLDR forms; a string shown as a notification title
+    /// carries the provider's 50-character limit.
+    Export {
+        /// The locale to translate into, e.g. `ru`.
+        #[arg(long, value_name = "L")]
+        locale: String,
+        /// Exchange format.
+        #[arg(long, value_enum, default_value_t = L10nFormat::Xliff)]
+        format: L10nFormat,
+        /// Write to FILE instead of standard output.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Write a translated XLIFF or PO file back into templates/locales/<L>.yaml.
+    ///
+    /// Refuses a file whose source text no longer matches the default locale (translated
+    /// against an old text) or whose placeholders were damaged, naming the keys. The catalog is
+    /// written with sorted keys and double-quoted strings, so re-imports diff cleanly.
+    Import {
+        /// An .xlf/.xliff or .po file from `l10n export`.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum L10nStatusFormat {
+    /// A table and lists for people.
+    Human,
+    /// One JSON object, for scripts.
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum L10nFormat {
+    /// XLIFF 2.0.
+    Xliff,
+    /// gettext PO.
+    Po,
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +188,11 @@ pub struct RenderArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = RenderFormat::Json)]
     pub format: RenderFormat,
+    /// Only units in this locale. `en-XA` is the pseudo-locale: the default locale's text
+    /// accented, ~35% longer and bracketed, to find hard-coded and cut text; it is never planned
+    /// or sent.
+    #[arg(long, value_name = "L")]
+    pub locale: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -17,6 +17,7 @@ pub mod config;
 pub mod emulator;
 pub mod exit;
 pub mod finding;
+pub mod l10n;
 pub mod node;
 pub mod pgstate;
 pub mod plan;

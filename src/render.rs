@@ -184,6 +184,8 @@ impl Templates {
         // A template from a pull request may loop or grow a string without end: fuel bounds
         // the time and memory of every render.
         env.set_fuel(Some(MAX_RENDER_FUEL));
+        env.add_filter("plural", plural_filter);
+        env.set_formatter(plural_formatter);
         let dir = project.templates_dir();
         if dir.is_dir() {
             let jail = project.jail.clone();
@@ -570,7 +572,8 @@ impl UnitInput<'_> {
         );
         let plain_ctx = Value::from(ctx.clone());
 
-        // t: the campaign's strings over the locale's catalog over its fallback chain.
+        // t: the campaign's strings over the locale's catalog, then the same two for each
+        // locale of its fallback chain.
         let chain = self
             .locale
             .map(|l| self.project.config.chain(l))
@@ -593,7 +596,7 @@ impl UnitInput<'_> {
                 ]);
             }
         }
-        layers.push(self.templates.catalog(self.project, &chain));
+        self.fallback_layers(&chain, &mut layers);
         let shared = Arc::new(Lookups::default());
         let t = Strings::value(layers, "", self.templates, &plain_ctx, &shared);
         ctx.insert("t".to_owned(), t);
@@ -691,11 +694,11 @@ impl UnitInput<'_> {
 
     fn missing_message(&self, missing: &[String], chain: &[String]) -> String {
         let mut looked = Vec::new();
-        if let Some(l) = self.locale {
-            if self.strings.is_some() {
-                looked.push(format!("locales.{l}.strings"));
-            }
+        if self.locale.is_some() {
             for c in chain {
+                if self.campaign_strings(c).is_some() {
+                    looked.push(format!("locales.{c}.strings"));
+                }
                 let state = if self.project.catalogs.contains_key(c) {
                     ""
                 } else if self.project.broken_catalogs.contains(c) {
@@ -718,6 +721,42 @@ impl UnitInput<'_> {
             self.locale.unwrap_or("none"),
             self.campaign.id
         )
+    }
+}
+
+impl UnitInput<'_> {
+    /// The campaign's own `strings` for locale `l` (the unit's own, or one of its fallback
+    /// chain), when they are a mapping.
+    fn campaign_strings(&self, l: &str) -> Option<&Node> {
+        if Some(l) == self.locale {
+            return self.strings.filter(|s| s.as_map().is_some());
+        }
+        self.campaign
+            .locales
+            .iter()
+            .find(|x| x.name == l)
+            .and_then(|x| x.strings.as_ref())
+            .filter(|s| s.as_map().is_some())
+    }
+
+    /// The layers of `t` after the unit's own `strings`, most specific first: for each locale
+    /// of the fallback chain, its catalog, then the campaign's `strings` of the next locale and
+    /// that locale's catalog. So `en-GB` reads the campaign's `en` strings before the shared
+    /// `en` catalog, and a regional locale needs no copy of every campaign string.
+    fn fallback_layers(&self, chain: &[String], layers: &mut Vec<Arc<Node>>) {
+        for (i, l) in chain.iter().enumerate() {
+            if i > 0
+                && let Some(strings) = self.campaign_strings(l)
+            {
+                layers.push(Arc::new(strings.clone()));
+            }
+            if self.project.catalogs.contains_key(l) {
+                layers.push(
+                    self.templates
+                        .catalog(self.project, std::slice::from_ref(l)),
+                );
+            }
+        }
     }
 }
 
@@ -1328,6 +1367,15 @@ impl Strings {
         };
         let path = format!("t.{}{key}", self.prefix);
         match &node.kind {
+            Kind::Map(_) if crate::l10n::plural::is_plural(node) => {
+                Some(Value::from_object(Plural {
+                    key: format!("{}{key}", self.prefix),
+                    forms: node.clone(),
+                    templates: Arc::clone(&self.templates),
+                    ctx: self.ctx.clone(),
+                    shared: Arc::clone(&self.shared),
+                }))
+            }
             Kind::Map(_) => Some(Strings::value(
                 self.layers
                     .iter()
@@ -1399,4 +1447,148 @@ impl Object for Strings {
             )
         })
     }
+}
+
+/// A string of `t` written as CLDR plural forms. It has no text of its own: `{{ t.key |
+/// plural(n) }}` picks the form of `n` in the unit's locale and renders it with the unit's
+/// context plus `n`. Printed without the filter, it is an error that says so (see
+/// [`plural_formatter`]), never a silent "other" form.
+struct Plural {
+    /// Its key in `t`, for messages (`inbox.unread`).
+    key: String,
+    forms: Node,
+    templates: Arc<Templates>,
+    ctx: Value,
+    shared: Arc<Lookups>,
+}
+
+impl Object for Plural {}
+
+impl std::fmt::Debug for Plural {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<plural forms of t.{}: {}>", self.key, self.forms())
+    }
+}
+
+impl Plural {
+    fn forms(&self) -> String {
+        self.forms
+            .as_map()
+            .unwrap_or_default()
+            .iter()
+            .map(|e| e.key.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The form of `n` in the unit's locale, rendered; `other` when the locale's form is
+    /// missing (validation reports it).
+    fn pick(&self, n: &Value) -> Result<String, minijinja::Error> {
+        let invalid =
+            |msg: String| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg);
+        let number = match n.kind() {
+            minijinja::value::ValueKind::Number => n.to_string(),
+            minijinja::value::ValueKind::String => n.as_str().unwrap_or_default().to_owned(),
+            _ => String::new(),
+        };
+        let locale = self
+            .ctx
+            .get_attr("locale")
+            .ok()
+            .and_then(|l| l.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "und".to_owned());
+        let Some(category) = crate::l10n::plural::category_for(&locale, &number) else {
+            return Err(invalid(format!(
+                "`plural` needs a number to choose the form of `t.{}`, not {n:?}",
+                self.key
+            )));
+        };
+        let Some(node) = self.forms.get(category).or_else(|| self.forms.get("other")) else {
+            return Err(invalid(format!(
+                "`t.{}` has no `{category}` form (nor `other`) for {number} in locale `{locale}`",
+                self.key
+            )));
+        };
+        let mut ctx: BTreeMap<String, Value> = BTreeMap::new();
+        if let Ok(keys) = self.ctx.try_iter() {
+            for k in keys {
+                if let Some(name) = k.as_str()
+                    && let Ok(v) = self.ctx.get_item(&k)
+                {
+                    ctx.insert(name.to_owned(), v);
+                }
+            }
+        }
+        ctx.insert("n".to_owned(), n.clone());
+        let ctx = Value::from(ctx);
+        let path = format!("t.{}.{category}", self.key);
+        match &node.kind {
+            Kind::Str(source) if is_template(source) => {
+                match self
+                    .templates
+                    .render(node, source, &path, &ctx, &self.shared)
+                {
+                    Ok(text) => {
+                        if node.origin.line > 0
+                            && let Ok(mut used) = self.shared.used.lock()
+                            && !used.contains(&node.origin)
+                        {
+                            used.push(node.origin.clone());
+                        }
+                        Ok(text)
+                    }
+                    Err(err) => {
+                        if let LeafError::New(finding) = err
+                            && let Ok(mut failed) = self.shared.failed.lock()
+                        {
+                            failed.push(*finding);
+                        }
+                        self.shared.broken.store(true, Ordering::Relaxed);
+                        Err(invalid(format!(
+                            "the `{category}` form of `t.{}` failed to render",
+                            self.key
+                        )))
+                    }
+                }
+            }
+            _ => Ok(to_value(node).to_string()),
+        }
+    }
+}
+
+/// The `plural` filter: `{{ t.key | plural(n) }}`.
+fn plural_filter(value: &Value, n: &Value) -> Result<String, minijinja::Error> {
+    if let Some(plural) = value.downcast_object_ref::<Plural>() {
+        return plural.pick(n);
+    }
+    let what = if value.downcast_object_ref::<Strings>().is_some() {
+        "a section of `t` whose keys are not all CLDR plural categories (zero, one, two, few, many, other)".to_owned()
+    } else {
+        format!("the plain text {value:?}")
+    };
+    Err(minijinja::Error::new(
+        minijinja::ErrorKind::InvalidOperation,
+        format!(
+            "`plural` applies to a string of `t` written as CLDR plural forms (`one: …`, `other: …`), not to {what}"
+        ),
+    ))
+}
+
+/// Prints values as minijinja does, except a plural entry used without `| plural(n)`.
+fn plural_formatter(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    if let Some(plural) = value.downcast_object_ref::<Plural>() {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!(
+                "`t.{key}` has plural forms ({forms}): write `{{{{ t.{key} | plural(n) }}}}` with the count that chooses the form",
+                key = plural.key,
+                forms = plural.forms()
+            ),
+        ));
+    }
+    minijinja::escape_formatter(out, state, value)
 }

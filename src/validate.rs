@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::body::{Android, Audience, Ios, Message, PushBody};
 use crate::finding::{Finding, Severity};
+use crate::node::{Node, Origin};
 use crate::project::Project;
 use crate::render::Unit;
 
@@ -725,7 +726,72 @@ pub fn check_project(project: &Project) -> Vec<Finding> {
         }
     }
 
+    findings.extend(check_plurals(project));
     findings
+}
+
+/// How the finding about a campaign declaring the pseudo-locale starts: `render --locale en-XA`
+/// declares it itself (in its own copy of the project) and drops exactly these findings.
+pub const PSEUDO_DECLARED: &str = "`en-XA` is the pseudo-locale,";
+
+/// Plural entries (a string of `t` written as CLDR forms) must have every form their locale
+/// uses, `other` always: Russian needs `one few many other`, Japanese only `other`. A catalog's
+/// entries are checked against the catalog's locale, a campaign's `strings` against the locale
+/// they are written under. The pseudo-locale is derived, never declared.
+pub fn check_plurals(project: &Project) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (locale, catalog) in &project.catalogs {
+        plural_forms(locale, catalog, "t", &mut findings);
+    }
+    for campaign in &project.campaigns {
+        for locale in &campaign.locales {
+            if locale.name == crate::l10n::pseudo::LOCALE {
+                findings.push(
+                    Finding::error(format!(
+                        "{PSEUDO_DECLARED} derived from the default locale for `render --locale {}` only; it is never planned or sent, so a campaign cannot declare it",
+                        locale.name
+                    ))
+                    .in_file(campaign.file.to_string())
+                    .field(format!("locales.{}", locale.name)),
+                );
+            }
+            if let Some(strings) = &locale.strings {
+                let field = format!("locales.{}.strings", locale.name);
+                plural_forms(&locale.name, strings, &field, &mut findings);
+            }
+        }
+    }
+    findings
+}
+
+fn plural_forms(locale: &str, node: &Node, path: &str, findings: &mut Vec<Finding>) {
+    use crate::l10n::plural;
+    let Some(entries) = node.as_map() else {
+        return;
+    };
+    for entry in entries {
+        let field = format!("{path}.{}", entry.key);
+        if plural::is_plural(&entry.value) {
+            let missing = plural::missing(locale, &entry.value);
+            if !missing.is_empty() {
+                let quoted: Vec<String> = missing.iter().map(|c| format!("`{c}`")).collect();
+                findings.push(
+                    Finding::error(format!(
+                        "plural forms for `{locale}` lack {}: `{locale}` needs {}",
+                        quoted.join(", "),
+                        plural::categories(locale).join(", ")
+                    ))
+                    .at(&Origin {
+                        file: entry.value.origin.file.clone(),
+                        line: entry.key_line,
+                    })
+                    .field(field),
+                );
+            }
+        } else {
+            plural_forms(locale, &entry.value, &field, findings);
+        }
+    }
 }
 
 /// The body rules of one unit, located in the files through the unit's rendered tree.

@@ -916,6 +916,55 @@ fn body_issues_point_at_the_line_of_the_field() {
     );
 }
 
+#[test]
+fn plural_forms_a_locale_needs_and_lacks_are_named() {
+    let strings = "locales:\n  ja:\n    strings:\n      unread: {one: \"{{ n }} 件\"}\n";
+    let findings = check_files(&[
+        ("campaigns/a.yaml", &campaign("a", strings)),
+        (
+            "templates/locales/ru.yaml",
+            "brand: Учёба\ninbox:\n  unread:\n    one: \"{{ n }} сообщение\"\n    other: \"{{ n }} сообщений\"\n",
+        ),
+        (
+            "templates/locales/en.yaml",
+            "unread: {one: a message, other: \"{{ n }} messages\"}\n",
+        ),
+    ]);
+    assert_eq!(
+        findings,
+        [
+            finding_at(
+                Severity::Error,
+                "templates/locales/ru.yaml",
+                Some(3),
+                "t.inbox.unread",
+                "plural forms for `ru` lack `few`, `many`: `ru` needs one, few, many, other",
+            ),
+            finding_at(
+                Severity::Error,
+                "campaigns/a.yaml",
+                Some(5),
+                "locales.ja.strings.unread",
+                "plural forms for `ja` lack `other`: `ja` needs other",
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_campaign_cannot_declare_the_pseudo_locale() {
+    let findings = check_files(&[(
+        "campaigns/a.yaml",
+        &campaign("a", "locales:\n  en-XA:\n    strings: {}\n"),
+    )]);
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(
+        findings[0].message.contains("never planned or sent"),
+        "{findings:?}"
+    );
+    assert_eq!(findings[0].field.as_deref(), Some("locales.en-XA"));
+}
+
 // ---- what reaches the device: APNs and FCM payloads ----------------------------------------
 
 #[test]

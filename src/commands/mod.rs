@@ -3,6 +3,7 @@
 
 mod apply;
 mod init;
+mod l10n;
 mod plan;
 mod preview;
 mod quota;
@@ -33,6 +34,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<Exit> {
         Command::State(command) => state::run(global, &command, printer),
         Command::Schema => schema::run(printer),
         Command::Init(args) => init::run(global, &args, printer),
+        Command::L10n(command) => l10n::run(global, &command, printer),
         Command::Completions(args) => {
             let mut out = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "pushform", &mut out);

@@ -11,10 +11,25 @@ use crate::exit::Exit;
 use crate::printer::{Printer, Style};
 use crate::render::Unit;
 
-use super::validate::load;
+use crate::l10n::pseudo;
+use crate::project::Project;
+
+use super::validate::{load, load_project};
 
 pub fn run(global: &GlobalArgs, args: &RenderArgs, printer: &Printer) -> Result<Exit> {
-    let loaded = load(global)?;
+    let loaded = match args.locale.as_deref() {
+        Some(pseudo::LOCALE) => {
+            let mut project = Project::read(&global.dir)?;
+            pseudo::apply(&mut project)?;
+            let mut loaded = load_project(project);
+            // This copy of the project declares the pseudo-locale on purpose.
+            loaded
+                .findings
+                .retain(|f| !f.message.starts_with(crate::validate::PSEUDO_DECLARED));
+            loaded
+        }
+        _ => load(global)?,
+    };
     if loaded.has_errors() {
         printer.findings(&loaded.findings);
         printer
@@ -22,7 +37,11 @@ pub fn run(global: &GlobalArgs, args: &RenderArgs, printer: &Printer) -> Result<
         return Ok(Exit::Error);
     }
     printer.findings(&loaded.findings);
-    let units = select(&loaded.units, &args.keys)?;
+    let mut units = select(&loaded.units, &args.keys)?;
+    if let Some(locale) = &args.locale {
+        let default = loaded.project.config.locales.default.as_deref();
+        units.retain(|u| u.locale.as_deref().or(default) == Some(locale.as_str()));
+    }
     let text = match args.format {
         RenderFormat::Json => {
             let list: Vec<Row> = units

@@ -25,18 +25,22 @@ impl Loaded {
 }
 
 pub fn load(global: &GlobalArgs) -> Result<Loaded> {
-    let mut project = Project::read(&global.dir)?;
+    Ok(load_project(Project::read(&global.dir)?))
+}
+
+/// Renders and checks a project already read (and perhaps turned into its pseudo-locale form).
+pub fn load_project(mut project: Project) -> Loaded {
     if project.inputs_broken() {
         // The config or a catalog did not parse: say so and stop, rather than render every unit
         // without it and report a cascade of false consequences.
         let mut findings = std::mem::take(&mut project.findings);
         findings.extend(validate::check_project(&project));
         finding::sort(&mut findings);
-        return Ok(Loaded {
+        return Loaded {
             project,
             units: Vec::new(),
             findings,
-        });
+        };
     }
     // Each unit is checked as it is rendered and its tree (only needed to locate findings)
     // dropped at once: a repository of 30,000 units never holds 30,000 trees.
@@ -50,11 +54,11 @@ pub fn load(global: &GlobalArgs) -> Result<Loaded> {
     findings.append(&mut unit_findings);
     validate::overlapping_audiences(&units, &mut findings);
     finding::sort(&mut findings);
-    Ok(Loaded {
+    Loaded {
         project,
         units,
         findings,
-    })
+    }
 }
 
 pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {

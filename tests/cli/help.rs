@@ -27,6 +27,12 @@ fn render_help() {
 }
 
 #[test]
+fn l10n_help() {
+    insta::assert_snapshot!(help(&["l10n", "--help"]));
+    insta::assert_snapshot!("l10n_export_help", help(&["l10n", "export", "--help"]));
+}
+
+#[test]
 fn help_subcommand_is_the_same_as_the_flag() {
     assert_eq!(help(&["help", "render"]), help(&["render", "--help"]));
 }

@@ -18,6 +18,8 @@
 //!   the sample repository and must match what pushform prints.
 //! - `hostile`: a pull request is untrusted input: hostile repositories (links out, loops,
 //!   FIFOs, templates that loop or grow, alias bombs, escape sequences) refused by name.
+//! - `l10n`: plural forms through `render`, fallback through campaign strings, `l10n status`,
+//!   the XLIFF and PO round trips and their refusals, and the pseudo-locale that is never planned.
 //! - `props`: property tests that call the library directly (no process per case) to show that
 //!   no campaign text and no template makes loading, rendering or checking panic.
 
@@ -25,6 +27,7 @@ mod apply;
 mod compare;
 mod help;
 mod hostile;
+mod l10n;
 mod plan;
 mod preview;
 mod props;
