@@ -676,7 +676,7 @@ mod tests {
     fn emulator() -> Emulator {
         Emulator::start(EmulatorConfig {
             stall: Duration::from_secs(3),
-            ..EmulatorConfig::default()
+            ..EmulatorConfig::new(crate::validate::check_json_body)
         })
         .expect("emulator starts on an OS-assigned port")
     }

@@ -14,6 +14,7 @@ pub mod client;
 pub mod commands;
 pub mod compare;
 pub mod config;
+#[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod exit;
 pub mod finding;
