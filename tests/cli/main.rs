@@ -20,6 +20,7 @@
 //!   FIFOs, templates that loop or grow, alias bombs, escape sequences) refused by name.
 //! - `l10n`: plural forms through `render`, fallback through campaign strings, `l10n status`,
 //!   the XLIFF and PO round trips and their refusals, and the pseudo-locale that is never planned.
+//! - `output`: `--color` and `NO_COLOR`, a full disk on stdout (exit 1) and a closed pipe (exit 0).
 //! - `props`: property tests that call the library directly (no process per case) to show that
 //!   no campaign text and no template makes loading, rendering or checking panic.
 
@@ -28,6 +29,7 @@ mod compare;
 mod help;
 mod hostile;
 mod l10n;
+mod output;
 mod plan;
 mod preview;
 mod props;

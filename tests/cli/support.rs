@@ -143,29 +143,32 @@ pub fn pushform(dir: &Path, args: &[&str]) -> Run {
 /// Like [`pushform`], with `env` set on top of the clean environment, and killed (failing the
 /// test) if it runs longer than 60 s: for inputs that once hung.
 pub fn pushform_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut cmd = Command::cargo_bin("pushform").expect("the pushform binary is built");
+    let mut cmd = Command::from_std(clean_command(dir));
     cmd.timeout(std::time::Duration::from_mins(1));
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    let output = cmd.args(args).output().expect("run pushform");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// The built binary to run in `dir`, in the clean environment of [`pushform`], for a test that
+/// wires the standard streams itself (a full disk, a closed pipe).
+pub fn clean_command(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pushform"));
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
         if name.starts_with("PUSHFORM_") || name.starts_with("RONGCLOUD_") {
             cmd.env_remove(&*name);
         }
     }
-    for (name, value) in env {
-        cmd.env(name, value);
-    }
     for name in ["COLUMNS", "LINES", "CLICOLOR", "CLICOLOR_FORCE", "TERM"] {
         cmd.env_remove(name);
     }
-    let output = cmd
-        .env("NO_COLOR", "1")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run pushform");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    }
+    cmd.env("NO_COLOR", "1").current_dir(dir);
+    cmd
 }
