@@ -172,3 +172,34 @@ pub fn clean_command(dir: &Path) -> std::process::Command {
     cmd.env("NO_COLOR", "1").current_dir(dir);
     cmd
 }
+
+/// A whole run as one text to snapshot, as minijinja-cli's `assert_cmd_snapshot!` does: the exit
+/// code, then stdout and stderr in full, with `dir` (a temp folder) written as `[REPO]`.
+pub fn transcript(dir: &Path, code: Option<i32>, stdout: &str, stderr: &str) -> String {
+    let code = code.map_or_else(|| "killed by a signal".to_owned(), |c| c.to_string());
+    let text =
+        format!("exit code: {code}\n----- stdout -----\n{stdout}----- stderr -----\n{stderr}");
+    let dir = dir.display().to_string();
+    // A macOS temp folder is reached through a symlink: either spelling is the repository.
+    let real = dir_real(&dir);
+    text.replace(&real, "[REPO]").replace(&dir, "[REPO]")
+}
+
+fn dir_real(dir: &str) -> String {
+    fs::canonicalize(dir).map_or_else(|_| dir.to_owned(), |p| p.display().to_string())
+}
+
+/// Snapshot settings that replace the parts of a transcript that differ on every run by
+/// stand-ins: UUIDs (lineages, request ids), the emulator's port, push ids and OS error numbers.
+pub fn transcript_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "[UUID]",
+    );
+    settings.add_filter(r"http://127\.0\.0\.1:\d+", "http://127.0.0.1:[PORT]");
+    settings.add_filter(r"push id [A-Za-z0-9]+", "push id [PUSH_ID]");
+    // The number behind "connection refused" differs between Linux, macOS and Windows.
+    settings.add_filter(r"\(os error \d+\)", "(os error [N])");
+    settings
+}
