@@ -1,12 +1,14 @@
 //! Runs the provider emulator in the foreground so a user can rehearse `pushform apply` against it:
 //!
 //! ```text
-//! cargo run --example emulator -- --port 8080 --app-key K --app-secret S
+//! cargo run --features emulator --example emulator -- --port 8080 --app-key K --app-secret S
 //! PUSHFORM_ENDPOINT=http://127.0.0.1:8080 RONGCLOUD_APP_KEY=K RONGCLOUD_APP_SECRET=S pushform apply
 //! ```
 //!
-//! Arguments are parsed by hand to keep the example free of dependencies. It prints the base URL,
-//! then one line per request, until Ctrl-C (the default SIGINT handler ends the process).
+//! The emulator is test infrastructure behind the crate's `emulator` feature, so this example
+//! needs `--features emulator` (Cargo says so if it is missing). It checks bodies with pushform's
+//! own rules, prints the base URL, then one line per request, until Ctrl-C (the default SIGINT
+//! handler ends the process).
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -14,49 +16,68 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use clap::Parser;
 use pushform::emulator::{Emulator, EmulatorConfig};
+use pushform::validate::check_json_body;
 
-const USAGE: &str = "\
-usage: emulator [--port N] [--app-key KEY] [--app-secret SECRET] [--per-hour N] [--per-day N]
-                [--utc-offset-secs N] [--stall-secs N]
-
-Serves a local emulator of the provider's POST /push.json on 127.0.0.1 until Ctrl-C.
-  --port N              port to listen on (default 0: any free port)
-  --app-key KEY         App Key it accepts (default test-key)
-  --app-secret SECRET   App Secret it checks signatures with (default test-secret)
-  --per-hour N          quota: calls in any 60 minutes (default 2)
-  --per-day N           quota: calls per natural day (default 3)
-  --utc-offset-secs N   where the natural day starts, seconds east of UTC (default 28800, UTC+8)
-  --stall-secs N        how long the stall_after_body fault holds an answer (default 30)
-
+/// Serves a local emulator of the provider's POST /push.json on 127.0.0.1 until Ctrl-C.
+#[derive(Parser, Debug)]
+#[command(
+    name = "emulator",
+    after_help = "\
 Control: GET /_emulator/received, POST /_emulator/reset,
 POST /_emulator/fault {\"fault\":\"drop\",\"times\":1} for the next pushes, with a fault among
-  close_unread stall_after_body drop http500 rate_limited not_enabled not_json (none clears),
-POST /_emulator/fault {\"fault\":\"refuse\",\"secs\":30} to refuse connections for 30 s.";
+  close_unread stall_after_body drop http500 rate_limited not_enabled not_json not_found too_large
+  (none clears),
+POST /_emulator/fault {\"fault\":\"refuse\",\"secs\":30} to refuse connections for 30 s."
+)]
+struct Args {
+    /// Port to listen on (0: any free port)
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// App Key it accepts
+    #[arg(long, default_value = "test-key", value_parser = non_empty)]
+    app_key: String,
+    /// App Secret it checks signatures with
+    #[arg(long, default_value = "test-secret", value_parser = non_empty)]
+    app_secret: String,
+    /// Quota: calls in any 60 minutes
+    #[arg(long, default_value_t = 2)]
+    per_hour: u32,
+    /// Quota: calls per natural day
+    #[arg(long, default_value_t = 3)]
+    per_day: u32,
+    /// Where the natural day starts, in seconds east of UTC (28800 is UTC+8)
+    #[arg(long, default_value_t = 8 * 3600, allow_negative_numbers = true)]
+    utc_offset_secs: i32,
+    /// How long the stall_after_body fault holds an answer, in seconds
+    #[arg(long, default_value_t = 30)]
+    stall_secs: u64,
+}
+
+fn non_empty(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        Err("must not be empty".to_owned())
+    } else {
+        Ok(text.to_owned())
+    }
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
+    let args = Args::parse();
     let (tx, rx) = mpsc::channel();
-    let cfg = match parse_args(&args) {
-        Ok(cfg) => EmulatorConfig {
-            log: Some(tx),
-            ..cfg
-        },
-        Err(message) => {
-            eprintln!("error: {message}\n\n{USAGE}");
-            return ExitCode::FAILURE;
-        }
+    let cfg = EmulatorConfig {
+        addr: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port))),
+        app_key: args.app_key.clone(),
+        app_secret: args.app_secret,
+        per_hour: args.per_hour,
+        per_day: args.per_day,
+        utc_offset_secs: args.utc_offset_secs,
+        stall: Duration::from_secs(args.stall_secs),
+        log: Some(tx),
+        // pushform's own rules: what the tool accepts is what this stand-in accepts.
+        ..EmulatorConfig::new(check_json_body)
     };
-    let (app_key, per_hour, per_day, offset) = (
-        cfg.app_key.clone(),
-        cfg.per_hour,
-        cfg.per_day,
-        cfg.utc_offset_secs,
-    );
     let emulator = match Emulator::start(cfg) {
         Ok(emulator) => emulator,
         Err(e) => {
@@ -65,10 +86,13 @@ fn main() -> ExitCode {
         }
     };
     let banner = format!(
-        "emulator listening on {} (App-Key {app_key}; quota {per_hour}/hour, {per_day}/day, \
-         day starts at {}); Ctrl-C to stop\nexport PUSHFORM_ENDPOINT={}",
+        "emulator listening on {} (App-Key {}; quota {}/hour, {}/day, day starts at {}); \
+         Ctrl-C to stop\nexport PUSHFORM_ENDPOINT={}",
         emulator.base_url(),
-        utc_offset_label(offset),
+        args.app_key,
+        args.per_hour,
+        args.per_day,
+        utc_offset_label(args.utc_offset_secs),
         emulator.base_url(),
     );
     // Written, not println!'d: a closed stdout ends the emulator instead of panicking. The
@@ -85,47 +109,19 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn parse_args(args: &[String]) -> Result<EmulatorConfig, String> {
-    let mut cfg = EmulatorConfig::default();
-    let mut port: u16 = 0;
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        // Accept both `--flag value` and `--flag=value`.
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag, Some(value.to_owned())),
-            None => (arg.as_str(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| rest.next().cloned())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag {
-            "--port" => port = number(flag, &value()?)?,
-            "--app-key" => cfg.app_key = value()?,
-            "--app-secret" => cfg.app_secret = value()?,
-            "--per-hour" => cfg.per_hour = number(flag, &value()?)?,
-            "--per-day" => cfg.per_day = number(flag, &value()?)?,
-            "--utc-offset-secs" => cfg.utc_offset_secs = number(flag, &value()?)?,
-            "--stall-secs" => cfg.stall = Duration::from_secs(number(flag, &value()?)?),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    if cfg.app_key.is_empty() || cfg.app_secret.is_empty() {
-        return Err("--app-key and --app-secret must not be empty".to_owned());
-    }
-    cfg.addr = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
-    Ok(cfg)
-}
-
-fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String> {
-    text.parse()
-        .map_err(|_| format!("{flag} expects a number, got {text:?}"))
-}
-
 fn utc_offset_label(secs: i32) -> String {
     let sign = if secs < 0 { '-' } else { '+' };
     let abs = secs.unsigned_abs();
     format!("UTC{sign}{:02}:{:02}", abs / 3600, abs % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Args;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Args::command().debug_assert();
+    }
 }

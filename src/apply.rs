@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::client::{self, Outcome as SendOutcome};
+use crate::client::{self, SendOutcome};
 use crate::plan::{self, Action, Plan};
 use crate::quota::{self, Quota};
 use crate::render::Unit;

@@ -1,9 +1,9 @@
 //! The one place that talks to the provider's `POST /push.json`.
 //!
 //! A sent push can never be recalled and the API has no idempotency key, so the single job of this
-//! module beyond signing is to say truthfully what happened to a request: [`Outcome::Sent`] (with the
-//! provider's push id), [`Outcome::Rejected`] (the API answered a definite error, nothing was sent),
-//! [`Outcome::Unreachable`] (provably never reached a server) or [`Outcome::Unknown`] (it may have
+//! module beyond signing is to say truthfully what happened to a request: [`SendOutcome::Sent`] (with the
+//! provider's push id), [`SendOutcome::Rejected`] (the API answered a definite error, nothing was sent),
+//! [`SendOutcome::Unreachable`] (provably never reached a server) or [`SendOutcome::Unknown`] (it may have
 //! reached the API; only a human can tell). Every design choice below serves one rule: **a request
 //! that may have reached the server is never sent again**, not by us, not by reqwest, not by hyper.
 //! So failover to the backup data center happens only on connect-phase errors, redirects are not
@@ -191,9 +191,21 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+// The provider's error codes that pushform tells apart (the `code` of a JSON answer).
+/// Its internal error: like a 5xx, the push may or may not have gone out.
+pub const CODE_INTERNAL_ERROR: i64 = 1000;
+/// A parameter of the body is invalid (HTTP 400): nothing was sent.
+pub const CODE_INVALID_PARAMETER: i64 = 1002;
+/// The signature does not match the App Key's secret (HTTP 401): nothing was sent.
+pub const CODE_BAD_SIGNATURE: i64 = 1004;
+/// The quota of the App Key is used up (HTTP 429): nothing was sent.
+pub const CODE_RATE_LIMITED: i64 = 1008;
+/// The broadcast service is not enabled for the App Key: nothing was sent.
+pub const CODE_NOT_ENABLED: i64 = 1009;
+
 /// What happened to one push request. Only `Sent` and `Unknown` may mean a push went out.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum SendOutcome {
     /// The API accepted the push and gave its id.
     Sent { push_id: String, endpoint: String },
     /// The API answered a definite error: nothing was sent. `code` is the provider's error code
@@ -217,22 +229,22 @@ pub enum Outcome {
 #[must_use]
 pub fn explain(code: i64) -> Option<&'static str> {
     match code {
-        1008 => Some(
+        CODE_RATE_LIMITED => Some(
             "the provider's send quota for this App Key is used up. Every /push.json call made with \
              this App Key counts, including calls made outside pushform, and at most 2 per hour and \
              3 per natural day are allowed. Nothing was sent: see the next free slot with \
              `pushform quota` and apply again then (or use `apply --wait`)",
         ),
-        1009 => Some(
+        CODE_NOT_ENABLED => Some(
             "the broadcast service (\"Broadcast to Users\") is not enabled for this App Key. Enable \
              it in the provider's console, then apply again. Calls made while it is disabled still \
              count against the quota",
         ),
-        1004 | 401 => Some(
+        CODE_BAD_SIGNATURE | 401 => Some(
             "the provider refused the request signature: the App Secret does not match the App Key. \
              Check RONGCLOUD_APP_SECRET (or the variable named by api.app_secret_env) and the App Key",
         ),
-        1002 => Some(
+        CODE_INVALID_PARAMETER => Some(
             "the provider rejected a parameter of the push body. Run `pushform validate` to find it; \
              if validate passes, the provider enforces a rule pushform does not know yet",
         ),
@@ -249,7 +261,7 @@ pub struct Client {
 }
 
 struct Endpoint {
-    /// As given (normalised), reported in every [`Outcome`].
+    /// As given (normalised), reported in every [`SendOutcome`].
     base: String,
     push_url: Url,
     /// One HTTP client per endpoint so proxy settings can differ (never proxy loopback).
@@ -330,9 +342,9 @@ impl Client {
     /// request provably never reached a server. `request_id` (≤ 36 visible ASCII characters) goes
     /// in `X-Request-ID`. Never panics and never sends the same request twice.
     #[must_use]
-    pub fn send(&self, body: &[u8], request_id: &str) -> Outcome {
+    pub fn send(&self, body: &[u8], request_id: &str) -> SendOutcome {
         if let Err(problem) = check_request_id(request_id) {
-            return Outcome::Unreachable {
+            return SendOutcome::Unreachable {
                 reason: format!("not sent: {problem}"),
             };
         }
@@ -343,7 +355,7 @@ impl Client {
                 Attempt::NotConnected(why) => failures.push(format!("{}: {why}", endpoint.base)),
             }
         }
-        Outcome::Unreachable {
+        SendOutcome::Unreachable {
             reason: format!(
                 "no endpoint could be connected to, nothing was sent ({})",
                 failures.join("; ")
@@ -367,7 +379,7 @@ impl Client {
             .body(body.to_vec())
             .send();
         let unknown = |reason: String| {
-            Attempt::Finished(Outcome::Unknown {
+            Attempt::Finished(SendOutcome::Unknown {
                 reason,
                 endpoint: endpoint.base.clone(),
             })
@@ -386,7 +398,7 @@ impl Client {
             // tunnel): no byte of the HTTP request was written, so the backup is safe.
             Err(e) if e.is_connect() => Attempt::NotConnected(error_chain(&e)),
             // Built before any I/O: nothing left this process.
-            Err(e) if e.is_builder() => Attempt::Finished(Outcome::Unreachable {
+            Err(e) if e.is_builder() => Attempt::Finished(SendOutcome::Unreachable {
                 reason: format!(
                     "not sent: the request could not be built: {}",
                     error_chain(&e)
@@ -406,7 +418,7 @@ impl Client {
 }
 
 enum Attempt {
-    Finished(Outcome),
+    Finished(SendOutcome),
     NotConnected(String),
 }
 
@@ -524,13 +536,13 @@ fn parse_answer(bytes: &[u8]) -> Option<Answer> {
     })
 }
 
-/// Turns an HTTP answer (or the failure to read its body) into an [`Outcome`].
+/// Turns an HTTP answer (or the failure to read its body) into an [`SendOutcome`].
 ///
 /// Precedence matters: 3xx and 5xx are ambiguous whatever the body says, and the provider's code
 /// 1000 is its internal error, equally ambiguous; then a JSON `code` decides; only then do the
 /// statuses that are definite by themselves (401, 429) stand in for a missing code.
-fn classify(endpoint: &str, status: u16, body: Result<&[u8], &str>) -> Outcome {
-    let unknown = |reason: String| Outcome::Unknown {
+fn classify(endpoint: &str, status: u16, body: Result<&[u8], &str>) -> SendOutcome {
+    let unknown = |reason: String| SendOutcome::Unknown {
         reason,
         endpoint: endpoint.to_owned(),
     };
@@ -555,7 +567,7 @@ fn classify(endpoint: &str, status: u16, body: Result<&[u8], &str>) -> Outcome {
         match code {
             200 if status == 200 => {
                 return match id {
-                    Some(push_id) => Outcome::Sent {
+                    Some(push_id) => SendOutcome::Sent {
                         push_id,
                         endpoint: endpoint.to_owned(),
                     },
@@ -565,7 +577,7 @@ fn classify(endpoint: &str, status: u16, body: Result<&[u8], &str>) -> Outcome {
                     ),
                 };
             }
-            1000 => {
+            CODE_INTERNAL_ERROR => {
                 return unknown(format!(
                     "HTTP {status} with code 1000 (provider internal error{}); the push may or may not have gone out",
                     message.map(|m| format!(": {m}")).unwrap_or_default()
@@ -573,7 +585,7 @@ fn classify(endpoint: &str, status: u16, body: Result<&[u8], &str>) -> Outcome {
             }
             200 => {} // contradicts a non-200 status: not a recognisable answer
             code => {
-                return Outcome::Rejected {
+                return SendOutcome::Rejected {
                     code,
                     http_status: status,
                     message: message.unwrap_or_else(|| format!("HTTP {status}")),
@@ -583,21 +595,21 @@ fn classify(endpoint: &str, status: u16, body: Result<&[u8], &str>) -> Outcome {
         }
     }
     match status {
-        401 => Outcome::Rejected {
-            code: 1004,
+        401 => SendOutcome::Rejected {
+            code: CODE_BAD_SIGNATURE,
             http_status: status,
             message: "HTTP 401 Unauthorized: signature refused".to_owned(),
             endpoint: endpoint.to_owned(),
         },
-        429 => Outcome::Rejected {
-            code: 1008,
+        429 => SendOutcome::Rejected {
+            code: CODE_RATE_LIMITED,
             http_status: status,
             message: "HTTP 429 Too Many Requests".to_owned(),
             endpoint: endpoint.to_owned(),
         },
         // Any other client error: the provider refused the request as a whole (too large, no
         // such path, bad method) before processing it, so nothing was sent.
-        400..=499 => Outcome::Rejected {
+        400..=499 => SendOutcome::Rejected {
             code: i64::from(status),
             http_status: status,
             message: format!(
@@ -663,7 +675,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::{
-        Client, Credentials, Outcome, classify, data_center_endpoints, explain, new_nonce,
+        Client, Credentials, SendOutcome, classify, data_center_endpoints, explain, new_nonce,
         parse_endpoints, redacted, sign,
     };
     use crate::emulator::{Emulator, EmulatorConfig, Fault};
@@ -676,7 +688,7 @@ mod tests {
     fn emulator() -> Emulator {
         Emulator::start(EmulatorConfig {
             stall: Duration::from_secs(3),
-            ..EmulatorConfig::default()
+            ..EmulatorConfig::new(crate::validate::check_json_body)
         })
         .expect("emulator starts on an OS-assigned port")
     }
@@ -698,7 +710,7 @@ mod tests {
     }
 
     /// Sends once with `fault` armed; asserts the client did not retry.
-    fn with_fault(fault: Fault, timeout: Duration) -> (Outcome, Emulator) {
+    fn with_fault(fault: Fault, timeout: Duration) -> (SendOutcome, Emulator) {
         let emu = emulator();
         emu.set_fault(fault, 1);
         let outcome = client(vec![emu.base_url()], "test-secret", timeout).send(BODY, "req-fault");
@@ -710,8 +722,11 @@ mod tests {
         (outcome, emu)
     }
 
-    fn assert_unknown(outcome: &Outcome) {
-        assert!(matches!(outcome, Outcome::Unknown { .. }), "{outcome:?}");
+    fn assert_unknown(outcome: &SendOutcome) {
+        assert!(
+            matches!(outcome, SendOutcome::Unknown { .. }),
+            "{outcome:?}"
+        );
     }
 
     #[test]
@@ -843,8 +858,8 @@ mod tests {
 
     #[test]
     fn answers_are_classified_conservatively() {
-        let rejected = |o: Outcome| match o {
-            Outcome::Rejected {
+        let rejected = |o: SendOutcome| match o {
+            SendOutcome::Rejected {
                 code, http_status, ..
             } => Some((code, http_status)),
             _ => None,
@@ -853,7 +868,7 @@ mod tests {
         let e = "https://e";
         assert_eq!(
             classify(e, 200, ok(r#"{"code":200,"id":"abc"}"#)),
-            Outcome::Sent {
+            SendOutcome::Sent {
                 push_id: "abc".into(),
                 endpoint: e.into()
             }
@@ -913,14 +928,14 @@ mod tests {
                 "{status}"
             );
         }
-        let Outcome::Rejected { message, .. } = classify(e, 413, ok("")) else {
+        let SendOutcome::Rejected { message, .. } = classify(e, 413, ok("")) else {
             panic!("rejected");
         };
         assert!(
             message.contains("HTTP 413 Payload Too Large") && message.contains("not processed"),
             "{message}"
         );
-        let Outcome::Rejected { message, .. } = classify(
+        let SendOutcome::Rejected { message, .. } = classify(
             e,
             400,
             Ok(format!(
@@ -964,7 +979,7 @@ mod tests {
         );
         assert_eq!(
             outcome,
-            Outcome::Sent {
+            SendOutcome::Sent {
                 push_id: received[0].push_id.clone(),
                 endpoint: emu.base_url()
             }
@@ -978,7 +993,7 @@ mod tests {
         let client = client_for(&emu);
         for id in ["", "has space", &"x".repeat(37)] {
             assert!(
-                matches!(client.send(BODY, id), Outcome::Unreachable { .. }),
+                matches!(client.send(BODY, id), SendOutcome::Unreachable { .. }),
                 "{id:?}"
             );
         }
@@ -1030,7 +1045,7 @@ mod tests {
         ] {
             let (outcome, _emu) = with_fault(fault, Duration::from_secs(5));
             match outcome {
-                Outcome::Rejected {
+                SendOutcome::Rejected {
                     code, http_status, ..
                 } => {
                     assert_eq!((code, http_status), expected);
@@ -1052,7 +1067,7 @@ mod tests {
         assert!(
             matches!(
                 outcome,
-                Outcome::Rejected {
+                SendOutcome::Rejected {
                     code: 1004,
                     http_status: 401,
                     ..
@@ -1070,7 +1085,7 @@ mod tests {
         assert!(
             matches!(
                 outcome,
-                Outcome::Rejected {
+                SendOutcome::Rejected {
                     code: 1002,
                     http_status: 400,
                     ..
@@ -1085,13 +1100,13 @@ mod tests {
         let emu = emulator();
         emu.set_now(Some(1_704_126_600_000));
         let client = client_for(&emu);
-        assert!(matches!(client.send(BODY, "r1"), Outcome::Sent { .. }));
-        assert!(matches!(client.send(BODY, "r2"), Outcome::Sent { .. }));
+        assert!(matches!(client.send(BODY, "r1"), SendOutcome::Sent { .. }));
+        assert!(matches!(client.send(BODY, "r2"), SendOutcome::Sent { .. }));
         let outcome = client.send(BODY, "r3");
         assert!(
             matches!(
                 outcome,
-                Outcome::Rejected {
+                SendOutcome::Rejected {
                     code: 1008,
                     http_status: 429,
                     ..
@@ -1112,7 +1127,7 @@ mod tests {
         )
         .send(BODY, "r");
         assert!(
-            matches!(&outcome, Outcome::Sent { endpoint, .. } if *endpoint == backup.base_url()),
+            matches!(&outcome, SendOutcome::Sent { endpoint, .. } if *endpoint == backup.base_url()),
             "{outcome:?}"
         );
         assert_eq!(backup.received().len(), 1);
@@ -1130,7 +1145,7 @@ mod tests {
         )
         .send(BODY, "r");
         assert!(
-            matches!(&outcome, Outcome::Unknown { endpoint, .. } if *endpoint == primary.base_url()),
+            matches!(&outcome, SendOutcome::Unknown { endpoint, .. } if *endpoint == primary.base_url()),
             "{outcome:?}"
         );
         assert_eq!(primary.received().len(), 1);
@@ -1152,7 +1167,7 @@ mod tests {
         )
         .send(BODY, "r");
         assert!(
-            matches!(&outcome, Outcome::Sent { endpoint, .. } if *endpoint == backup.base_url()),
+            matches!(&outcome, SendOutcome::Sent { endpoint, .. } if *endpoint == backup.base_url()),
             "{outcome:?}"
         );
         assert_eq!(primary.requests(), 0);
@@ -1168,7 +1183,7 @@ mod tests {
             Duration::from_secs(5),
         )
         .send(BODY, "r");
-        let Outcome::Unreachable { reason } = outcome else {
+        let SendOutcome::Unreachable { reason } = outcome else {
             panic!("{outcome:?}");
         };
         assert!(reason.contains(&a) && reason.contains(&b), "{reason}");

@@ -17,8 +17,14 @@
 //!
 //! It is deliberately small: `std::net`, one blocking thread per connection (bounded in number and
 //! time), one request per connection, `Content-Length` bodies only. It depends on nothing else in
-//! the crate, not even the client's signing code, so a bug there cannot hide itself here.
+//! the crate, not even the client's signing code, so a bug there cannot hide itself here. The
+//! body rules are the one thing it does not own: its caller passes them in ([`BodyRules`]; the
+//! tests and the `emulator` example pass pushform's own, `validate::check_json_body`), so a body
+//! the tool accepts is one the emulator accepts without the emulator importing the tool.
 //! Dropping the [`Emulator`] stops it and joins all of its threads.
+//!
+//! Test infrastructure, not product: it is compiled only with the `emulator` cargo feature, which
+//! the test suite turns on (a dev-dependency of the crate on itself) and `cargo install` does not.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -33,7 +39,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
-/// How the emulator is set up. `Default` is the provider's quota with China's natural day.
+/// The provider's body rules, as the emulator's caller sees them: `Ok` for a body the provider
+/// takes, else the broken rules as one message (answered as HTTP 400, code 1002).
+pub type BodyRules = fn(&Value) -> Result<(), String>;
+
+/// How the emulator is set up. [`EmulatorConfig::new`] is the provider's quota with China's
+/// natural day.
 #[derive(Clone)]
 pub struct EmulatorConfig {
     /// Where to listen; `None` is `127.0.0.1:0` (an OS-assigned port).
@@ -51,10 +62,15 @@ pub struct EmulatorConfig {
     /// If set, one human-readable line per request (never the secret). A channel, not printing,
     /// so the library stays silent and the caller chooses where lines go.
     pub log: Option<Sender<String>>,
+    /// The body rules a signed request within quota must pass. No default: an emulator that
+    /// accepted any body would let a test pass that the provider would fail.
+    pub body_rules: BodyRules,
 }
 
-impl Default for EmulatorConfig {
-    fn default() -> Self {
+impl EmulatorConfig {
+    /// The provider's quota and natural day, checking bodies with `body_rules`.
+    #[must_use]
+    pub fn new(body_rules: BodyRules) -> Self {
         Self {
             addr: None,
             app_key: "test-key".to_owned(),
@@ -64,6 +80,7 @@ impl Default for EmulatorConfig {
             utc_offset_secs: 8 * 3600,
             stall: Duration::from_secs(30),
             log: None,
+            body_rules,
         }
     }
 }
@@ -79,6 +96,7 @@ impl fmt::Debug for EmulatorConfig {
             .field("utc_offset_secs", &self.utc_offset_secs)
             .field("stall", &self.stall)
             .field("log", &self.log.is_some())
+            .field("body_rules", &self.body_rules)
             .finish()
     }
 }
@@ -783,7 +801,7 @@ fn process(shared: &Shared, head: &Head, body: Vec<u8>) -> Reply {
     if let Err(problem) = check_headers(head).and_then(|()| {
         let value: Value =
             serde_json::from_slice(&body).map_err(|e| format!("body is not valid JSON: {e}"))?;
-        check_body(&value)
+        check_body(cfg.body_rules, &value)
     }) {
         return Reply::api_error(400, 1002, &problem);
     }
@@ -828,14 +846,13 @@ fn check_headers(head: &Head) -> Result<(), String> {
 
 /// The provider's body rules that the emulator enforces (HTTP 400, code 1002 when broken).
 ///
-///
 /// # Errors
-/// The first broken rule, as a message.
-fn check_body(v: &Value) -> Result<(), String> {
-    let raw = check_typed_body(v);
+/// The broken rules, as a message.
+fn check_body(rules: BodyRules, v: &Value) -> Result<(), String> {
+    let raw = rules(v);
     if raw.is_err()
         && let Some(decoded) = with_decoded_content(v)
-        && check_typed_body(&decoded).is_ok()
+        && rules(&decoded).is_ok()
     {
         // The provider's own SDK sends `message.content` URL-encoded, and the provider takes it.
         return Ok(());
@@ -867,23 +884,6 @@ fn with_decoded_content(v: &Value) -> Option<Value> {
     let mut v = v.clone();
     v["message"]["content"] = Value::String(decoded);
     Some(v)
-}
-
-fn check_typed_body(v: &Value) -> Result<(), String> {
-    // The same typed body and the same rules pushform validates campaigns with, so a body the
-    // tool accepts is one the emulator accepts, and a rule added to one is added to both.
-    let body: crate::body::PushBody = serde_path_to_error::deserialize(v.clone())
-        .map_err(|e| format!("invalid body at {}: {}", e.path(), e.inner()))?;
-    let errors: Vec<String> = crate::validate::check_body(&body)
-        .into_iter()
-        .filter(|issue| issue.severity == crate::finding::Severity::Error)
-        .map(|issue| format!("{}: {}", issue.path, issue.message))
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join("; "))
-    }
 }
 
 /// The control endpoints, for a user driving the emulator with curl.
@@ -1234,7 +1234,7 @@ fn new_push_id() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Emulator, EmulatorConfig, Fault, check_body, lock, sign};
+    use super::{Emulator, EmulatorConfig, Fault, lock, sign};
     use serde_json::{Value, json};
     use std::io::{Read, Write};
     use std::net::{Shutdown, TcpStream};
@@ -1242,6 +1242,15 @@ mod tests {
 
     const BODY: &str =
         r#"{"platform":["ios"],"audience":{"is_to_all":true},"notification":{"alert":"hi"}}"#;
+
+    /// The test suite is the emulator's caller: it passes pushform's own body rules.
+    fn config() -> EmulatorConfig {
+        EmulatorConfig::new(crate::validate::check_json_body)
+    }
+
+    fn check_body(v: &Value) -> Result<(), String> {
+        super::check_body(crate::validate::check_json_body, v)
+    }
 
     fn start(cfg: EmulatorConfig) -> Emulator {
         Emulator::start(cfg).expect("emulator starts on an OS-assigned port")
@@ -1295,7 +1304,7 @@ mod tests {
 
     #[test]
     fn accepts_a_signed_valid_push_and_records_it() {
-        let emu = start(EmulatorConfig::default());
+        let emu = start(config());
         let (status, body) = raw(&emu, &signed("test-key", "test-secret", BODY));
         assert_eq!((status, code(&body)), (200, Some(200)), "{body}");
         let received = emu.received();
@@ -1309,7 +1318,7 @@ mod tests {
 
     #[test]
     fn bad_signature_or_key_is_401_1004_and_spends_no_quota() {
-        let emu = start(EmulatorConfig::default());
+        let emu = start(config());
         for request in [
             signed("test-key", "wrong", BODY),
             signed("other-key", "test-secret", BODY),
@@ -1334,7 +1343,7 @@ mod tests {
         let emu = start(EmulatorConfig {
             per_hour: 10,
             per_day: 10,
-            ..EmulatorConfig::default()
+            ..config()
         });
         let (status, body) = raw(&emu, &signed("test-key", "test-secret", "not json"));
         assert_eq!((status, code(&body)), (400, Some(1002)), "{body}");
@@ -1388,7 +1397,7 @@ mod tests {
 
     #[test]
     fn quota_counts_rolling_hour_and_natural_day_by_its_own_clock() {
-        let emu = start(EmulatorConfig::default()); // 2/hour, 3/day, day starts at UTC+8
+        let emu = start(config()); // 2/hour, 3/day, day starts at UTC+8
         // 2024-01-01T16:30:00Z = 2024-01-02 00:30 in UTC+8: a fresh natural day there.
         let t0: i64 = 1_704_126_600_000;
         let minute = 60_000;
@@ -1428,7 +1437,7 @@ mod tests {
         let emu = start(EmulatorConfig {
             per_hour: 10,
             per_day: 10,
-            ..EmulatorConfig::default()
+            ..config()
         });
         let request = signed("test-key", "test-secret", BODY);
         // A control request neither meets a push fault nor uses it up, whichever the fault.
@@ -1477,7 +1486,7 @@ mod tests {
 
     #[test]
     fn control_endpoints_drive_it_from_outside() {
-        let emu = start(EmulatorConfig::default());
+        let emu = start(config());
         let post = |path: &str, body: &str| {
             let request = format!(
                 "POST {path} HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}",
@@ -1509,7 +1518,7 @@ mod tests {
 
     #[test]
     fn garbage_gets_4xx_and_never_kills_the_server() {
-        let emu = start(EmulatorConfig::default());
+        let emu = start(config());
         let cases: Vec<(Vec<u8>, u16)> = vec![
             (b"garbage\r\n\r\n".to_vec(), 400),
             (b"\x00\xff\xfe\r\n\r\n".to_vec(), 400),
@@ -1566,7 +1575,7 @@ mod tests {
 
     #[test]
     fn answers_expect_100_continue() {
-        let emu = start(EmulatorConfig::default());
+        let emu = start(config());
         let request = signed("test-key", "test-secret", BODY);
         let split = request
             .windows(4)
@@ -1593,7 +1602,7 @@ mod tests {
     fn drop_stops_it_promptly_even_while_stalling() {
         let emu = start(EmulatorConfig {
             stall: Duration::from_secs(30),
-            ..EmulatorConfig::default()
+            ..config()
         });
         let address = addr(&emu);
         emu.set_fault(Fault::StallAfterBody, 1);
@@ -1632,7 +1641,7 @@ mod tests {
     fn config_debug_hides_the_secret() {
         let cfg = EmulatorConfig {
             app_secret: "s3cr3t-value".to_owned(),
-            ..EmulatorConfig::default()
+            ..config()
         };
         assert!(!format!("{cfg:?}").contains("s3cr3t-value"));
         assert_eq!(
@@ -1643,7 +1652,7 @@ mod tests {
 
     #[test]
     fn refuse_refuses_the_connection_itself_until_cleared() {
-        let emu = start(EmulatorConfig::default());
+        let emu = start(config());
         emu.set_fault(Fault::Refuse, 1);
         for _ in 0..3 {
             let err = TcpStream::connect(addr(&emu)).expect_err("nothing listens");
@@ -1673,7 +1682,7 @@ mod tests {
 
     #[test]
     fn refuse_over_http_needs_secs_and_ends_by_itself() {
-        let emu = start(EmulatorConfig::default());
+        let emu = start(config());
         let post = |body: &str| {
             let request = format!(
                 "POST /_emulator/fault HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}",
@@ -1731,7 +1740,7 @@ mod tests {
         let emu = start(EmulatorConfig {
             app_key: KEY.to_owned(),
             app_secret: SECRET.to_owned(),
-            ..EmulatorConfig::default()
+            ..config()
         });
         for (name, body, nonce) in [
             ("test_push", push, "662286317"),

@@ -14,6 +14,7 @@ pub mod client;
 pub mod commands;
 pub mod compare;
 pub mod config;
+#[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod exit;
 pub mod finding;
@@ -47,16 +48,26 @@ pub fn run() -> ExitCode {
         Err(err) => return usage_exit(&err),
     };
     let printer = printer::Printer::new(cli.global.color, cli.global.quiet, cli.global.verbose);
-    match commands::dispatch(cli, &printer) {
-        Ok(exit) => ExitCode::from(exit.code()),
+    let exit = match commands::dispatch(cli, &printer) {
+        Ok(exit) => exit,
         Err(err) => {
             printer.err(&format!(
                 "{}: {err:#}\n",
                 printer.err_style(printer::Style::Red, "error")
             ));
-            ExitCode::from(exit::Exit::Error.code())
+            exit::Exit::Error
         }
+    };
+    // Output that did not all arrive (a full disk under `plan --format json > plan.json`) is a
+    // failure whatever the command concluded; a reader that closed the pipe is not.
+    if let Some(problem) = printer.stdout_error() {
+        printer.err(&format!(
+            "{}: cannot write to stdout: {problem}; the output is incomplete\n",
+            printer.err_style(printer::Style::Red, "error")
+        ));
+        return ExitCode::from(exit::Exit::Error.code());
     }
+    ExitCode::from(exit.code())
 }
 
 /// `--help` and `--version` exit 0; every usage error exits 1 like any other error. clap's own

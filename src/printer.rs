@@ -2,6 +2,17 @@
 //! colour only on a terminal (or when forced) and never with `NO_COLOR`, and `-q` silences the
 //! chatter but never the data or the errors. Nothing else in the crate prints.
 //!
+//! Both streams are `anstream` streams: in colour they pass the `anstyle` codes through (and
+//! translate them for an old Windows console), without colour they strip them, so no caller asks
+//! whether colour is on. The printer also owns the one status line (the `--wait` countdown,
+//! redrawn in place on a terminal) and clears it before anything else is written, so no line is
+//! printed over a half-erased countdown.
+//!
+//! A reader that closes stdout early (`pushform render | head`) has what it wanted: that is not an
+//! error, and nothing more is written. Any other stdout failure (a full disk under
+//! `plan --format json > plan.json`) is remembered and turned into exit 1 by [`crate::run`], so a
+//! truncated file never looks like a success.
+//!
 //! Campaign text, lockfile records and server answers reach the terminal through here, and they
 //! may come from an untrusted pull request: every control character in them is written as a
 //! visible escape (`\u{1b}`), so no text can clear the screen, set the window title or hide a
@@ -10,6 +21,10 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use anstream::{AutoStream, ColorChoice as StreamChoice};
+use anstyle::AnsiColor;
 
 use crate::finding::{Finding, Severity};
 
@@ -31,86 +46,127 @@ pub enum Style {
 }
 
 impl Style {
-    fn code(self) -> &'static str {
+    fn anstyle(self) -> anstyle::Style {
         match self {
-            Style::Red => "31",
-            Style::Green => "32",
-            Style::Yellow => "33",
-            Style::Cyan => "36",
-            Style::Bold => "1",
-            Style::Dim => "2",
+            Style::Red => AnsiColor::Red.on_default(),
+            Style::Green => AnsiColor::Green.on_default(),
+            Style::Yellow => AnsiColor::Yellow.on_default(),
+            Style::Cyan => AnsiColor::Cyan.on_default(),
+            Style::Bold => anstyle::Style::new().bold(),
+            Style::Dim => anstyle::Style::new().dimmed(),
         }
     }
 }
 
 #[derive(Clone, Debug)]
 pub struct Printer {
-    pub color_out: bool,
-    pub color_err: bool,
+    /// Whether stdout, and stderr, are in colour: decided once from `--color`, `NO_COLOR` and
+    /// the terminal, never `Auto`.
+    out_color: StreamChoice,
+    err_color: StreamChoice,
     pub quiet: bool,
     pub verbose: u8,
+    /// Whether stderr is a terminal, where a status line can be redrawn in place.
+    err_tty: bool,
+    /// Shared by clones: they write to the same streams.
+    streams: Arc<Mutex<Streams>>,
+}
+
+/// What the printer remembers between writes.
+#[derive(Debug, Default)]
+struct Streams {
+    /// The width of the status line now on stderr; 0 when there is none.
+    status_width: usize,
+    /// The reader closed stdout: the data is no longer wanted, and that is not an error.
+    out_closed: bool,
+    /// The first other stdout failure; nothing more is written to stdout after it.
+    out_failed: Option<io::Error>,
+    /// Where a test printer writes (stdout, stderr) instead of the process's streams.
+    #[cfg(test)]
+    captured: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Printer {
     pub fn new(choice: ColorChoice, quiet: bool, verbose: u8) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let decide = |tty: bool| match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => tty && !no_color,
+        let decide = |tty: bool| {
+            let on = match choice {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => tty && !no_color,
+            };
+            if on {
+                StreamChoice::Always
+            } else {
+                StreamChoice::Never
+            }
         };
+        let err_tty = io::stderr().is_terminal();
         Printer {
-            color_out: decide(io::stdout().is_terminal()),
-            color_err: decide(io::stderr().is_terminal()),
+            out_color: decide(io::stdout().is_terminal()),
+            err_color: decide(err_tty),
             quiet,
             verbose,
+            err_tty,
+            streams: Arc::default(),
         }
     }
 
     /// A printer for tests and for rendering into strings: no colour.
     pub fn plain() -> Self {
         Printer {
-            color_out: false,
-            color_err: false,
+            out_color: StreamChoice::Never,
+            err_color: StreamChoice::Never,
             quiet: false,
             verbose: 0,
+            err_tty: false,
+            streams: Arc::default(),
         }
     }
 
-    pub fn paint(&self, enabled: bool, style: Style, text: &str) -> String {
-        if enabled {
-            format!("\x1b[{}m{text}\x1b[0m", style.code())
-        } else {
-            text.to_owned()
+    fn paint(choice: StreamChoice, style: Style, text: &str) -> String {
+        // Painted only for a stream in colour, so that text rendered for a string (a test, a
+        // file) carries no codes either; a stream without colour would strip them anyway.
+        if choice == StreamChoice::Never {
+            return text.to_owned();
         }
+        let style = style.anstyle();
+        format!("{style}{text}{style:#}")
     }
 
     /// Styles text bound for stdout.
     pub fn out_style(&self, style: Style, text: &str) -> String {
-        self.paint(self.color_out, style, text)
+        Self::paint(self.out_color, style, text)
     }
 
     /// Styles text bound for stderr.
     pub fn err_style(&self, style: Style, text: &str) -> String {
-        self.paint(self.color_err, style, text)
+        Self::paint(self.err_color, style, text)
     }
 
-    /// Data. A closed pipe (`pushform render | head`) is not an error: the reader has what it wanted.
+    /// Data. A closed pipe (`pushform render | head`) is not an error: the reader has what it
+    /// wanted. Any other failure is kept for [`Printer::stdout_error`].
     pub fn out(&self, text: &str) {
-        let text = escape_controls(text, self.color_out);
-        let mut stdout = io::stdout().lock();
-        let _ = stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| stdout.flush());
+        let text = escape_controls(text, self.out_color != StreamChoice::Never);
+        let mut streams = self.lock();
+        self.clear_status(&mut streams);
+        if streams.out_closed || streams.out_failed.is_some() {
+            return;
+        }
+        match streams.write(Stream::Out, self.out_color, &text) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => streams.out_closed = true,
+            Err(e) => streams.out_failed = Some(e),
+        }
     }
 
     /// Diagnostics, always shown.
     pub fn err(&self, text: &str) {
-        let text = escape_controls(text, self.color_err);
-        let mut stderr = io::stderr().lock();
-        let _ = stderr
-            .write_all(text.as_bytes())
-            .and_then(|()| stderr.flush());
+        let text = escape_controls(text, self.err_color != StreamChoice::Never);
+        let mut streams = self.lock();
+        self.clear_status(&mut streams);
+        // Where would a failure to write a diagnostic be reported? The exit code still tells.
+        let _ = streams.write(Stream::Err, self.err_color, &text);
     }
 
     /// Progress and chatter, silenced by `-q`.
@@ -125,6 +181,44 @@ impl Printer {
         if self.verbose > 0 {
             self.err(text);
         }
+    }
+
+    /// One line of progress redrawn in place on stderr (the `--wait` countdown): shown only on a
+    /// terminal and without `-q`, replaced by the next status, and cleared before the next
+    /// message on either stream. `text` is one line, without a newline.
+    pub fn status(&self, text: &str) {
+        if self.quiet || !self.err_tty {
+            return;
+        }
+        let text = escape_controls(text, self.err_color != StreamChoice::Never);
+        let mut streams = self.lock();
+        self.clear_status(&mut streams);
+        if streams
+            .write(Stream::Err, self.err_color, &format!("\r{text}"))
+            .is_ok()
+        {
+            streams.status_width = text.chars().count();
+        }
+    }
+
+    /// The stdout failure that was not a closed pipe, if any: the data the command produced did
+    /// not all arrive, so the command must not exit 0.
+    pub fn stdout_error(&self) -> Option<String> {
+        self.lock().out_failed.as_ref().map(ToString::to_string)
+    }
+
+    /// Blanks the status line, if one is shown, and returns the cursor to its start.
+    fn clear_status(&self, streams: &mut Streams) {
+        if streams.status_width > 0 {
+            let blank = format!("\r{}\r", " ".repeat(streams.status_width));
+            let _ = streams.write(Stream::Err, self.err_color, &blank);
+            streams.status_width = 0;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Streams> {
+        // A panic while printing leaves nothing half-updated that matters here.
+        self.streams.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn format_finding(&self, f: &Finding) -> String {
@@ -154,7 +248,41 @@ impl Printer {
     }
 }
 
-/// The escape sequences [`Printer::paint`] writes, without their leading ESC.
+#[derive(Clone, Copy)]
+enum Stream {
+    Out,
+    Err,
+}
+
+impl Streams {
+    /// Writes and flushes `text` through an `anstream` stream in `choice`.
+    // `self` holds the capture buffers of a test printer; elsewhere these are the process's streams.
+    #[cfg_attr(not(test), allow(clippy::unused_self))]
+    fn write(&mut self, stream: Stream, choice: StreamChoice, text: &str) -> io::Result<()> {
+        fn through<W: anstream::stream::RawStream + anstream::stream::AsLockedWrite>(
+            raw: W,
+            choice: StreamChoice,
+            text: &str,
+        ) -> io::Result<()> {
+            let mut stream = AutoStream::new(raw, choice);
+            stream.write_all(text.as_bytes())?;
+            stream.flush()
+        }
+        #[cfg(test)]
+        if let Some((out, err)) = &mut self.captured {
+            return match stream {
+                Stream::Out => through(out, choice, text),
+                Stream::Err => through(err, choice, text),
+            };
+        }
+        match stream {
+            Stream::Out => through(io::stdout().lock(), choice, text),
+            Stream::Err => through(io::stderr().lock(), choice, text),
+        }
+    }
+}
+
+/// The escape sequences [`Style`] paints with (`anstyle`), without their leading ESC.
 const OWN_COLOURS: &[&str] = &["[0m", "[1m", "[2m", "[31m", "[32m", "[33m", "[36m"];
 
 /// `text` with every control character but newline and tab written as a visible `\u{..}`
@@ -219,24 +347,100 @@ mod tests {
         );
     }
 
+    const STYLES: [Style; 6] = [
+        Style::Red,
+        Style::Green,
+        Style::Yellow,
+        Style::Cyan,
+        Style::Bold,
+        Style::Dim,
+    ];
+
+    /// A printer writing into buffers, as if stderr were a terminal when `err_tty`.
+    fn captured(colour: bool, err_tty: bool, quiet: bool) -> Printer {
+        let choice = if colour {
+            StreamChoice::Always
+        } else {
+            StreamChoice::Never
+        };
+        let p = Printer {
+            out_color: choice,
+            err_color: choice,
+            quiet,
+            verbose: 0,
+            err_tty,
+            streams: Arc::default(),
+        };
+        p.lock().captured = Some((Vec::new(), Vec::new()));
+        p
+    }
+
+    /// What a captured printer wrote: (stdout, stderr).
+    fn written(p: &Printer) -> (String, String) {
+        let streams = p.lock();
+        let (out, err) = streams.captured.as_ref().expect("a captured printer");
+        (
+            String::from_utf8_lossy(out).into_owned(),
+            String::from_utf8_lossy(err).into_owned(),
+        )
+    }
+
     #[test]
     fn paint_output_survives_escaping_only_in_colour() {
-        let p = Printer {
-            color_out: true,
-            color_err: true,
-            quiet: false,
-            verbose: 0,
-        };
-        for style in [
-            Style::Red,
-            Style::Green,
-            Style::Yellow,
-            Style::Cyan,
-            Style::Bold,
-            Style::Dim,
-        ] {
-            let painted = p.paint(true, style, "x");
+        let p = captured(true, false, false);
+        for style in STYLES {
+            let painted = p.out_style(style, "x");
+            assert_ne!(painted, "x", "{style:?} paints in colour");
             assert_eq!(escape_controls(&painted, true), painted);
+        }
+    }
+
+    #[test]
+    fn colour_reaches_the_stream_only_when_on() {
+        let on = captured(true, false, false);
+        on.out(&format!("{}\n", on.out_style(Style::Red, "error")));
+        on.err(&on.err_style(Style::Bold, "b"));
+        assert_eq!(
+            written(&on),
+            (
+                "\u{1b}[31merror\u{1b}[0m\n".to_owned(),
+                "\u{1b}[1mb\u{1b}[0m".to_owned()
+            )
+        );
+        let off = captured(false, false, false);
+        for style in STYLES {
+            assert_eq!(off.out_style(style, "x"), "x");
+            assert_eq!(off.err_style(style, "x"), "x");
+        }
+        // Text from a campaign never carries an escape sequence to the terminal, in colour or not.
+        off.out("a\u{1b}[2Jb\n");
+        on.out("a\u{1b}[2Jb\n");
+        assert_eq!(written(&off).0, "a\\u{1b}[2Jb\n");
+        assert!(written(&on).0.ends_with("a\\u{1b}[2Jb\n"));
+    }
+
+    #[test]
+    fn the_status_line_is_redrawn_in_place_and_cleared_before_the_next_line() {
+        let p = captured(false, true, false);
+        p.status("  a in 00:01:00");
+        p.status("  a in 00:00:59");
+        p.out("data\n");
+        p.err("next\n");
+        let (out, err) = written(&p);
+        assert_eq!(out, "data\n");
+        let blank = format!("\r{}\r", " ".repeat(15));
+        assert_eq!(
+            err,
+            format!("\r  a in 00:01:00{blank}\r  a in 00:00:59{blank}next\n")
+        );
+    }
+
+    #[test]
+    fn no_status_line_off_a_terminal_or_with_quiet() {
+        for p in [captured(false, false, false), captured(false, true, true)] {
+            p.status("  a in 00:01:00");
+            p.err("next\n");
+            assert_eq!(written(&p), (String::new(), "next\n".to_owned()));
         }
     }
 }

@@ -230,6 +230,28 @@ pub fn check_body(body: &PushBody) -> Vec<Issue> {
     issues
 }
 
+/// The provider's verdict on a body as sent (JSON): the typed body, then the error-severity rules
+/// of [`check_body`], all broken ones in one message. The body rules an emulator is given, so a
+/// body pushform accepts is one the stand-in provider accepts, and a rule added to one is added
+/// to both.
+///
+/// # Errors
+/// The body does not deserialize (with the field path), or breaks a rule.
+pub fn check_json_body(v: &serde_json::Value) -> Result<(), String> {
+    let body: PushBody = serde_path_to_error::deserialize(v.clone())
+        .map_err(|e| format!("invalid body at {}: {}", e.path(), e.inner()))?;
+    let errors: Vec<String> = check_body(&body)
+        .into_iter()
+        .filter(|issue| issue.severity == Severity::Error)
+        .map(|issue| format!("{}: {}", issue.path, issue.message))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
 /// The part of a notification that travels to the device through `channel` (APNs for `ios`,
 /// FCM and the vendors' channels for `android`), as compact JSON: its title and alert (the
 /// platform's own ones where set, which replace the common ones) and every other field of the

@@ -124,8 +124,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
         crash_at,
         stop: &stop,
     };
-    let tty = std::io::stderr().is_terminal();
-    let mut observe = |event: Event<'_>| progress(printer, &settings, tty, &event);
+    let mut observe = |event: Event<'_>| progress(printer, &settings, &event);
     // The protocol takes the lease before its first send: a run with nothing due writes nothing.
     let result = apply::apply(session.as_mut(), &selected, &client, &opts, &mut observe);
     if let Err(err) = session.release() {
@@ -134,7 +133,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
     Ok(finish(&result?, &settings, printer, &keep_note(&settings)))
 }
 
-fn progress(printer: &Printer, settings: &Settings, tty: bool, event: &Event<'_>) {
+fn progress(printer: &Printer, settings: &Settings, event: &Event<'_>) {
     match event {
         Event::Sending { unit } => printer.info(&format!("{} sending…\n", unit.key)),
         Event::Sent {
@@ -151,15 +150,14 @@ fn progress(printer: &Printer, settings: &Settings, tty: bool, event: &Event<'_>
             settings.local(*until).format("%Y-%m-%d %H:%M:%S %:z")
         )),
         Event::Tick { remaining, key } => {
-            if tty && !printer.quiet {
-                let s = remaining.as_secs();
-                printer.err(&format!(
-                    "\r  {key} in {:02}:{:02}:{:02} ",
-                    s / 3600,
-                    (s / 60) % 60,
-                    s % 60
-                ));
-            }
+            // The printer shows it only on a terminal, and clears it before the next line.
+            let s = remaining.as_secs();
+            printer.status(&format!(
+                "  {key} in {:02}:{:02}:{:02}",
+                s / 3600,
+                (s / 60) % 60,
+                s % 60
+            ));
         }
     }
 }

@@ -55,7 +55,7 @@ fn templates_linked_outside_the_repository_are_refused_and_never_read() {
     let (_outside, outside_file) = outside();
     let emu = Emulator::start(EmulatorConfig {
         app_secret: SECRET.to_owned(),
-        ..EmulatorConfig::default()
+        ..EmulatorConfig::new(pushform::validate::check_json_body)
     })
     .expect("emulator");
     let repo = Repo::new();

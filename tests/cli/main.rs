@@ -20,6 +20,9 @@
 //!   FIFOs, templates that loop or grow, alias bombs, escape sequences) refused by name.
 //! - `l10n`: plural forms through `render`, fallback through campaign strings, `l10n status`,
 //!   the XLIFF and PO round trips and their refusals, and the pseudo-locale that is never planned.
+//! - `output`: `--color` and `NO_COLOR`, a full disk on stdout (exit 1) and a closed pipe (exit 0).
+//! - `transcripts`: whole transcripts (exit code, stdout, stderr) of the human `plan` and
+//!   `validate`, snapshotted; the `apply` endings are in `apply/transcripts.rs`.
 //! - `props`: property tests that call the library directly (no process per case) to show that
 //!   no campaign text and no template makes loading, rendering or checking panic.
 
@@ -28,6 +31,7 @@ mod compare;
 mod help;
 mod hostile;
 mod l10n;
+mod output;
 mod plan;
 mod preview;
 mod props;
@@ -37,4 +41,5 @@ mod schedule;
 mod schema;
 mod support;
 mod team;
+mod transcripts;
 mod validate;

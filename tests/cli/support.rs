@@ -143,29 +143,63 @@ pub fn pushform(dir: &Path, args: &[&str]) -> Run {
 /// Like [`pushform`], with `env` set on top of the clean environment, and killed (failing the
 /// test) if it runs longer than 60 s: for inputs that once hung.
 pub fn pushform_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut cmd = Command::cargo_bin("pushform").expect("the pushform binary is built");
+    let mut cmd = Command::from_std(clean_command(dir));
     cmd.timeout(std::time::Duration::from_mins(1));
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    let output = cmd.args(args).output().expect("run pushform");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// The built binary to run in `dir`, in the clean environment of [`pushform`], for a test that
+/// wires the standard streams itself (a full disk, a closed pipe).
+pub fn clean_command(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pushform"));
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
         if name.starts_with("PUSHFORM_") || name.starts_with("RONGCLOUD_") {
             cmd.env_remove(&*name);
         }
     }
-    for (name, value) in env {
-        cmd.env(name, value);
-    }
     for name in ["COLUMNS", "LINES", "CLICOLOR", "CLICOLOR_FORCE", "TERM"] {
         cmd.env_remove(name);
     }
-    let output = cmd
-        .env("NO_COLOR", "1")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run pushform");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    }
+    cmd.env("NO_COLOR", "1").current_dir(dir);
+    cmd
+}
+
+/// A whole run as one text to snapshot, as minijinja-cli's `assert_cmd_snapshot!` does: the exit
+/// code, then stdout and stderr in full, with `dir` (a temp folder) written as `[REPO]`.
+pub fn transcript(dir: &Path, code: Option<i32>, stdout: &str, stderr: &str) -> String {
+    let code = code.map_or_else(|| "killed by a signal".to_owned(), |c| c.to_string());
+    let text =
+        format!("exit code: {code}\n----- stdout -----\n{stdout}----- stderr -----\n{stderr}");
+    let dir = dir.display().to_string();
+    // A macOS temp folder is reached through a symlink: either spelling is the repository.
+    let real = dir_real(&dir);
+    text.replace(&real, "[REPO]").replace(&dir, "[REPO]")
+}
+
+fn dir_real(dir: &str) -> String {
+    fs::canonicalize(dir).map_or_else(|_| dir.to_owned(), |p| p.display().to_string())
+}
+
+/// Snapshot settings that replace the parts of a transcript that differ on every run by
+/// stand-ins: UUIDs (lineages, request ids), the emulator's port, push ids and OS error numbers.
+pub fn transcript_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "[UUID]",
+    );
+    settings.add_filter(r"http://127\.0\.0\.1:\d+", "http://127.0.0.1:[PORT]");
+    settings.add_filter(r"push id [A-Za-z0-9]+", "push id [PUSH_ID]");
+    // The number behind "connection refused" differs between Linux, macOS and Windows.
+    settings.add_filter(r"\(os error \d+\)", "(os error [N])");
+    settings
 }

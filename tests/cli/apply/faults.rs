@@ -375,7 +375,7 @@ fn a_fault_that_persists_is_still_one_request_per_apply() {
     let emu = Emulator::start(EmulatorConfig {
         per_hour: 1000,
         per_day: 1000,
-        ..EmulatorConfig::default()
+        ..EmulatorConfig::new(pushform::validate::check_json_body)
     })
     .expect("emulator");
     emu.set_fault(Fault::Http500, 5);

@@ -427,7 +427,7 @@ impl std::fmt::Display for Ran {
 pub fn emulator() -> Emulator {
     Emulator::start(EmulatorConfig {
         stall: Duration::from_secs(3),
-        ..EmulatorConfig::default()
+        ..EmulatorConfig::new(pushform::validate::check_json_body)
     })
     .expect("the emulator starts")
 }
@@ -438,7 +438,7 @@ pub fn roomy_emulator() -> Emulator {
         per_hour: 100_000,
         per_day: 100_000,
         stall: Duration::from_secs(3),
-        ..EmulatorConfig::default()
+        ..EmulatorConfig::new(pushform::validate::check_json_body)
     })
     .expect("the emulator starts")
 }

@@ -19,3 +19,4 @@ mod no_history;
 mod rename;
 mod saved_plan;
 mod secrets;
+mod transcripts;

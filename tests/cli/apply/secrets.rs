@@ -29,7 +29,7 @@ fn the_app_secret_appears_in_no_output_and_no_file() {
     let emu = Emulator::start(EmulatorConfig {
         app_secret: SECRET.to_owned(),
         stall: Duration::from_secs(3),
-        ..EmulatorConfig::default()
+        ..EmulatorConfig::new(pushform::validate::check_json_body)
     })
     .expect("emulator");
     // Every command gets the secret in its environment, as in CI.
@@ -76,7 +76,8 @@ fn the_app_secret_appears_in_no_output_and_no_file() {
     // nothing listening, a malformed endpoint list (whose error quotes it), and one carrying
     // the secret by mistake as a URL password (refused, and not quoted back).
     let later = "2026-11-27T01:00:00Z";
-    let strict = Emulator::start(EmulatorConfig::default()).expect("emulator");
+    let strict = Emulator::start(EmulatorConfig::new(pushform::validate::check_json_body))
+        .expect("emulator");
     runs.push(run_at(
         later,
         &strict.base_url(),

@@ -270,7 +270,7 @@ fn emulator() -> Emulator {
     let emulator = Emulator::start(EmulatorConfig {
         app_key: "rehearsal-key".to_owned(),
         app_secret: "rehearsal-secret".to_owned(),
-        ..EmulatorConfig::default()
+        ..EmulatorConfig::new(pushform::validate::check_json_body)
     })
     .unwrap();
     let now = DateTime::parse_from_rfc3339(NOW).unwrap();
