@@ -121,7 +121,7 @@ pub enum Command {
     /// `status` reports, per locale, the keys of `t` campaigns read, found, filled by a
     /// fallback, and missing. `export` writes one locale's strings for a translation platform,
     /// the default locale's text as source; `import` writes the translations back into
-    /// templates/locales/<L>.yaml.
+    /// `templates/locales/<L>.yaml`.
     #[command(subcommand)]
     L10n(L10nCommand),
 }
@@ -152,7 +152,7 @@ pub enum L10nCommand {
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// Write a translated XLIFF or PO file back into templates/locales/<L>.yaml.
+    /// Write a translated XLIFF or PO file back into `templates/locales/<L>.yaml`.
     ///
     /// Refuses a file whose source text no longer matches the default locale (translated
     /// against an old text) or whose placeholders were damaged, naming the keys. The catalog is

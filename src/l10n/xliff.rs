@@ -1,6 +1,6 @@
 //! XLIFF 2.0, the exchange format translation platforms (Crowdin, Lokalise, Weblate) read.
 //!
-//! Written by hand (the shape is small and fixed, and every text goes through [`escape`]);
+//! Written by hand (the shape is small and fixed, and every text goes through `escape`);
 //! read with `quick-xml`, since a translator's tool may reformat the file, add namespaces,
 //! entities or CDATA, and a hand-written reader would misread one of them. Each placeholder is
 //! an inline code, `<ph id=".." dataRef=".." disp="{{ name }}"/>`, its template text kept in
