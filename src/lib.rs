@@ -18,7 +18,6 @@ pub mod emulator;
 pub mod exit;
 pub mod finding;
 pub mod node;
-pub mod pgstate;
 pub mod plan;
 pub mod preview;
 pub mod printer;

@@ -34,6 +34,14 @@ pub enum StateSpec {
         remote: String,
         branch: String,
     },
+    Postgres {
+        /// NAME of the environment variable holding the connection string.
+        url_env: String,
+        /// The history shared by every repository sending with one App Key.
+        scope: String,
+        /// This repository's name in the scope.
+        project: String,
+    },
 }
 
 /// The clock. Pinned time is for rehearsals and tests; it also stamps the lock records.
@@ -109,7 +117,25 @@ fn resolve_state(dir: &std::path::Path, config: &Config) -> Result<StateSpec> {
     nonblank("state.path", &state.path)?;
     nonblank("state.remote", &state.remote)?;
     nonblank("state.branch", &state.branch)?;
+    nonblank("state.url_env", &state.url_env)?;
+    nonblank("state.scope", &state.scope)?;
+    nonblank("state.project", &state.project)?;
+    if state.backend != StateBackend::Postgres
+        && let Some(field) = [
+            ("url_env", &state.url_env),
+            ("scope", &state.scope),
+            ("project", &state.project),
+        ]
+        .iter()
+        .find_map(|(f, v)| v.as_ref().map(|_| *f))
+    {
+        bail!(
+            "pushform.yaml: `state.{field}` is for the postgres backend; set `state.backend: \
+             postgres` or remove it"
+        );
+    }
     match state.backend {
+        StateBackend::Postgres => resolve_postgres(dir, &state),
         StateBackend::File => {
             if let Some(field) = [("remote", &state.remote), ("branch", &state.branch)]
                 .iter()
@@ -145,6 +171,59 @@ fn resolve_state(dir: &std::path::Path, config: &Config) -> Result<StateSpec> {
             })
         }
     }
+}
+
+/// `state: {backend: postgres}`: the scope is required (it names the App Key's shared history,
+/// so no default can be right); the project defaults to the project folder's name.
+fn resolve_postgres(
+    dir: &std::path::Path,
+    state: &crate::config::StateConfig,
+) -> Result<StateSpec> {
+    if let Some(field) = [
+        ("path", &state.path),
+        ("remote", &state.remote),
+        ("branch", &state.branch),
+    ]
+    .iter()
+    .find_map(|(f, v)| v.as_ref().map(|_| *f))
+    {
+        bail!(
+            "pushform.yaml: `state.{field}` is not a setting of the postgres backend (it keeps \
+             the state in the database named by `state.url_env`)"
+        );
+    }
+    let Some(scope) = state.scope.clone() else {
+        bail!(
+            "pushform.yaml: `state.scope` is required with `state.backend: postgres`: the name of \
+             the history every repository sending with this App Key shares (e.g. `scope: \
+             student-app`)"
+        );
+    };
+    let project = if let Some(project) = &state.project {
+        project.clone()
+    } else {
+        let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let absolute = absolute.canonicalize().unwrap_or(absolute);
+        absolute
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| !n.trim().is_empty())
+            .ok_or_else(|| {
+                anyhow!(
+                    "pushform.yaml: the project folder {} has no name to use as \
+                     `state.project`; set it",
+                    dir.display()
+                )
+            })?
+    };
+    Ok(StateSpec::Postgres {
+        url_env: state
+            .url_env
+            .clone()
+            .unwrap_or_else(|| crate::state::postgres::DEFAULT_URL_ENV.to_owned()),
+        scope,
+        project,
+    })
 }
 
 /// Reads a secret from the environment; the error names the variable, never a value.

@@ -171,6 +171,9 @@ fn keep_note(settings: &Settings) -> String {
         StateSpec::Git { remote, branch, .. } => {
             format!(" The state is on branch {branch} of {remote}.")
         }
+        StateSpec::Postgres { scope, .. } => {
+            format!(" The state is in scope {scope} of the PostgreSQL state.")
+        }
     }
 }
 
@@ -252,7 +255,7 @@ fn finish(ending: &Ending, settings: &Settings, printer: &Printer, keep: &str) -
                 "Interrupted after {sent} sent; the {} is consistent.{keep}\n",
                 match settings.state {
                     StateSpec::File { .. } => "lockfile",
-                    StateSpec::Git { .. } => "state",
+                    StateSpec::Git { .. } | StateSpec::Postgres { .. } => "state",
                 }
             ));
             Exit::Error

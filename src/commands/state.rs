@@ -289,6 +289,7 @@ fn import(
         source: Some("import".to_owned()),
         resolved_at: None,
         accepted: None,
+        project: None,
     };
     session.commit(&format!("pushform: {key} sent (import)"), &mut |lock| {
         if lock.sends.iter().any(|r| {

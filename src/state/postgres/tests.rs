@@ -48,6 +48,7 @@ fn record(key: &str, attempted_at: &str, status: Status) -> Record {
         source: None,
         resolved_at: None,
         accepted: None,
+        project: None,
     }
 }
 
@@ -871,11 +872,26 @@ fn a_pushed_lockfile_pulls_back_identical() {
         .unwrap();
     writer.import_lock(&lock).unwrap();
     drop(writer);
-    let pulled = connect(&url, "s", "other").export_lock().unwrap();
+    let pulled = connect(&url, "s", "p").export_lock().unwrap();
     assert_eq!(pulled, lock);
     assert_eq!(to_pretty_json(&pulled), to_pretty_json(&lock));
     let state = found(connect(&url, "s", "other").load_scope().unwrap());
     assert!(state.records.iter().all(|r| r.project == "p"));
+    // Pulled by another project, every record names its project `p`, and pushed again (by
+    // that other project, into a new scope) each goes back to `p`.
+    let theirs = connect(&url, "s", "other").export_lock().unwrap();
+    assert!(
+        theirs
+            .sends
+            .iter()
+            .all(|r| r.project.as_deref() == Some("p"))
+    );
+    let mut writer = connect(&url, "t", "other")
+        .lock_scope("state push", None)
+        .unwrap();
+    writer.import_lock(&theirs).unwrap();
+    drop(writer);
+    assert_eq!(connect(&url, "t", "p").export_lock().unwrap(), lock);
 
     // Into an empty initialised scope: it takes the lockfile's lineage.
     let url = scope_db("push_into_empty", "s");
