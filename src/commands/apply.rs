@@ -99,6 +99,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
             false,
             verbose,
         ));
+        printer.out(&report::other_projects(&lock, now, &settings.quota));
     }
     if plan.has_errors() {
         bail!("the plan has errors (marked `!` above); fix them or leave them out with --target");

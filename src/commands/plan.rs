@@ -66,6 +66,15 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Result<Ex
         comparison.as_ref(),
         printer,
     );
+    if args.format == PlanFormat::Human
+        && let Some(lock) = &lock
+    {
+        printer.out(&report::other_projects(
+            lock,
+            settings.now.get(),
+            &settings.quota,
+        ));
+    }
     Ok(exit_for(&plan, args.detailed_exitcode))
 }
 

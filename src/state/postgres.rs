@@ -1220,7 +1220,9 @@ fn check_change(old: &StoredRecord, new: &Record) -> anyhow::Result<()> {
         && before.digest == new.digest
         && before.body == new.body
         && before.attempted_at == new.attempted_at.trunc_subsecs(0)
-        && before.endpoint == new.endpoint;
+        // The endpoint that answered is learnt with the outcome: a `sending` record takes it.
+        && (before.endpoint == new.endpoint
+            || (before.status == Status::Sending && before.endpoint.is_none()));
     if !same_identity {
         bail!(
             "refusing to write: record #{id} ({}) would become another attempt \
@@ -1273,7 +1275,7 @@ fn update_record(
                 SET status = $4, push_id = $5, request_id = $6, error_code = $7,
                     error_message = $8, source = $9, resolved_at = $10, resolved_offset = $11,
                     accepted_digest = $12, accepted_body = $13, accepted_at = $14,
-                    accepted_offset = $15
+                    accepted_offset = $15, endpoint = $16
               WHERE id = $1 AND scope = $2 AND status = $3",
             &[
                 &old.id,
@@ -1294,6 +1296,7 @@ fn update_record(
                     .transpose()?,
                 &accepted_at.map(|at| at.with_timezone(&Utc)),
                 &accepted_at.as_ref().map(offset_of),
+                &new.endpoint,
             ],
         )
         .map_err(|e| db_error(&e, &format!("cannot update record #{}", old.id)))?;
