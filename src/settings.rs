@@ -308,6 +308,81 @@ mod tests {
     }
 
     #[test]
+    fn the_postgres_backend_needs_a_scope_and_names_the_project_after_the_folder() {
+        use crate::config::{StateBackend, StateConfig};
+        let dir = tempfile::Builder::new()
+            .prefix("team-shop-")
+            .tempdir()
+            .unwrap();
+        let with = |state: StateConfig| Config {
+            state: Some(state),
+            ..Config::default()
+        };
+        let postgres = StateConfig {
+            backend: StateBackend::Postgres,
+            scope: Some("student-app".to_owned()),
+            ..StateConfig::default()
+        };
+        let folder = dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(
+            resolve_state(dir.path(), &with(postgres.clone())).unwrap(),
+            StateSpec::Postgres {
+                url_env: "PUSHFORM_DATABASE_URL".to_owned(),
+                scope: "student-app".to_owned(),
+                project: folder,
+            }
+        );
+        let named = StateConfig {
+            project: Some("shop".to_owned()),
+            url_env: Some("DB".to_owned()),
+            ..postgres.clone()
+        };
+        assert!(matches!(
+            resolve_state(dir.path(), &with(named)).unwrap(),
+            StateSpec::Postgres { project, url_env, .. } if project == "shop" && url_env == "DB"
+        ));
+        let refused = |state: StateConfig, expected: &str| {
+            let err = resolve_state(dir.path(), &with(state))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{err}");
+        };
+        refused(
+            StateConfig {
+                scope: None,
+                ..postgres.clone()
+            },
+            "`state.scope` is required",
+        );
+        refused(
+            StateConfig {
+                scope: Some(" ".to_owned()),
+                ..postgres.clone()
+            },
+            "`state.scope` must not be empty",
+        );
+        refused(
+            StateConfig {
+                path: Some("x.lock".to_owned()),
+                ..postgres
+            },
+            "`state.path` is not a setting of the postgres backend",
+        );
+        refused(
+            StateConfig {
+                scope: Some("student-app".to_owned()),
+                ..StateConfig::default()
+            },
+            "`state.scope` is for the postgres backend",
+        );
+    }
+
+    #[test]
     fn secrets_are_taken_exactly_or_refused_by_name() {
         // On values, not the environment: setting variables needs `unsafe` in edition 2024.
         assert!(check_secret("X", "abc").is_ok());

@@ -1121,3 +1121,34 @@ fn tls_is_used_and_verified() {
     // Loopback without sslmode: plain, even though the server offers TLS.
     assert!(!session_uses_tls(&mut connect(&base, "s", "p")));
 }
+
+#[test]
+fn a_sending_record_takes_the_endpoint_of_its_outcome_and_keeps_it() {
+    let url = scope_db("endpoint", "s");
+    let mut writer = connect(&url, "s", "p").lock_scope("apply", None).unwrap();
+    let mut lock = writer.load().unwrap().project_lock("p");
+    let mut sending = record("a", "2026-12-01T10:00:00Z", Status::Sending);
+    // As apply writes it: the endpoint is not known before the POST.
+    sending.endpoint = None;
+    let index = lock.append(sending);
+    writer.write_lock(&mut lock).unwrap();
+    lock.settle(
+        index,
+        Outcome::Sent {
+            push_id: Some("p1".to_owned()),
+            request_id: Some("r1".to_owned()),
+        },
+    )
+    .unwrap();
+    lock.sends[index].endpoint = Some("http://127.0.0.1:2".to_owned());
+    writer.write_lock(&mut lock).unwrap();
+    assert_eq!(writer.load().unwrap().project_lock("p"), lock);
+    // Once it has an outcome, the endpoint is part of the attempt.
+    let mut moved = lock.clone();
+    moved.sends[index].endpoint = Some("http://127.0.0.1:3".to_owned());
+    let err = writer.write_lock(&mut moved).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("would become another attempt"),
+        "{err:#}"
+    );
+}

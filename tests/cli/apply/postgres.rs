@@ -526,3 +526,67 @@ fn a_server_restart_between_sending_and_the_outcome_leaves_sending() {
     let ran = running.finish();
     sending_blocks_until_resolved(&pg, &repo, &emu, &ran);
 }
+
+#[test]
+fn state_push_moves_a_lockfile_history_into_a_scope_and_pull_gives_it_back() {
+    let pg = Pg::new("migrate");
+    // A repository on the file backend with three sends of history.
+    let repo = Repo::fixture(3, 100_000, 100_000, 10);
+    let emu = roomy_emulator();
+    repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    let before = repo.lock();
+    assert_eq!(before.sends.len(), 3);
+    // `state list --format json` on the file backend: every record, no project.
+    let listed = repo
+        .pushform()
+        .args(&["state", "list", "--format", "json"])
+        .run();
+    listed.ok();
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(listed["lineage"], before.lineage.as_str());
+    assert_eq!(listed["serial"], before.serial);
+    assert_eq!(
+        listed["records"],
+        serde_json::to_value(&before.sends).unwrap()
+    );
+    // It moves to the postgres backend: `state push` fills the new scope.
+    let config = repo.read("pushform.yaml");
+    repo.write(
+        "pushform.yaml",
+        &format!(
+            "{config}state:\n  backend: postgres\n  scope: {}\n  project: shop\n",
+            pg.scope
+        ),
+    );
+    repo.write("migrated.lock", &repo.read("pushform.lock"));
+    pg.run(pg.cmd(&repo).args(&["state", "push", "migrated.lock"]))
+        .ok()
+        .stderr_has("(lineage ")
+        .stderr_has("3 records) into scope student-app of the PostgreSQL state");
+    // Nothing is sent again, and the history pulls back as it was pushed.
+    pg.run(pg.apply(&repo, &emu, SAMPLE_NOW))
+        .ok()
+        .stdout_has("No changes. Everything is sent.");
+    let pulled = pg.run(pg.cmd(&repo).args(&["state", "pull"]));
+    pulled.ok();
+    let lock: Lock = serde_json::from_str(&pulled.stdout).expect("a lockfile");
+    assert_eq!(lock, before);
+    // Pushing it again is refused: the scope already holds it.
+    pg.run(pg.cmd(&repo).args(&["state", "push", "migrated.lock"]))
+        .fails()
+        .stderr_has("the same lineage: it is already there");
+    // Another project pulls the scope with every record naming its project `shop`: a file
+    // backend given that lockfile still counts them against the quota, as its own units never.
+    let news = pg.repo(Some("news"), "News", 3, 100_000, 100_000);
+    let theirs = pg.run(pg.cmd(&news).args(&["state", "pull"]));
+    theirs.ok();
+    let theirs: Lock = serde_json::from_str(&theirs.stdout).expect("a lockfile");
+    assert!(
+        theirs
+            .sends
+            .iter()
+            .all(|r| r.project.as_deref() == Some("shop"))
+    );
+    assert_eq!(emu.received().len(), 3);
+    assert_exactly_once(&pg.lock().unwrap(), &emu.received());
+}
