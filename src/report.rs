@@ -34,10 +34,7 @@ pub fn other_projects(lock: &Lock, now: DateTime<Utc>, quota: &Quota) -> String 
         return String::new();
     }
     theirs.sort_by_key(|(at, _)| *at);
-    let mut out = String::from(
-        "Quota used by other projects of this state:
-",
-    );
+    let mut out = String::from("\nQuota used by other projects of this state:\n");
     for (at, r) in theirs {
         let _ = writeln!(
             out,
@@ -702,7 +699,7 @@ mod other_projects_tests {
         let text = other_projects(&lock, now, &quota);
         assert_eq!(
             text,
-            "Quota used by other projects of this state:\n  \
+            "\nQuota used by other projects of this state:\n  \
              2026-11-26 09:00:00 +08:00  project shop  this-morning (sent)\n  \
              2026-11-26 14:45:00 +08:00  project news  just-now (sent)\n"
         );

@@ -190,6 +190,15 @@ fn read_only(global: &GlobalArgs) -> Result<(Settings, Lock)> {
     Ok((settings, lock))
 }
 
+/// `state list --format json`: a struct, not a `json!` map, so the fields keep the lockfile's
+/// order.
+#[derive(serde::Serialize)]
+struct Listing<'a> {
+    lineage: &'a str,
+    serial: u64,
+    records: Vec<Record>,
+}
+
 /// This repository's project name in a shared state (postgres), `None` for file and git.
 fn own_project(settings: &Settings) -> Option<&str> {
     match &settings.state {
@@ -212,12 +221,12 @@ fn list(global: &GlobalArgs, format: StateListFormat, printer: &Printer) -> Resu
                 ..r.clone()
             })
             .collect();
-        let value = serde_json::json!({
-            "lineage": lock.lineage,
-            "serial": lock.serial,
-            "records": records,
-        });
-        printer.out(&format!("{}\n", serde_json::to_string_pretty(&value)?));
+        let listing = Listing {
+            lineage: &lock.lineage,
+            serial: lock.serial,
+            records,
+        };
+        printer.out(&format!("{}\n", serde_json::to_string_pretty(&listing)?));
         return Ok(Exit::Ok);
     }
     let mut out = String::new();
