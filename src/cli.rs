@@ -226,7 +226,8 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 pub struct LockWait {
     /// Wait up to this many seconds for another pushform holding the state (the lockfile's OS
-    /// lock, or the lease on the git state branch), instead of failing at once.
+    /// lock, the lease on the git state branch, or the postgres scope's advisory lock), instead
+    /// of failing at once.
     #[arg(long, value_name = "SECONDS")]
     pub lock_timeout: Option<u64>,
 }
