@@ -14,11 +14,13 @@ use crate::quota::{Quota, Reason};
 use crate::state::{Lock, Record};
 
 /// The sends of other projects (a shared postgres scope) that weigh on the quota from `now`:
-/// those of the last 60 minutes, of today, and any recorded later. One line each, oldest
-/// first, naming the project, so a reviewer sees who used the slots a unit waits for. Empty
-/// when there are none (always, on the file and git backends).
-#[must_use]
-pub fn other_projects(lock: &Lock, now: DateTime<Utc>, quota: &Quota) -> String {
+/// those of the last 60 minutes, of today, and any recorded later, oldest first. None on the
+/// file and git backends (their records have no project).
+fn weighing<'a>(
+    lock: &'a Lock,
+    now: DateTime<Utc>,
+    quota: &Quota,
+) -> Vec<(DateTime<Utc>, &'a Record)> {
     let (day_start, _) = crate::quota::day_bounds(now, quota.tz);
     let from = now
         .checked_sub_signed(chrono::TimeDelta::hours(1))
@@ -30,10 +32,19 @@ pub fn other_projects(lock: &Lock, now: DateTime<Utc>, quota: &Quota) -> String 
         .map(|r| (r.attempted_at.with_timezone(&Utc), r))
         .filter(|(at, _)| *at >= from)
         .collect();
+    theirs.sort_by_key(|(at, _)| *at);
+    theirs
+}
+
+/// The other projects' sends that weigh on the quota now (see [`weighing`]), one line each
+/// naming the project, so a reviewer sees who used the slots a unit waits for. Empty when there
+/// are none.
+#[must_use]
+pub fn other_projects(lock: &Lock, now: DateTime<Utc>, quota: &Quota) -> String {
+    let theirs = weighing(lock, now, quota);
     if theirs.is_empty() {
         return String::new();
     }
-    theirs.sort_by_key(|(at, _)| *at);
     let mut out = String::from("\nQuota used by other projects of this state:\n");
     for (at, r) in theirs {
         let _ = writeln!(
@@ -42,6 +53,29 @@ pub fn other_projects(lock: &Lock, now: DateTime<Utc>, quota: &Quota) -> String 
             local(at, quota.tz),
             r.project.as_deref().unwrap_or_default(),
             r.key,
+            r.status.as_str()
+        );
+    }
+    out
+}
+
+/// [`other_projects`] for the pull-request comment: a table under the plan.
+#[must_use]
+pub fn other_projects_markdown(lock: &Lock, now: DateTime<Utc>, quota: &Quota) -> String {
+    let theirs = weighing(lock, now, quota);
+    if theirs.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n**Quota used by other projects of this state**\n\n| when | project | unit | status |\n|---|---|---|---|\n",
+    );
+    for (at, r) in theirs {
+        let _ = writeln!(
+            out,
+            "| {} | {} | `{}` | {} |",
+            local(at, quota.tz),
+            md_escape(r.project.as_deref().unwrap_or_default()),
+            r.key.replace('`', "'"),
             r.status.as_str()
         );
     }
@@ -703,7 +737,15 @@ mod other_projects_tests {
              2026-11-26 09:00:00 +08:00  project shop  this-morning (sent)\n  \
              2026-11-26 14:45:00 +08:00  project news  just-now (sent)\n"
         );
+        assert_eq!(
+            other_projects_markdown(&lock, now, &quota),
+            "\n**Quota used by other projects of this state**\n\n\
+             | when | project | unit | status |\n|---|---|---|---|\n\
+             | 2026-11-26 09:00:00 +08:00 | shop | `this-morning` | sent |\n\
+             | 2026-11-26 14:45:00 +08:00 | news | `just-now` | sent |\n"
+        );
         lock.sends.retain(|r| r.project.is_none());
         assert_eq!(other_projects(&lock, now, &quota), "");
+        assert_eq!(other_projects_markdown(&lock, now, &quota), "");
     }
 }

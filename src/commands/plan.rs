@@ -66,14 +66,14 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Result<Ex
         comparison.as_ref(),
         printer,
     );
-    if args.format == PlanFormat::Human
-        && let Some(lock) = &lock
-    {
-        printer.out(&report::other_projects(
-            lock,
-            settings.now.get(),
-            &settings.quota,
-        ));
+    // Who used the slots the plan waits for, where the state is shared by several projects.
+    if let Some(lock) = &lock {
+        let (now, quota) = (settings.now.get(), &settings.quota);
+        match args.format {
+            PlanFormat::Human => printer.out(&report::other_projects(lock, now, quota)),
+            PlanFormat::Markdown => printer.out(&report::other_projects_markdown(lock, now, quota)),
+            PlanFormat::Json => {}
+        }
     }
     Ok(exit_for(&plan, args.detailed_exitcode))
 }

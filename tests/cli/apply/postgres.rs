@@ -211,6 +211,14 @@ fn two_projects_in_one_scope_share_the_quota_and_see_who_used_it() {
         .stdout_has("Quota used by other projects of this state:")
         .stdout_has("2026-11-26 15:00:00 +08:00  project shop  c00 (sent)")
         .stdout_has("project shop  c01 (sent)");
+    pg.run(
+        pg.cmd(&news)
+            .now(SAMPLE_NOW)
+            .args(&["plan", "--format", "markdown"]),
+    )
+    .ok()
+    .stdout_has("**Quota used by other projects of this state**")
+    .stdout_has("| 2026-11-26 15:00:00 +08:00 | shop | `c01` | sent |");
     pg.run(pg.cmd(&news).now(SAMPLE_NOW).args(&["quota"]))
         .ok()
         .stdout_has("Last 60 minutes: 2 of 2 sends used.")
