@@ -598,3 +598,56 @@ fn state_push_moves_a_lockfile_history_into_a_scope_and_pull_gives_it_back() {
     assert_eq!(emu.received().len(), 3);
     assert_exactly_once(&pg.lock().unwrap(), &emu.received());
 }
+
+#[test]
+fn plan_needs_only_select_and_an_apply_that_cannot_write_sending_sends_nothing() {
+    let pg = Pg::new("grants");
+    let repo = pg.repo(Some("shop"), "Shop", 2, 100_000, 100_000);
+    pg.run(pg.cmd(&repo).args(&["state", "init"])).ok();
+    let mut admin = pg.cluster.admin("grants");
+    // Roles are cluster-wide: drop what an earlier run of this test left.
+    admin
+        .batch_execute(
+            "DROP ROLE IF EXISTS pf_reader; DROP ROLE IF EXISTS pf_no_insert;
+             CREATE ROLE pf_reader LOGIN PASSWORD 'reader-pw-1';
+             GRANT SELECT ON pushform_schema_version, pushform_scopes, pushform_records
+                TO pf_reader;
+             CREATE ROLE pf_no_insert LOGIN PASSWORD 'writer-pw-1';
+             GRANT SELECT ON pushform_schema_version, pushform_scopes, pushform_records
+                TO pf_no_insert;
+             GRANT UPDATE ON pushform_scopes TO pf_no_insert;
+             GRANT SELECT, INSERT, UPDATE, DELETE ON pushform_holders TO pf_no_insert;",
+        )
+        .expect("create the roles");
+    let emu = roomy_emulator();
+    let reader = pg.cluster.url_for("pf_reader", "reader-pw-1", "grants");
+    let ran = repo
+        .pushform()
+        .env("PUSHFORM_DATABASE_URL", &reader)
+        .now(SAMPLE_NOW)
+        .args(&["plan"])
+        .run();
+    ran.ok().stdout_has("Plan: 2 to send now");
+    assert!(!ran.stderr.contains("reader-pw-1"), "{ran}");
+    // The scope lock is taken, but the `sending` record cannot be committed: nothing goes out.
+    let writer = pg.cluster.url_for("pf_no_insert", "writer-pw-1", "grants");
+    let ran = repo
+        .apply_cmd(&emu, SAMPLE_NOW)
+        .env("PUSHFORM_DATABASE_URL", &writer)
+        .run();
+    ran.fails()
+        .stderr_has("permission denied for table pushform_records");
+    assert!(!ran.stderr.contains("writer-pw-1"), "{ran}");
+    assert_eq!(emu.requests(), 0, "nothing sent without the sending record");
+    assert!(pg.lock().unwrap().sends.is_empty());
+    // The same apply with the grants of the README sends both.
+    admin
+        .batch_execute("GRANT INSERT ON pushform_records TO pf_no_insert; GRANT UPDATE ON pushform_records TO pf_no_insert;")
+        .expect("grant");
+    repo.apply_cmd(&emu, SAMPLE_NOW)
+        .env("PUSHFORM_DATABASE_URL", &writer)
+        .run()
+        .ok()
+        .stdout_has("Apply complete: 2 sent");
+    assert_exactly_once(&pg.lock().unwrap(), &emu.received());
+}
