@@ -14,8 +14,9 @@
 //!
 //! - no history starts implicitly: a missing scope is an error for every write
 //!   and an empty state (with a warning) for reads, until `init_scope`;
-//! - a `sending` record is committed before [`PgWriter::insert_sending`]
-//!   returns, so it is durable off the machine before the POST;
+//! - a `sending` record is committed before [`PgWriter::write_lock`] (what
+//!   [`PgStore`]'s sessions use) or [`PgWriter::insert_sending`] returns, so it
+//!   is durable off the machine before the POST;
 //! - an outcome is written by a conditional UPDATE that only matches a
 //!   `sending` row: a record with an outcome is never rewritten;
 //! - reads need only SELECT, so `plan` can run with a read-only role.
