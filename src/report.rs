@@ -36,7 +36,7 @@ fn weighing<'a>(
     theirs
 }
 
-/// The other projects' sends that weigh on the quota now (see [`weighing`]), one line each
+/// The other projects' sends that weigh on the quota now (the last 60 minutes, today and later), one line each
 /// naming the project, so a reviewer sees who used the slots a unit waits for. Empty when there
 /// are none.
 #[must_use]
