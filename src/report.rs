@@ -36,9 +36,9 @@ fn weighing<'a>(
     theirs
 }
 
-/// The other projects' sends that weigh on the quota now (the last 60 minutes, today and later), one line each
-/// naming the project, so a reviewer sees who used the slots a unit waits for. Empty when there
-/// are none.
+/// The other projects' sends that weigh on the quota now (the last 60 minutes, today and
+/// later), one line each naming the project, so a reviewer sees who used the slots a unit waits
+/// for. Empty when there are none.
 #[must_use]
 pub fn other_projects(lock: &Lock, now: DateTime<Utc>, quota: &Quota) -> String {
     let theirs = weighing(lock, now, quota);
