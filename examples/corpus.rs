@@ -191,6 +191,7 @@ fn generate(args: &Args) -> anyhow::Result<()> {
             source: None,
             resolved_at: None,
             accepted: None,
+            project: None,
         });
     }
     lock.serial = 1;

@@ -195,6 +195,7 @@ pub fn apply(
             source: None,
             resolved_at: None,
             accepted: None,
+            project: None,
         };
         // Other runners see who is sending (a no-op once held, and for the file backend).
         session.lease()?;

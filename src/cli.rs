@@ -204,6 +204,15 @@ pub enum RenderFormat {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StateListFormat {
+    /// One line per record, for people.
+    Human,
+    /// `{"lineage", "serial", "records": [...]}`, each record as the lockfile holds it plus
+    /// its `project` where the backend has one.
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
     /// For people, with colour on a terminal.
     Human,
@@ -284,7 +293,8 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 pub struct LockWait {
     /// Wait up to this many seconds for another pushform holding the state (the lockfile's OS
-    /// lock, or the lease on the git state branch), instead of failing at once.
+    /// lock, the lease on the git state branch, or the postgres scope's advisory lock), instead
+    /// of failing at once.
     #[arg(long, value_name = "SECONDS")]
     pub lock_timeout: Option<u64>,
 }
@@ -292,7 +302,14 @@ pub struct LockWait {
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// List every record of the state (one per send attempt).
-    List,
+    ///
+    /// With the postgres backend, the records of every project in the scope, each naming its
+    /// project: they all count against the App Key's quota.
+    List {
+        /// Output format (`json`: every record in full, for scripts and operators).
+        #[arg(long, value_enum, default_value_t = StateListFormat::Human)]
+        format: StateListFormat,
+    },
     /// Show every record of one unit, with its body.
     Show {
         /// A unit key, e.g. `winter-sale-2026/en`.

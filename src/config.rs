@@ -33,7 +33,8 @@ pub const DEFAULT_LOCK: &str = "pushform.lock";
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct StateConfig {
-    /// `file` (default): a lockfile on disk; `git`: a lockfile on a branch of a git remote.
+    /// `file` (default): a lockfile on disk; `git`: a lockfile on a branch of a git remote;
+    /// `postgres`: one history in a PostgreSQL database, shared by several repositories.
     pub backend: StateBackend,
     /// file: the lockfile, relative to the project root (default pushform.lock).
     pub path: Option<String>,
@@ -41,6 +42,13 @@ pub struct StateConfig {
     pub remote: Option<String>,
     /// git: the branch holding only pushform.lock (default pushform-state).
     pub branch: Option<String>,
+    /// postgres: NAME of the environment variable holding the connection string (default
+    /// PUSHFORM_DATABASE_URL).
+    pub url_env: Option<String>,
+    /// postgres: the shared history; every repository sending with this App Key uses the same one.
+    pub scope: Option<String>,
+    /// postgres: this repository's name in the scope (default: the project folder's name).
+    pub project: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -49,6 +57,7 @@ pub enum StateBackend {
     #[default]
     File,
     Git,
+    Postgres,
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]

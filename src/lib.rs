@@ -20,7 +20,6 @@ pub mod exit;
 pub mod finding;
 pub mod l10n;
 pub mod node;
-pub mod pgstate;
 pub mod plan;
 pub mod preview;
 pub mod printer;

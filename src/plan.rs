@@ -240,7 +240,8 @@ impl<'a> Seen<'a> {
             by_look: HashMap::new(),
             ids: HashSet::new(),
         };
-        for r in &lock.sends {
+        // Another project's records (a shared scope) are its bodies and ids, not this one's.
+        for r in lock.sends.iter().filter(|r| r.project.is_none()) {
             seen.ids.insert(r.campaign.as_str());
             seen.ids
                 .insert(r.key.split_once('/').map_or(r.key.as_str(), |(id, _)| id));
@@ -547,7 +548,7 @@ pub fn plan(units: &[Unit], lock: Option<&Lock>, now: DateTime<Utc>, quota: &Quo
     // once per gone key made a plan quadratic in them.
     let mut latest_of: HashMap<&str, &Record> = HashMap::new();
     for record in lock.map_or(&[][..], |l| &l.sends[..]) {
-        if !current.contains(record.key.as_str()) {
+        if record.project.is_none() && !current.contains(record.key.as_str()) {
             latest_of.insert(record.key.as_str(), record);
         }
     }
@@ -703,6 +704,7 @@ mod tests {
             source: None,
             resolved_at: None,
             accepted: None,
+            project: None,
         }
     }
 

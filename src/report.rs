@@ -11,6 +11,76 @@ use crate::compare::Comparison;
 use crate::plan::{Action, Plan, PlannedUnit};
 use crate::printer::{Printer, Style};
 use crate::quota::{Quota, Reason};
+use crate::state::{Lock, Record};
+
+/// The sends of other projects (a shared postgres scope) that weigh on the quota from `now`:
+/// those of the last 60 minutes, of today, and any recorded later, oldest first. None on the
+/// file and git backends (their records have no project).
+fn weighing<'a>(
+    lock: &'a Lock,
+    now: DateTime<Utc>,
+    quota: &Quota,
+) -> Vec<(DateTime<Utc>, &'a Record)> {
+    let (day_start, _) = crate::quota::day_bounds(now, quota.tz);
+    let from = now
+        .checked_sub_signed(chrono::TimeDelta::hours(1))
+        .map_or(day_start, |hour| hour.min(day_start));
+    let mut theirs: Vec<(DateTime<Utc>, &Record)> = lock
+        .sends
+        .iter()
+        .filter(|r| r.project.is_some())
+        .map(|r| (r.attempted_at.with_timezone(&Utc), r))
+        .filter(|(at, _)| *at >= from)
+        .collect();
+    theirs.sort_by_key(|(at, _)| *at);
+    theirs
+}
+
+/// The other projects' sends that weigh on the quota now (the last 60 minutes, today and
+/// later), one line each naming the project, so a reviewer sees who used the slots a unit waits
+/// for. Empty when there are none.
+#[must_use]
+pub fn other_projects(lock: &Lock, now: DateTime<Utc>, quota: &Quota) -> String {
+    let theirs = weighing(lock, now, quota);
+    if theirs.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nQuota used by other projects of this state:\n");
+    for (at, r) in theirs {
+        let _ = writeln!(
+            out,
+            "  {}  project {}  {} ({})",
+            local(at, quota.tz),
+            r.project.as_deref().unwrap_or_default(),
+            r.key,
+            r.status.as_str()
+        );
+    }
+    out
+}
+
+/// [`other_projects`] for the pull-request comment: a table under the plan.
+#[must_use]
+pub fn other_projects_markdown(lock: &Lock, now: DateTime<Utc>, quota: &Quota) -> String {
+    let theirs = weighing(lock, now, quota);
+    if theirs.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n**Quota used by other projects of this state**\n\n| when | project | unit | status |\n|---|---|---|---|\n",
+    );
+    for (at, r) in theirs {
+        let _ = writeln!(
+            out,
+            "| {} | {} | `{}` | {} |",
+            local(at, quota.tz),
+            md_escape(r.project.as_deref().unwrap_or_default()),
+            r.key.replace('`', "'"),
+            r.status.as_str()
+        );
+    }
+    out
+}
 
 /// GitHub refuses comments over 65,536 characters; stay clear of it.
 pub const MARKDOWN_LIMIT: usize = 65_000;
@@ -613,5 +683,69 @@ mod compare_tests {
         let plain = markdown_with(&plan(None), &quota(), None);
         assert!(plain.contains("Planned against no lockfile"));
         assert!(!plain.contains("Compared with"));
+    }
+}
+
+#[cfg(test)]
+mod other_projects_tests {
+    use super::*;
+    use crate::state::Status;
+
+    fn record(key: &str, at: &str, project: Option<&str>) -> Record {
+        Record {
+            key: key.to_owned(),
+            campaign: key.to_owned(),
+            locale: None,
+            digest: "d".to_owned(),
+            body: serde_json::json!({}),
+            status: Status::Sent,
+            attempted_at: DateTime::parse_from_rfc3339(at).unwrap(),
+            push_id: None,
+            request_id: None,
+            endpoint: None,
+            error: None,
+            source: None,
+            resolved_at: None,
+            accepted: None,
+            project: project.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn names_the_other_projects_sends_that_weigh_on_the_quota_now() {
+        let quota = Quota {
+            per_hour: 2,
+            per_day: 3,
+            tz: chrono_tz::Asia::Shanghai,
+        };
+        let now = DateTime::parse_from_rfc3339("2026-11-26T15:00:00+08:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut lock = Lock::new();
+        for r in [
+            record("yesterday", "2026-11-25T23:30:00+08:00", Some("shop")),
+            record("mine", "2026-11-26T14:30:00+08:00", None),
+            record("this-morning", "2026-11-26T09:00:00+08:00", Some("shop")),
+            record("just-now", "2026-11-26T14:45:00+08:00", Some("news")),
+        ] {
+            lock.append(r);
+        }
+        let text = other_projects(&lock, now, &quota);
+        assert_eq!(
+            text,
+            "\nQuota used by other projects of this state:\n  \
+             2026-11-26 09:00:00 +08:00  project shop  this-morning (sent)\n  \
+             2026-11-26 14:45:00 +08:00  project news  just-now (sent)\n"
+        );
+        assert_eq!(
+            other_projects_markdown(&lock, now, &quota),
+            "\n**Quota used by other projects of this state**\n\n\
+             | when | project | unit | status |\n|---|---|---|---|\n\
+             | 2026-11-26 09:00:00 +08:00 | shop | `this-morning` | sent |\n\
+             | 2026-11-26 14:45:00 +08:00 | news | `just-now` | sent |\n"
+        );
+        lock.sends.retain(|r| r.project.is_none());
+        assert_eq!(other_projects(&lock, now, &quota), "");
+        assert_eq!(other_projects_markdown(&lock, now, &quota), "");
     }
 }

@@ -34,6 +34,14 @@ pub enum StateSpec {
         remote: String,
         branch: String,
     },
+    Postgres {
+        /// NAME of the environment variable holding the connection string.
+        url_env: String,
+        /// The history shared by every repository sending with one App Key.
+        scope: String,
+        /// This repository's name in the scope.
+        project: String,
+    },
 }
 
 /// The clock. Pinned time is for rehearsals and tests; it also stamps the lock records.
@@ -109,7 +117,25 @@ fn resolve_state(dir: &std::path::Path, config: &Config) -> Result<StateSpec> {
     nonblank("state.path", &state.path)?;
     nonblank("state.remote", &state.remote)?;
     nonblank("state.branch", &state.branch)?;
+    nonblank("state.url_env", &state.url_env)?;
+    nonblank("state.scope", &state.scope)?;
+    nonblank("state.project", &state.project)?;
+    if state.backend != StateBackend::Postgres
+        && let Some(field) = [
+            ("url_env", &state.url_env),
+            ("scope", &state.scope),
+            ("project", &state.project),
+        ]
+        .iter()
+        .find_map(|(f, v)| v.as_ref().map(|_| *f))
+    {
+        bail!(
+            "pushform.yaml: `state.{field}` is for the postgres backend; set `state.backend: \
+             postgres` or remove it"
+        );
+    }
     match state.backend {
+        StateBackend::Postgres => resolve_postgres(dir, &state),
         StateBackend::File => {
             if let Some(field) = [("remote", &state.remote), ("branch", &state.branch)]
                 .iter()
@@ -145,6 +171,59 @@ fn resolve_state(dir: &std::path::Path, config: &Config) -> Result<StateSpec> {
             })
         }
     }
+}
+
+/// `state: {backend: postgres}`: the scope is required (it names the App Key's shared history,
+/// so no default can be right); the project defaults to the project folder's name.
+fn resolve_postgres(
+    dir: &std::path::Path,
+    state: &crate::config::StateConfig,
+) -> Result<StateSpec> {
+    if let Some(field) = [
+        ("path", &state.path),
+        ("remote", &state.remote),
+        ("branch", &state.branch),
+    ]
+    .iter()
+    .find_map(|(f, v)| v.as_ref().map(|_| *f))
+    {
+        bail!(
+            "pushform.yaml: `state.{field}` is not a setting of the postgres backend (it keeps \
+             the state in the database named by `state.url_env`)"
+        );
+    }
+    let Some(scope) = state.scope.clone() else {
+        bail!(
+            "pushform.yaml: `state.scope` is required with `state.backend: postgres`: the name of \
+             the history every repository sending with this App Key shares (e.g. `scope: \
+             student-app`)"
+        );
+    };
+    let project = if let Some(project) = &state.project {
+        project.clone()
+    } else {
+        let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let absolute = absolute.canonicalize().unwrap_or(absolute);
+        absolute
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| !n.trim().is_empty())
+            .ok_or_else(|| {
+                anyhow!(
+                    "pushform.yaml: the project folder {} has no name to use as \
+                     `state.project`; set it",
+                    dir.display()
+                )
+            })?
+    };
+    Ok(StateSpec::Postgres {
+        url_env: state
+            .url_env
+            .clone()
+            .unwrap_or_else(|| crate::state::postgres::DEFAULT_URL_ENV.to_owned()),
+        scope,
+        project,
+    })
 }
 
 /// Reads a secret from the environment; the error names the variable, never a value.
@@ -226,6 +305,81 @@ mod tests {
         // The latest time, in the furthest time zone, is still one pushform can write and read.
         let far = latest_time().with_timezone(&chrono_tz::Pacific::Kiritimati);
         assert!(DateTime::parse_from_rfc3339(&far.to_rfc3339()).is_ok());
+    }
+
+    #[test]
+    fn the_postgres_backend_needs_a_scope_and_names_the_project_after_the_folder() {
+        use crate::config::{StateBackend, StateConfig};
+        let dir = tempfile::Builder::new()
+            .prefix("team-shop-")
+            .tempdir()
+            .unwrap();
+        let with = |state: StateConfig| Config {
+            state: Some(state),
+            ..Config::default()
+        };
+        let postgres = StateConfig {
+            backend: StateBackend::Postgres,
+            scope: Some("student-app".to_owned()),
+            ..StateConfig::default()
+        };
+        let folder = dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(
+            resolve_state(dir.path(), &with(postgres.clone())).unwrap(),
+            StateSpec::Postgres {
+                url_env: "PUSHFORM_DATABASE_URL".to_owned(),
+                scope: "student-app".to_owned(),
+                project: folder,
+            }
+        );
+        let named = StateConfig {
+            project: Some("shop".to_owned()),
+            url_env: Some("DB".to_owned()),
+            ..postgres.clone()
+        };
+        assert!(matches!(
+            resolve_state(dir.path(), &with(named)).unwrap(),
+            StateSpec::Postgres { project, url_env, .. } if project == "shop" && url_env == "DB"
+        ));
+        let refused = |state: StateConfig, expected: &str| {
+            let err = resolve_state(dir.path(), &with(state))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{err}");
+        };
+        refused(
+            StateConfig {
+                scope: None,
+                ..postgres.clone()
+            },
+            "`state.scope` is required",
+        );
+        refused(
+            StateConfig {
+                scope: Some(" ".to_owned()),
+                ..postgres.clone()
+            },
+            "`state.scope` must not be empty",
+        );
+        refused(
+            StateConfig {
+                path: Some("x.lock".to_owned()),
+                ..postgres
+            },
+            "`state.path` is not a setting of the postgres backend",
+        );
+        refused(
+            StateConfig {
+                scope: Some("student-app".to_owned()),
+                ..StateConfig::default()
+            },
+            "`state.scope` is for the postgres backend",
+        );
     }
 
     #[test]

@@ -99,6 +99,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
             false,
             verbose,
         ));
+        printer.out(&report::other_projects(&lock, now, &settings.quota));
     }
     if plan.has_errors() {
         bail!("the plan has errors (marked `!` above); fix them or leave them out with --target");
@@ -168,6 +169,9 @@ fn keep_note(settings: &Settings) -> String {
         StateSpec::File { path } => format!(" Commit {}.", path.display()),
         StateSpec::Git { remote, branch, .. } => {
             format!(" The state is on branch {branch} of {remote}.")
+        }
+        StateSpec::Postgres { scope, .. } => {
+            format!(" The state is in scope {scope} of the PostgreSQL state.")
         }
     }
 }
@@ -250,7 +254,7 @@ fn finish(ending: &Ending, settings: &Settings, printer: &Printer, keep: &str) -
                 "Interrupted after {sent} sent; the {} is consistent.{keep}\n",
                 match settings.state {
                     StateSpec::File { .. } => "lockfile",
-                    StateSpec::Git { .. } => "state",
+                    StateSpec::Git { .. } | StateSpec::Postgres { .. } => "state",
                 }
             ));
             Exit::Error

@@ -66,6 +66,15 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Result<Ex
         comparison.as_ref(),
         printer,
     );
+    // Who used the slots the plan waits for, where the state is shared by several projects.
+    if let Some(lock) = &lock {
+        let (now, quota) = (settings.now.get(), &settings.quota);
+        match args.format {
+            PlanFormat::Human => printer.out(&report::other_projects(lock, now, quota)),
+            PlanFormat::Markdown => printer.out(&report::other_projects_markdown(lock, now, quota)),
+            PlanFormat::Json => {}
+        }
+    }
     Ok(exit_for(&plan, args.detailed_exitcode))
 }
 

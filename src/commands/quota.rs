@@ -69,6 +69,7 @@ pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
             let _ = writeln!(out, "  {}{label}", fmt(t));
         }
     }
+    out.push_str(&crate::report::other_projects(&lock, now, q));
     printer.out(&out);
     Ok(Exit::Ok)
 }

@@ -9,19 +9,19 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::DateTime;
 
-use crate::cli::{GlobalArgs, LockWait, StateCommand};
+use crate::cli::{GlobalArgs, LockWait, StateCommand, StateListFormat};
 use crate::exit::Exit;
 use crate::printer::{Printer, Style};
 use crate::project::Project;
 use crate::render::Unit;
-use crate::settings::Settings;
+use crate::settings::{Settings, StateSpec};
 use crate::state::{self, Freshness, Holder, Lock, Record, Session, Status, Store};
 
 use super::validate::load;
 
 pub fn run(global: &GlobalArgs, command: &StateCommand, printer: &Printer) -> Result<Exit> {
     match command {
-        StateCommand::List => list(global, printer),
+        StateCommand::List { format } => list(global, *format, printer),
         StateCommand::Show { key } => show(global, key, printer),
         StateCommand::Import {
             key,
@@ -190,8 +190,45 @@ fn read_only(global: &GlobalArgs) -> Result<(Settings, Lock)> {
     Ok((settings, lock))
 }
 
-fn list(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
-    let (_, lock) = read_only(global)?;
+/// `state list --format json`: a struct, not a `json!` map, so the fields keep the lockfile's
+/// order.
+#[derive(serde::Serialize)]
+struct Listing<'a> {
+    lineage: &'a str,
+    serial: u64,
+    records: Vec<Record>,
+}
+
+/// This repository's project name in a shared state (postgres), `None` for file and git.
+fn own_project(settings: &Settings) -> Option<&str> {
+    match &settings.state {
+        StateSpec::Postgres { project, .. } => Some(project),
+        StateSpec::File { .. } | StateSpec::Git { .. } => None,
+    }
+}
+
+fn list(global: &GlobalArgs, format: StateListFormat, printer: &Printer) -> Result<Exit> {
+    let (settings, lock) = read_only(global)?;
+    let own = own_project(&settings);
+    // Where the backend has projects, every record names its own, this repository's too.
+    let project_of = |r: &Record| r.project.as_deref().or(own).map(str::to_owned);
+    if format == StateListFormat::Json {
+        let records: Vec<Record> = lock
+            .sends
+            .iter()
+            .map(|r| Record {
+                project: project_of(r),
+                ..r.clone()
+            })
+            .collect();
+        let listing = Listing {
+            lineage: &lock.lineage,
+            serial: lock.serial,
+            records,
+        };
+        printer.out(&format!("{}\n", serde_json::to_string_pretty(&listing)?));
+        return Ok(Exit::Ok);
+    }
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -201,7 +238,13 @@ fn list(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
         lock.sends.len()
     );
     let width = lock.sends.iter().map(|r| r.key.len()).max().unwrap_or(0);
-    for r in &lock.sends {
+    let projects: Vec<Option<String>> = lock.sends.iter().map(project_of).collect();
+    let project_width = projects
+        .iter()
+        .map(|p| p.as_ref().map_or(0, String::len))
+        .max()
+        .unwrap_or(0);
+    for (r, project) in lock.sends.iter().zip(&projects) {
         let status = match r.status {
             Status::Sent => printer.out_style(Style::Green, "sent"),
             Status::Rejected => printer.out_style(Style::Yellow, "rejected"),
@@ -220,9 +263,14 @@ fn list(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
         if r.accepted.is_some() {
             extra.push_str(" (accepted edit)");
         }
+        let project = match project {
+            Some(p) => format!("{p:project_width$}  "),
+            None if project_width > 0 => " ".repeat(project_width + 2),
+            None => String::new(),
+        };
         let _ = writeln!(
             out,
-            "{:width$}  {:8}  {}  {}{extra}",
+            "{project}{:width$}  {:8}  {}  {}{extra}",
             r.key,
             status,
             r.attempted_at.to_rfc3339(),
@@ -235,7 +283,12 @@ fn list(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
 
 fn show(global: &GlobalArgs, key: &str, printer: &Printer) -> Result<Exit> {
     let (_, lock) = read_only(global)?;
-    let records: Vec<&Record> = lock.sends.iter().filter(|r| r.key == key).collect();
+    // Another project's unit of the same key (a shared scope) is not this one.
+    let records: Vec<&Record> = lock
+        .sends
+        .iter()
+        .filter(|r| r.key == key && r.project.is_none())
+        .collect();
     if records.is_empty() {
         bail!("the state has no record of `{key}`");
     }
@@ -289,10 +342,13 @@ fn import(
         source: Some("import".to_owned()),
         resolved_at: None,
         accepted: None,
+        project: None,
     };
     session.commit(&format!("pushform: {key} sent (import)"), &mut |lock| {
         if lock.sends.iter().any(|r| {
-            r.key == key && matches!(r.status, Status::Sent | Status::Sending | Status::Unknown)
+            r.key == key
+                && r.project.is_none()
+                && matches!(r.status, Status::Sent | Status::Sending | Status::Unknown)
         }) {
             bail!(
                 "the state already has a sent or unresolved record of `{key}`; see `pushform state show {key}`"

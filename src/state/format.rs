@@ -71,6 +71,11 @@ pub struct Record {
     /// campaign of a sent push was edited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted: Option<Accepted>,
+    /// Set on records another repository made in a shared (postgres) state: they count against
+    /// the quota here, but belong to that project's units, never to this one's. Absent on this
+    /// repository's own records, and in every lockfile of a single repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
 }
 
 /// Where a send attempt stands.
@@ -321,7 +326,8 @@ impl Lock {
     ) -> Result<usize, LockError> {
         let mut latest_status = None;
         for (index, record) in self.sends.iter().enumerate().rev() {
-            if record.key != key {
+            // Another project's `welcome/en` is another unit.
+            if record.key != key || record.project.is_some() {
                 continue;
             }
             if wanted(record) {

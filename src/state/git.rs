@@ -938,6 +938,7 @@ mod cas_tests {
             source: None,
             resolved_at: None,
             accepted: None,
+            project: None,
         }
     }
 

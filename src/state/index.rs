@@ -47,6 +47,11 @@ impl<'a> LockIndex<'a> {
         let mut history = Vec::with_capacity(lock.sends.len());
         for (index, record) in lock.sends.iter().enumerate() {
             history.push(record.attempted_at.with_timezone(&Utc));
+            // Another project's send (a shared postgres scope) used a slot of the App Key's
+            // quota, but is not a state of any of this repository's units.
+            if record.project.is_some() {
+                continue;
+            }
             let entry = seen.entry(record.key.as_str()).or_insert_with(|| {
                 keys.push(record.key.as_str());
                 Seen::default()
@@ -103,8 +108,8 @@ impl<'a> LockIndex<'a> {
         &self.keys
     }
 
-    /// The `attempted_at` of every record, whatever its status, in UTC and
-    /// sorted ascending: the quota history.
+    /// The `attempted_at` of every record, whatever its status and whichever project made it,
+    /// in UTC and sorted ascending: the quota history.
     #[must_use]
     pub fn history(&self) -> &[DateTime<Utc>] {
         &self.history

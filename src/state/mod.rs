@@ -5,8 +5,9 @@
 //! one, and that memory must outlive the machine that sent. This module owns the format
 //! ([`mod@format`]: `pushform.lock`, the same document in every backend), the per-key view the
 //! planner needs ([`index`]), the store interface ([`store`]) and its backends: [`mod@file`] (the
-//! lockfile on disk) and [`git`] (the lockfile on a branch of a git remote, shared by every CI
-//! runner).
+//! lockfile on disk), [`git`] (the lockfile on a branch of a git remote, shared by every CI
+//! runner) and [`postgres`] (one scope of a PostgreSQL database, shared by every repository
+//! sending with one App Key).
 //!
 //! No backend ever starts a history by itself: a missing lockfile or state branch reads as
 //! "nothing recorded" (a warning for `plan`) and every write refuses until `pushform state init`
@@ -17,6 +18,7 @@ pub mod file;
 pub mod format;
 pub mod git;
 pub mod index;
+pub mod postgres;
 pub mod store;
 
 #[cfg(test)]
@@ -43,6 +45,15 @@ pub fn open(settings: &Settings) -> Box<dyn Store> {
             remote.clone(),
             branch.clone(),
         )),
+        StateSpec::Postgres {
+            url_env,
+            scope,
+            project,
+        } => Box::new(postgres::PgStore::new(postgres::PgSettings {
+            url_env: url_env.clone(),
+            scope: scope.clone(),
+            project: project.clone(),
+        })),
     }
 }
 

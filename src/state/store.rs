@@ -1,19 +1,19 @@
-//! The one interface every state backend implements (`file` and `git` today; a shared database
-//! later): read the state, take exclusive write access, and make one record change durable.
+//! The one interface every state backend implements (`file`, `git` and `postgres`): read the state,
+//! take exclusive write access, and make one record change durable.
 //!
 //! The send protocol's invariant lives on this seam: `Session::commit` returns only once the
 //! change is durable *where every later run will read it* (the local disk for `file`, the remote
-//! branch for `git`), so a `sending` record committed before a POST can never be lost with the
+//! branch for `git`, a committed transaction for `postgres`), so a `sending` record committed before a POST can never be lost with the
 //! machine. Writes are edits, not whole states: a backend that finds the state moved under it
 //! (another writer won a compare-and-swap) re-reads it and applies the same edit again, and the
 //! edit itself decides whether it still applies (a unit no longer due is not sent).
 //!
 //! How each backend maps onto it: `file` takes an OS lock in `open` and writes the whole
 //! lockfile atomically in `commit`; `git` checks the lease in `open`, takes it in `lease`, and
-//! pushes one commit per `commit` as a compare-and-swap. A database backend fits the same shape:
-//! `open` takes a session advisory lock for its scope (so `lease` has nothing left to do),
-//! `commit` runs the edit on the state it read and writes the changed records in one
-//! transaction, and `current` is the state as of its last read or write.
+//! pushes one commit per `commit` as a compare-and-swap. `postgres` takes a session advisory
+//! lock for its scope in `open` (so `lease` has nothing left to do), `commit` runs the edit on
+//! the state it read and writes the changed records in one transaction, and `current` is the
+//! whole scope as of its last read or write, other projects' records tagged with their project.
 
 use std::fs;
 use std::time::Duration;

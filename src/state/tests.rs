@@ -37,6 +37,7 @@ fn record(key: &str, status: Status, digest: &str, at: &str) -> Record {
         source: None,
         resolved_at: None,
         accepted: None,
+        project: None,
     }
 }
 
@@ -716,4 +717,50 @@ fn holder_current_describes_this_process() {
     assert!(!h.host.is_empty());
     assert!(DateTime::parse_from_rfc3339(&h.started).is_ok());
     assert!(h.started.ends_with('Z'));
+}
+
+#[test]
+fn another_projects_records_count_in_the_history_but_are_no_unit_state() {
+    // A shared scope: `welcome/en` of project `shop` is sent and `news` of `shop` is unresolved,
+    // while this project's own `welcome/en` was rejected.
+    let mut theirs = record("welcome/en", Status::Sent, "d1", "2026-01-01T10:00:00Z");
+    theirs.project = Some("shop".to_owned());
+    let mut unresolved = record("news", Status::Sending, "d2", "2026-01-01T11:00:00Z");
+    unresolved.project = Some("shop".to_owned());
+    let ours = record("welcome/en", Status::Rejected, "d3", "2026-01-01T09:00:00Z");
+    let lock = lock_with(vec![ours, theirs, unresolved]);
+    let index = LockIndex::new(&lock);
+    assert_eq!(index.history().len(), 3);
+    assert_eq!(index.state("welcome/en"), Some(&KeyState::AllRejected));
+    assert_eq!(index.state("news"), None);
+    assert_eq!(index.keys(), ["welcome/en"]);
+}
+
+#[test]
+fn resolve_and_accept_never_take_another_projects_record() {
+    let mut theirs = record("welcome/en", Status::Sending, "d1", "2026-01-01T10:00:00Z");
+    theirs.project = Some("shop".to_owned());
+    let mut lock = lock_with(vec![theirs.clone()]);
+    let at = ts("2026-01-02T00:00:00Z");
+    assert!(matches!(
+        lock.resolve("welcome/en", true, None, at),
+        Err(LockError::UnknownKey { .. })
+    ));
+    assert!(matches!(
+        lock.accept("welcome/en", "d9".to_owned(), serde_json::json!({}), at),
+        Err(LockError::UnknownKey { .. })
+    ));
+    assert_eq!(lock.sends, [theirs]);
+}
+
+#[test]
+fn the_project_tag_is_written_only_when_set_and_read_back() {
+    let own = record("a", Status::Sent, "d", "2026-01-01T10:00:00Z");
+    let mut theirs = own.clone();
+    theirs.project = Some("shop".to_owned());
+    let lock = lock_with(vec![own, theirs]);
+    let json = to_pretty_json(&lock);
+    assert_eq!(json.matches("\"project\"").count(), 1, "{json}");
+    let back = parse_lock(Path::new("pushform.lock"), json.as_bytes()).unwrap();
+    assert_eq!(back, lock);
 }

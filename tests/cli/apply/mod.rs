@@ -16,6 +16,7 @@ mod git;
 mod interrupt;
 mod kill;
 mod no_history;
+mod postgres;
 mod rename;
 mod saved_plan;
 mod secrets;

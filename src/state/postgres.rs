@@ -14,8 +14,9 @@
 //!
 //! - no history starts implicitly: a missing scope is an error for every write
 //!   and an empty state (with a warning) for reads, until `init_scope`;
-//! - a `sending` record is committed before [`PgWriter::insert_sending`]
-//!   returns, so it is durable off the machine before the POST;
+//! - a `sending` record is committed before [`PgWriter::write_lock`] (what
+//!   [`PgStore`]'s sessions use) or [`PgWriter::insert_sending`] returns, so it
+//!   is durable off the machine before the POST;
 //! - an outcome is written by a conditional UPDATE that only matches a
 //!   `sending` row: a record with an outcome is never rewritten;
 //! - reads need only SELECT, so `plan` can run with a read-only role.
@@ -35,7 +36,8 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 use sha1::{Digest, Sha1};
 
-use crate::lockfile::{Accepted, FORMAT_VERSION, Lock, Outcome, Record, RecordError, Status};
+use super::format::{Accepted, FORMAT_VERSION, Lock, Outcome, Record, RecordError, Status};
+use super::store::{Freshness, Holder, Session, Snapshot, Store};
 
 mod url;
 
@@ -163,6 +165,21 @@ impl ScopeState {
     #[must_use]
     pub fn to_lock(&self) -> Lock {
         self.lock_of(|_| true)
+    }
+
+    /// The scope as `project` sees it: every record, oldest first, those of other projects
+    /// tagged with their `project` (so they count against the quota but are never taken for
+    /// this project's units), this project's own untagged. What the store interface returns,
+    /// and what `state pull` writes: a lockfile that plans the same on any backend.
+    #[must_use]
+    pub fn lock_for(&self, project: &str) -> Lock {
+        let mut lock = self.to_lock();
+        for (record, stored) in lock.sends.iter_mut().zip(&self.records) {
+            if stored.project != project {
+                record.project = Some(stored.project.clone());
+            }
+        }
+        lock
     }
 
     /// `project`'s own records as a lockfile, with the scope's lineage and
@@ -550,7 +567,7 @@ impl PgState {
     /// If the scope is missing or a read fails.
     pub fn export_lock(&mut self) -> anyhow::Result<Lock> {
         match self.load_scope()? {
-            ScopeRead::Found(state) => Ok(state.to_lock()),
+            ScopeRead::Found(state) => Ok(state.lock_for(&self.project)),
             ScopeRead::Missing { .. } => Err(missing_scope(&self.scope)),
         }
     }
@@ -717,6 +734,7 @@ fn stored_record(row: &Row) -> anyhow::Result<StoredRecord> {
                 source: row.get("source"),
                 resolved_at,
                 accepted,
+                project: None,
             },
         })
     };
@@ -979,8 +997,11 @@ impl PgWriter {
             )
             .map_err(|e| db_error(&e, "cannot create the scope"))?;
         }
+        // A record tagged with another project (a lockfile pulled from a shared scope) goes
+        // back to that project; the rest are this project's.
         for record in &lock.sends {
-            insert_record(&mut tx, &scope, &project, record)?;
+            let owner = record.project.as_deref().unwrap_or(&project);
+            insert_record(&mut tx, &scope, owner, record)?;
         }
         tx.commit()
             .map_err(|e| db_error(&e, "cannot commit the pushed lockfile"))?;
@@ -1200,7 +1221,9 @@ fn check_change(old: &StoredRecord, new: &Record) -> anyhow::Result<()> {
         && before.digest == new.digest
         && before.body == new.body
         && before.attempted_at == new.attempted_at.trunc_subsecs(0)
-        && before.endpoint == new.endpoint;
+        // The endpoint that answered is learnt with the outcome: a `sending` record takes it.
+        && (before.endpoint == new.endpoint
+            || (before.status == Status::Sending && before.endpoint.is_none()));
     if !same_identity {
         bail!(
             "refusing to write: record #{id} ({}) would become another attempt \
@@ -1253,7 +1276,7 @@ fn update_record(
                 SET status = $4, push_id = $5, request_id = $6, error_code = $7,
                     error_message = $8, source = $9, resolved_at = $10, resolved_offset = $11,
                     accepted_digest = $12, accepted_body = $13, accepted_at = $14,
-                    accepted_offset = $15
+                    accepted_offset = $15, endpoint = $16
               WHERE id = $1 AND scope = $2 AND status = $3",
             &[
                 &old.id,
@@ -1274,6 +1297,7 @@ fn update_record(
                     .transpose()?,
                 &accepted_at.map(|at| at.with_timezone(&Utc)),
                 &accepted_at.as_ref().map(offset_of),
+                &new.endpoint,
             ],
         )
         .map_err(|e| db_error(&e, &format!("cannot update record #{}", old.id)))?;
@@ -1320,11 +1344,171 @@ impl Serialize for Sorted<'_> {
     }
 }
 
+// ---------------------------------------------------------------------------
+// The postgres backend behind the store interface
+// ---------------------------------------------------------------------------
+
+/// The `postgres` backend: a scope of a PostgreSQL database behind [`Store`].
+///
+/// Every read and every session is its own connection: a read needs only SELECT, and a
+/// session holds the scope's advisory lock for as long as it lives (the lock, like the
+/// connection, dies with the process). The state it hands out is [`ScopeState::lock_for`]
+/// this project: the whole scope, other projects' records tagged, so the planner's quota
+/// history is the App Key's while its unit states are this repository's.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    settings: PgSettings,
+}
+
+impl PgStore {
+    #[must_use]
+    pub fn new(settings: PgSettings) -> Self {
+        PgStore { settings }
+    }
+}
+
+impl Store for PgStore {
+    fn describe(&self) -> String {
+        format!(
+            "scope {} of the PostgreSQL state (project {})",
+            self.settings.scope, self.settings.project
+        )
+    }
+
+    fn read(&self, _freshness: Freshness) -> anyhow::Result<Snapshot> {
+        // No stale fallback: there is no local copy of a database, and a plan against a
+        // guessed history would schedule slots another repository may have used.
+        let mut state = PgState::connect(&self.settings, "pushform (read)")
+            .context("cannot read the PostgreSQL state")?;
+        let lock = match state.load_scope()? {
+            ScopeRead::Found(scope) => Some(scope.lock_for(&self.settings.project)),
+            // The caller warns (or refuses) with its own words.
+            ScopeRead::Missing { .. } => None,
+        };
+        Ok(Snapshot {
+            lock,
+            warnings: Vec::new(),
+        })
+    }
+
+    fn open(&self, holder: &Holder, wait: Option<Duration>) -> anyhow::Result<Box<dyn Session>> {
+        let state = PgState::connect(&self.settings, &holder.command)
+            .context("cannot open the PostgreSQL state for writing")?;
+        let note = format!(
+            "{} on host {}, pid {}, since {}",
+            holder.command, holder.host, holder.pid, holder.started
+        );
+        let mut writer = state.lock_scope(&note, wait).map_err(|e| anyhow!("{e}"))?;
+        let lock = match writer.state().load_scope()? {
+            ScopeRead::Found(scope) => Some(scope.lock_for(&self.settings.project)),
+            ScopeRead::Missing { .. } => None,
+        };
+        Ok(Box::new(PgSession {
+            writer,
+            lock,
+            place: self.describe(),
+        }))
+    }
+
+    fn unlock(&self, lease_id: &str) -> anyhow::Result<String> {
+        bail!(
+            "the postgres backend has no lease `{lease_id}` to clear: its lock is a session \
+             advisory lock, which the server frees when the holding session ends. A refused \
+             command names the holder's server backend pid; if that session really hangs, an \
+             administrator can end it with `SELECT pg_terminate_backend(PID)`"
+        )
+    }
+}
+
+/// A connection holding the scope's lock, and the scope as last read or written.
+struct PgSession {
+    writer: PgWriter,
+    lock: Option<Lock>,
+    place: String,
+}
+
+impl Session for PgSession {
+    fn current(&self) -> Option<&Lock> {
+        self.lock.as_ref()
+    }
+
+    fn create(&mut self, lock: Lock, _message: &str) -> anyhow::Result<()> {
+        if let Some(existing) = &self.lock {
+            bail!(
+                "{} already holds a state (lineage {}, serial {}, {} records)",
+                self.place,
+                existing.lineage,
+                existing.serial,
+                existing.sends.len()
+            );
+        }
+        self.writer.import_lock(&lock)?;
+        let project = self.writer.state().project().to_owned();
+        self.lock = Some(self.writer.load()?.lock_for(&project));
+        Ok(())
+    }
+
+    fn commit(
+        &mut self,
+        _message: &str,
+        edit: &mut dyn FnMut(&mut Lock) -> anyhow::Result<bool>,
+    ) -> anyhow::Result<bool> {
+        let Some(current) = &self.lock else {
+            return Err(super::no_state(&self.place));
+        };
+        let mut next = current.clone();
+        if !edit(&mut next)? {
+            return Ok(false);
+        }
+        // The edit sees the whole scope (the planner needs every project's sends) but may
+        // change only this project's records: the others are written by their own projects.
+        let theirs = |lock: &Lock| -> Vec<Record> {
+            lock.sends
+                .iter()
+                .filter(|r| r.project.is_some())
+                .cloned()
+                .collect()
+        };
+        if theirs(current) != theirs(&next) {
+            bail!(
+                "internal error: a change to {} touched another project's record",
+                self.place
+            );
+        }
+        let mut own = Lock {
+            format_version: next.format_version,
+            lineage: next.lineage.clone(),
+            serial: next.serial,
+            sends: next
+                .sends
+                .iter()
+                .filter(|r| r.project.is_none())
+                .cloned()
+                .collect(),
+        };
+        // One transaction, committed before this returns (a `sending` record is on the server
+        // before the POST); the scope lock held by this session excludes every other writer.
+        self.writer.write_lock(&mut own)?;
+        next.serial = own.serial;
+        self.lock = Some(next);
+        Ok(true)
+    }
+
+    fn lease(&mut self) -> anyhow::Result<()> {
+        // The advisory lock taken by `open` already excludes every other writer of the scope.
+        Ok(())
+    }
+
+    fn release(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
-#[path = "../tests/cli/support/pg.rs"]
+#[path = "../../tests/cli/support/pg.rs"]
 #[allow(dead_code)] // the CLI tests use the rest of the harness
 mod test_cluster;
 
 #[cfg(test)]
-#[path = "pgstate_tests.rs"]
+#[path = "postgres/tests.rs"]
 mod tests;

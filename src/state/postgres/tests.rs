@@ -48,6 +48,7 @@ fn record(key: &str, attempted_at: &str, status: Status) -> Record {
         source: None,
         resolved_at: None,
         accepted: None,
+        project: None,
     }
 }
 
@@ -871,11 +872,26 @@ fn a_pushed_lockfile_pulls_back_identical() {
         .unwrap();
     writer.import_lock(&lock).unwrap();
     drop(writer);
-    let pulled = connect(&url, "s", "other").export_lock().unwrap();
+    let pulled = connect(&url, "s", "p").export_lock().unwrap();
     assert_eq!(pulled, lock);
     assert_eq!(to_pretty_json(&pulled), to_pretty_json(&lock));
     let state = found(connect(&url, "s", "other").load_scope().unwrap());
     assert!(state.records.iter().all(|r| r.project == "p"));
+    // Pulled by another project, every record names its project `p`, and pushed again (by
+    // that other project, into a new scope) each goes back to `p`.
+    let theirs = connect(&url, "s", "other").export_lock().unwrap();
+    assert!(
+        theirs
+            .sends
+            .iter()
+            .all(|r| r.project.as_deref() == Some("p"))
+    );
+    let mut writer = connect(&url, "t", "other")
+        .lock_scope("state push", None)
+        .unwrap();
+    writer.import_lock(&theirs).unwrap();
+    drop(writer);
+    assert_eq!(connect(&url, "t", "p").export_lock().unwrap(), lock);
 
     // Into an empty initialised scope: it takes the lockfile's lineage.
     let url = scope_db("push_into_empty", "s");
@@ -1104,4 +1120,35 @@ fn tls_is_used_and_verified() {
 
     // Loopback without sslmode: plain, even though the server offers TLS.
     assert!(!session_uses_tls(&mut connect(&base, "s", "p")));
+}
+
+#[test]
+fn a_sending_record_takes_the_endpoint_of_its_outcome_and_keeps_it() {
+    let url = scope_db("endpoint", "s");
+    let mut writer = connect(&url, "s", "p").lock_scope("apply", None).unwrap();
+    let mut lock = writer.load().unwrap().project_lock("p");
+    let mut sending = record("a", "2026-12-01T10:00:00Z", Status::Sending);
+    // As apply writes it: the endpoint is not known before the POST.
+    sending.endpoint = None;
+    let index = lock.append(sending);
+    writer.write_lock(&mut lock).unwrap();
+    lock.settle(
+        index,
+        Outcome::Sent {
+            push_id: Some("p1".to_owned()),
+            request_id: Some("r1".to_owned()),
+        },
+    )
+    .unwrap();
+    lock.sends[index].endpoint = Some("http://127.0.0.1:2".to_owned());
+    writer.write_lock(&mut lock).unwrap();
+    assert_eq!(writer.load().unwrap().project_lock("p"), lock);
+    // Once it has an outcome, the endpoint is part of the attempt.
+    let mut moved = lock.clone();
+    moved.sends[index].endpoint = Some("http://127.0.0.1:3".to_owned());
+    let err = writer.write_lock(&mut moved).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("would become another attempt"),
+        "{err:#}"
+    );
 }
