@@ -149,14 +149,14 @@ fn campaign_folders_files_and_config_linked_outside_are_refused() {
 #[test]
 fn links_that_stay_inside_the_repository_keep_working() {
     let repo = Repo::new();
-    repo.file("shared/banner.txt", "from inside")
+    repo.file("common/banner.txt", "from inside")
         .file("templates/locales/en.yaml", "hello: Hello\n")
         .file(
             "elsewhere/a.yaml",
             &campaign("a", "{alert: \"{% include 'banner.txt' %}\"}"),
         );
     symlink(
-        "../shared/banner.txt",
+        "../common/banner.txt",
         repo.path().join("templates/banner.txt"),
     )
     .expect("link");
