@@ -191,6 +191,10 @@ fn generate(args: &Args) -> anyhow::Result<()> {
             source: None,
             resolved_at: None,
             accepted: None,
+            kind: None,
+            environment: None,
+            app_key_sha1: None,
+            rehearsal: None,
         });
     }
     lock.serial = 1;

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::body::PushBody;
 use crate::finding::Finding;
-use crate::node::Node;
+use crate::node::{Kind, Node, from_yaml, plain_words};
 use crate::window::{self, WindowFile, WindowSpec};
 
 pub const FILE_NAME: &str = "pushform.yaml";
@@ -24,6 +24,46 @@ pub struct Config {
     pub lock: Option<String>,
     /// Where the state (the record of every send) is kept.
     pub state: Option<StateConfig>,
+    /// Default recipients (user ids) of `pushform send-test`.
+    pub test_to: Vec<String>,
+    /// Named environments (e.g. `staging`, `production`), each deep-merged over the settings
+    /// above. With any declared, the commands that send or read the state need `--env NAME`.
+    pub environments: IndexMap<String, Environment>,
+    /// The file as parsed, to merge an environment over (not a key of the file).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub tree: Option<Node>,
+    /// The environment this config was resolved for (not a key of the file).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub selected: Option<Selected>,
+}
+
+/// One entry of `environments:`. Each section is deep-merged over the top-level one of the
+/// same name; `test_to` replaces the top-level list.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Environment {
+    #[schemars(with = "Option<Api>")]
+    pub api: Option<Node>,
+    #[schemars(with = "Option<QuotaConfig>")]
+    pub quota: Option<Node>,
+    #[schemars(with = "Option<StateConfig>")]
+    pub state: Option<Node>,
+    #[schemars(with = "Option<Defaults>")]
+    pub defaults: Option<Node>,
+    /// Default recipients (user ids) of `pushform send-test` in this environment.
+    pub test_to: Option<Vec<String>>,
+    /// Another environment whose state must hold a `sent` test send of a unit's content
+    /// before the unit may go out here (a promotion gate).
+    pub require_test_in: Option<String>,
+}
+
+/// The environment a [`Config`] was resolved for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selected {
+    pub name: String,
+    pub require_test_in: Option<String>,
 }
 
 /// The lockfile path when neither `lock` nor `state.path` is set.
@@ -142,6 +182,143 @@ impl Schedule {
 }
 
 impl Config {
+    /// `staging, production`: the declared environments, for messages.
+    pub fn environment_names(&self) -> String {
+        let names: Vec<&str> = self.environments.keys().map(String::as_str).collect();
+        names.join(", ")
+    }
+
+    /// This config with environment `name` deep-merged over it: what every command of that
+    /// environment reads. The error names the environment and the field.
+    pub fn for_environment(&self, name: &str) -> Result<Config, String> {
+        let Some(env) = self.environments.get(name) else {
+            return Err(if self.environments.is_empty() {
+                format!(
+                    "--env {name}: {FILE_NAME} declares no `environments`; drop --env (and \
+                     PUSHFORM_ENV) or declare it"
+                )
+            } else {
+                format!(
+                    "--env {name}: {FILE_NAME} has no environment `{name}`; it declares {}",
+                    self.environment_names()
+                )
+            });
+        };
+        let tree = self.tree.clone().unwrap_or_else(Node::empty_map);
+        let without = |node: Option<&Node>, drop: &[&str]| -> Node {
+            match node.map(|n| &n.kind) {
+                Some(Kind::Map(entries)) => Node {
+                    kind: Kind::Map(
+                        entries
+                            .iter()
+                            .filter(|e| !drop.contains(&e.key.as_str()))
+                            .cloned()
+                            .collect(),
+                    ),
+                    origin: node.map(|n| n.origin.clone()).unwrap_or_default(),
+                },
+                _ => Node::empty_map(),
+            }
+        };
+        let base = without(Some(&tree), &["environments"]);
+        let over = without(
+            tree.get("environments").and_then(|e| e.get(name)),
+            &["test_to", "require_test_in"],
+        );
+        let merged = Node::merge_over(&base, &over);
+        // JSON is YAML: the merged tree goes through the same typed parse as the file.
+        let text = serde_json::to_string(&merged.to_json()).unwrap_or_default();
+        let mut config: Config = from_yaml(&text).map_err(|e| {
+            format!(
+                "{FILE_NAME}: environment `{name}`: {}",
+                plain_words(&e.to_string(), None)
+            )
+        })?;
+        // Keep the lines of `defaults.push` for findings about it.
+        config.defaults.push = merged.get("defaults").and_then(|d| d.get("push")).cloned();
+        config.environments.clone_from(&self.environments);
+        config.test_to = env.test_to.clone().unwrap_or_else(|| self.test_to.clone());
+        config.tree.clone_from(&self.tree);
+        config.selected = Some(Selected {
+            name: name.to_owned(),
+            require_test_in: env.require_test_in.clone(),
+        });
+        Ok(config)
+    }
+
+    /// Where this config keeps its state, as a value two environments must never share: the
+    /// file backend's path (lexically normalised) or the git backend's remote and branch.
+    pub fn state_identity(&self) -> String {
+        let state = self.state.clone().unwrap_or_default();
+        match state.backend {
+            StateBackend::File => {
+                let path: std::path::PathBuf = std::path::Path::new(self.lock_path())
+                    .components()
+                    .filter(|c| !matches!(c, std::path::Component::CurDir))
+                    .collect();
+                format!("the lockfile {}", path.display())
+            }
+            StateBackend::Git => format!(
+                "branch {} of git remote {}",
+                state.branch.as_deref().unwrap_or("pushform-state"),
+                state.remote.as_deref().unwrap_or("origin")
+            ),
+        }
+    }
+
+    /// What is wrong with `environments`: an environment that does not merge into a valid
+    /// config, a `require_test_in` naming no other environment, two environments on one state.
+    pub fn environment_findings(&self) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        let tree = self.tree.clone().unwrap_or_else(Node::empty_map);
+        let mut states: Vec<(String, &str)> = Vec::new();
+        for (name, env) in &self.environments {
+            let field = format!("environments.{name}");
+            let origin = tree.locate(&field);
+            match self.for_environment(name) {
+                Ok(config) => {
+                    let identity = config.state_identity();
+                    if let Some((_, other)) = states.iter().find(|(id, _)| *id == identity) {
+                        findings.push(
+                            Finding::error(format!(
+                                "environments `{other}` and `{name}` share one state \
+                                 ({identity}): each environment needs its own `state`, or a \
+                                 send in one would count as sent in the other"
+                            ))
+                            .at(&origin)
+                            .field(format!("{field}.state")),
+                        );
+                    }
+                    states.push((identity, name.as_str()));
+                }
+                Err(message) => {
+                    findings.push(Finding::error(message).at(&origin).field(field.clone()));
+                }
+            }
+            if let Some(gate) = &env.require_test_in {
+                if gate == name {
+                    findings.push(
+                        Finding::error(format!(
+                            "`{name}` cannot require a test send in itself: name another environment"
+                        ))
+                        .at(&tree.locate(&format!("{field}.require_test_in")))
+                        .field(format!("{field}.require_test_in")),
+                    );
+                } else if !self.environments.contains_key(gate) {
+                    findings.push(
+                        Finding::error(format!(
+                            "require_test_in `{gate}` is not an environment; {FILE_NAME} declares {}",
+                            self.environment_names()
+                        ))
+                        .at(&tree.locate(&format!("{field}.require_test_in")))
+                        .field(format!("{field}.require_test_in")),
+                    );
+                }
+            }
+        }
+        findings
+    }
+
     /// The file backend's lockfile path as written (`state.path`, else `lock`, else the default).
     pub fn lock_path(&self) -> &str {
         self.state

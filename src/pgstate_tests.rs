@@ -48,6 +48,10 @@ fn record(key: &str, attempted_at: &str, status: Status) -> Record {
         source: None,
         resolved_at: None,
         accepted: None,
+        kind: None,
+        environment: None,
+        app_key_sha1: None,
+        rehearsal: None,
     }
 }
 

@@ -11,23 +11,38 @@ use crate::exit::Exit;
 use crate::printer::{Printer, Style};
 use crate::render::Unit;
 
-use super::validate::load;
+use super::validate::{load, load_env};
 
 pub fn run(global: &GlobalArgs, args: &RenderArgs, printer: &Printer) -> Result<Exit> {
     let loaded = load(global)?;
-    if loaded.has_errors() {
-        printer.findings(&loaded.findings);
+    // Without --env, every declared environment renders (its defaults may differ).
+    let mut each: Vec<(Option<String>, super::Loaded)> = Vec::new();
+    for name in super::validate::every_environment(global, &loaded.project.config) {
+        let other = load_env(global, Some(&name))?;
+        each.push((Some(name), other));
+    }
+    if each.is_empty() {
+        each.push((None, loaded));
+    }
+    if let Some((_, bad)) = each.iter().find(|(_, l)| l.has_errors()) {
+        printer.findings(&bad.findings);
         printer
             .err("Nothing rendered: fix the errors above (`pushform validate` lists them too).\n");
         return Ok(Exit::Error);
     }
-    printer.findings(&loaded.findings);
-    let units = select(&loaded.units, &args.keys)?;
+    printer.findings(&each[0].1.findings);
+    let mut units: Vec<(Option<&str>, &Unit)> = Vec::new();
+    for (env, loaded) in &each {
+        for u in select(&loaded.units, &args.keys)? {
+            units.push((env.as_deref(), u));
+        }
+    }
     let text = match args.format {
         RenderFormat::Json => {
             let list: Vec<Row> = units
                 .iter()
-                .map(|u| Row {
+                .map(|&(environment, u)| Row {
+                    environment,
                     key: &u.key,
                     campaign: &u.campaign,
                     locale: u.locale.as_deref(),
@@ -40,10 +55,11 @@ pub fn run(global: &GlobalArgs, args: &RenderArgs, printer: &Printer) -> Result<
         }
         RenderFormat::Human => {
             let mut out = String::new();
-            for u in units {
+            for (env, u) in units {
+                let env = env.map(|e| format!("[{e}] ")).unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "{} {} {}",
+                    "{env}{} {} {}",
                     printer.out_style(Style::Bold, &u.key),
                     printer.out_style(Style::Dim, &format!("({})", u.file)),
                     printer.out_style(Style::Dim, &format!("sha1:{}", u.digest))
@@ -77,6 +93,9 @@ pub fn select<'u>(units: &'u [Unit], keys: &[String]) -> Result<Vec<&'u Unit>> {
 /// One entry of `render --format json`; the body keeps its wire field order.
 #[derive(Serialize)]
 struct Row<'a> {
+    /// Only when the project declares environments and no `--env` chose one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    environment: Option<&'a str>,
     key: &'a str,
     campaign: &'a str,
     locale: Option<&'a str>,

@@ -47,7 +47,7 @@ pub fn run(global: &GlobalArgs, command: &StateCommand, printer: &Printer) -> Re
 /// The project's settings, for commands that need no campaign: the one config loading path
 /// (`Project::load`), and a broken `pushform.yaml` is an error, never silently the defaults.
 pub(crate) fn project_settings(global: &GlobalArgs) -> Result<Settings> {
-    let project = Project::load(&global.dir)?;
+    let project = Project::load_env(&global.dir, global.env.as_deref())?;
     if let Some(finding) = project
         .findings
         .iter()
@@ -289,6 +289,10 @@ fn import(
         source: Some("import".to_owned()),
         resolved_at: None,
         accepted: None,
+        kind: None,
+        environment: None,
+        app_key_sha1: None,
+        rehearsal: None,
     };
     session.commit(&format!("pushform: {key} sent (import)"), &mut |lock| {
         if lock.sends.iter().any(|r| {

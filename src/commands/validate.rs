@@ -3,6 +3,7 @@
 use anyhow::Result;
 
 use crate::cli::GlobalArgs;
+use crate::config::Config;
 use crate::exit::Exit;
 use crate::finding::{self, Finding};
 use crate::node::{Kind, Node};
@@ -25,7 +26,26 @@ impl Loaded {
 }
 
 pub fn load(global: &GlobalArgs) -> Result<Loaded> {
-    let mut project = Project::read(&global.dir)?;
+    load_env(global, global.env.as_deref())
+}
+
+/// The environments `validate` and `render` go through when no `--env` narrows them: every
+/// declared one whose config merges (one that does not is already a finding).
+pub fn every_environment(global: &GlobalArgs, config: &Config) -> Vec<String> {
+    if global.env.is_some() {
+        return Vec::new();
+    }
+    config
+        .environments
+        .keys()
+        .filter(|name| config.for_environment(name).is_ok())
+        .cloned()
+        .collect()
+}
+
+/// [`load`] in environment `env` (its config deep-merged over the top level).
+pub fn load_env(global: &GlobalArgs, env: Option<&str>) -> Result<Loaded> {
+    let mut project = Project::read_env(&global.dir, env)?;
     if project.inputs_broken() {
         // The config or a catalog did not parse: say so and stop, rather than render every unit
         // without it and report a cascade of false consequences.
@@ -58,7 +78,18 @@ pub fn load(global: &GlobalArgs) -> Result<Loaded> {
 }
 
 pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
-    let loaded = load(global)?;
+    let mut loaded = load(global)?;
+    // Every environment renders with its own defaults: check each, report each problem once.
+    let environments = every_environment(global, &loaded.project.config);
+    for name in &environments {
+        let other = load_env(global, Some(name))?;
+        for f in other.findings {
+            if !loaded.findings.contains(&f) {
+                loaded.findings.push(f);
+            }
+        }
+    }
+    finding::sort(&mut loaded.findings);
     printer.findings(&loaded.findings);
     let (errors, warnings) = finding::count(&loaded.findings);
     let campaigns = loaded.project.campaigns.len();
@@ -78,8 +109,17 @@ pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
     } else {
         String::new()
     };
+    let each = if environments.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " in each of {} environments ({})",
+            environments.len(),
+            environments.join(", ")
+        )
+    };
     printer.out(&format!(
-        "{} {campaigns} {} rendered to {pushes} {}{warned}.\n",
+        "{} {campaigns} {} rendered to {pushes} {}{each}{warned}.\n",
         printer.out_style(Style::Green, "Valid:"),
         plural(campaigns, "campaign", "campaigns"),
         plural(pushes, "push", "pushes"),

@@ -938,6 +938,10 @@ mod cas_tests {
             source: None,
             resolved_at: None,
             accepted: None,
+            kind: None,
+            environment: None,
+            app_key_sha1: None,
+            rehearsal: None,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
 
 use super::format::{Lock, Status};
@@ -28,6 +28,7 @@ pub struct LockIndex<'a> {
     states: HashMap<&'a str, KeyState<'a>>,
     keys: Vec<&'a str>,
     history: Vec<DateTime<Utc>>,
+    tested: HashMap<String, DateTime<FixedOffset>>,
 }
 
 impl<'a> LockIndex<'a> {
@@ -45,8 +46,19 @@ impl<'a> LockIndex<'a> {
         let mut seen: HashMap<&'a str, Seen> = HashMap::new();
         let mut keys = Vec::new();
         let mut history = Vec::with_capacity(lock.sends.len());
+        let mut tested = HashMap::new();
         for (index, record) in lock.sends.iter().enumerate() {
             history.push(record.attempted_at.with_timezone(&Utc));
+            // A test send uses quota like any request, but it reached test users only: it is
+            // evidence that its content was seen, never a sent (or maybe sent) unit.
+            if record.is_test() {
+                if record.status == Status::Sent
+                    && let Some(content) = crate::body::content_digest_of_value(&record.body)
+                {
+                    tested.insert(content, record.attempted_at);
+                }
+                continue;
+            }
             let entry = seen.entry(record.key.as_str()).or_insert_with(|| {
                 keys.push(record.key.as_str());
                 Seen::default()
@@ -88,6 +100,7 @@ impl<'a> LockIndex<'a> {
             states,
             keys,
             history,
+            tested,
         }
     }
 
@@ -108,5 +121,12 @@ impl<'a> LockIndex<'a> {
     #[must_use]
     pub fn history(&self) -> &[DateTime<Utc>] {
         &self.history
+    }
+
+    /// Content digest (`body::content_digest`) → when its latest `sent` test record was
+    /// attempted: what `require_test_in` asks of the environment it names.
+    #[must_use]
+    pub fn tested(&self) -> &HashMap<String, DateTime<FixedOffset>> {
+        &self.tested
     }
 }

@@ -37,6 +37,10 @@ fn record(key: &str, status: Status, digest: &str, at: &str) -> Record {
         source: None,
         resolved_at: None,
         accepted: None,
+        kind: None,
+        environment: None,
+        app_key_sha1: None,
+        rehearsal: None,
     }
 }
 
