@@ -11,6 +11,7 @@ mod concurrency;
 mod crash;
 mod damaged_lock;
 mod end_to_end;
+mod environments;
 mod faults;
 mod git;
 mod interrupt;
