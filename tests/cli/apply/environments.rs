@@ -228,11 +228,11 @@ fn production_sends_only_what_staging_test_sent_and_records_name_env_and_key_has
 
     // The key hash, never the key.
     for file in ["pushform.lock", "pushform.staging.lock"] {
-        let text = repo.read(file);
+        let written = repo.read(file);
         for secret in [STAGING_KEY, STAGING_SECRET, PROD_KEY, PROD_SECRET] {
-            assert!(!text.contains(secret), "{file} holds a credential");
+            assert!(!written.contains(secret), "{file} holds a credential");
         }
-        assert!(text.contains("\"app_key_sha1\""), "{file}");
+        assert!(written.contains("\"app_key_sha1\""), "{file}");
     }
 }
 
