@@ -175,6 +175,10 @@ pub struct PlanArgs {
     /// Also list the units that are up to date.
     #[arg(long)]
     pub all: bool,
+    /// The base URLs apply would send to (as for apply): a state holding rehearsal records
+    /// is refused when they are not loopback.
+    #[arg(long, env = "PUSHFORM_ENDPOINT", value_name = "URLS")]
+    pub endpoint: Option<String>,
     /// Say what this change adds to the queue, which pending pushes it moves (from when to
     /// when) and which it makes expire, compared with BASE, a plan saved from the base branch
     /// with `pushform plan --out BASE` (human and markdown formats).
@@ -338,6 +342,15 @@ pub enum StateCommand {
     Push {
         /// A lockfile, e.g. the output of `state pull` or an old `pushform.lock`.
         file: std::path::PathBuf,
+        #[command(flatten)]
+        wait: LockWait,
+    },
+    /// Remove every rehearsal record (sent to a loopback emulator) from the state.
+    ///
+    /// Records written against a loopback endpoint are marked `rehearsal: true`: no user
+    /// received them. plan and apply against real endpoints refuse a state holding any, since
+    /// those pushes would count as sent; this removes them (they become pending again).
+    ForgetRehearsals {
         #[command(flatten)]
         wait: LockWait,
     },

@@ -68,6 +68,10 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Result<Ex
         return Ok(Exit::Error);
     };
     let lock = super::state::read_for_plan(&settings, printer)?;
+    if let Some(lock) = &lock {
+        let endpoints = super::apply::endpoints(&loaded.project.config, args.endpoint.as_deref())?;
+        crate::apply::check_rehearsals(lock, crate::client::all_loopback(&endpoints))?;
+    }
     let gate = test_gate(global, &loaded.project.config, printer)?;
     let plan = plan::plan_gated(
         &loaded.units,

@@ -17,6 +17,7 @@ mod git;
 mod interrupt;
 mod kill;
 mod no_history;
+mod rehearsal;
 mod rename;
 mod saved_plan;
 mod secrets;
