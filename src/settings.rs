@@ -26,6 +26,8 @@ pub struct Settings {
     pub require_test_in: Option<String>,
     /// Default recipients of `send-test`.
     pub test_to: Vec<String>,
+    /// `schedule.window`, read in `quota.timezone` unless it names its own zone.
+    pub send_window: Option<crate::window::Window>,
 }
 
 /// The state backend, resolved from `state:` (or the older `lock:`) in pushform.yaml.
@@ -100,6 +102,7 @@ impl Settings {
                 .as_ref()
                 .and_then(|s| s.require_test_in.clone()),
             test_to: config.test_to.clone(),
+            send_window: config.schedule.window_spec().map(|w| w.resolve(tz)),
         })
     }
 
