@@ -270,6 +270,12 @@ fn list(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
         if r.accepted.is_some() {
             extra.push_str(" (accepted edit)");
         }
+        if r.is_test() {
+            extra.push_str(" (test send)");
+        }
+        if r.is_rehearsal() {
+            extra.push_str(" (rehearsal)");
+        }
         let _ = writeln!(
             out,
             "{:width$}  {:8}  {}  {}{extra}",
@@ -340,7 +346,7 @@ fn import(
         resolved_at: None,
         accepted: None,
         kind: None,
-        environment: None,
+        environment: settings.environment.clone(),
         app_key_sha1: None,
         rehearsal: None,
     };
