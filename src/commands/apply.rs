@@ -50,7 +50,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
     // rehearsal when the endpoints are real.
     apply::check_rehearsals(&lock, rehearsal)?;
     apply::check_app_key(&lock, &key_sha1, args.new_app_key)?;
-    let gate = super::plan::test_gate(global, config, printer)?;
+    let gate = super::plan::test_gate(global, config, printer, rehearsal)?;
 
     // Nothing is sent while any send of the lock is unresolved: its quota use and its fate are unknown.
     let full = plan::plan_gated(

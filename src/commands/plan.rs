@@ -38,11 +38,14 @@ pub fn load_valid(
 }
 
 /// `require_test_in`: what the named environment's state holds of test sends, read as `plan`
-/// reads a state (a stale copy is acceptable for showing, apply re-plans on its own read).
+/// reads a state (a stale copy can only lack the latest test sends: records are appended).
+/// Unless this run is itself a rehearsal, a test send to a loopback emulator is no evidence:
+/// nobody saw it on a device.
 pub(crate) fn test_gate(
     global: &GlobalArgs,
     config: &Config,
     printer: &Printer,
+    rehearsal: bool,
 ) -> Result<Option<TestGate>> {
     let Some(env) = config
         .selected
@@ -55,7 +58,10 @@ pub(crate) fn test_gate(
         .for_environment(&env)
         .map_err(|e| anyhow::anyhow!("require_test_in: {e}"))?;
     let settings = Settings::resolve(global, &there)?;
-    let lock = super::state::read_for_plan(&settings, printer)?.unwrap_or_default();
+    let mut lock = super::state::read_for_plan(&settings, printer)?.unwrap_or_default();
+    if !rehearsal {
+        lock.sends.retain(|r| !r.is_rehearsal());
+    }
     let tested = LockIndex::new(&lock).tested().clone();
     Ok(Some(TestGate {
         environment: env,
@@ -68,11 +74,12 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Result<Ex
         return Ok(Exit::Error);
     };
     let lock = super::state::read_for_plan(&settings, printer)?;
+    let endpoints = super::apply::endpoints(&loaded.project.config, args.endpoint.as_deref())?;
+    let rehearsal = crate::client::all_loopback(&endpoints);
     if let Some(lock) = &lock {
-        let endpoints = super::apply::endpoints(&loaded.project.config, args.endpoint.as_deref())?;
-        crate::apply::check_rehearsals(lock, crate::client::all_loopback(&endpoints))?;
+        crate::apply::check_rehearsals(lock, rehearsal)?;
     }
-    let gate = test_gate(global, &loaded.project.config, printer)?;
+    let gate = test_gate(global, &loaded.project.config, printer, rehearsal)?;
     let plan = plan::plan_gated(
         &loaded.units,
         lock.as_ref(),

@@ -181,6 +181,14 @@ fn production_sends_only_what_staging_test_sent_and_records_name_env_and_key_has
         test.app_key_sha1.as_deref(),
         Some(sha1_hex(STAGING_KEY.as_bytes()).as_str())
     );
+    // A test send to an emulator is no evidence for real endpoints: nobody saw it on a phone.
+    repo.pushform()
+        .endpoint("https://api.rong-api.com")
+        .now(NOW)
+        .args(&["plan", "--env", "production"])
+        .run()
+        .ok()
+        .stdout_has("t sale  untested");
     repo.pushform()
         .now(NOW)
         .args(&["--env", "staging", "plan"])
