@@ -350,3 +350,34 @@ fn two_environments_on_one_state_are_a_validation_error() {
         .ok()
         .stdout_has("in each of 2 environments (staging, production)");
 }
+
+#[test]
+fn a_test_send_without_an_answer_is_journalled_unknown_and_counts_once_resolved() {
+    let staging = emulator(STAGING_KEY, STAGING_SECRET);
+    let production = emulator(PROD_KEY, PROD_SECRET);
+    let repo = repo(&staging, &production);
+    // The emulator takes the push, then drops the connection: maybe sent.
+    staging.set_fault(pushform::emulator::Fault::Drop, 1);
+    send_test(&repo)
+        .fails()
+        .stderr_has("the outcome of the test send is UNKNOWN")
+        .stderr_has("pushform state resolve sale --sent");
+    assert_eq!(staging.received().len(), 1);
+    let lock = lock_at(&repo, "pushform.staging.lock");
+    assert_eq!(lock.sends.len(), 1, "the journal lost the attempt");
+    assert_eq!(lock.sends[0].status, Status::Unknown);
+    assert_eq!(lock.sends[0].kind, Some(RecordKind::Test));
+    // An unknown test send is no evidence, and blocks further test sends until resolved.
+    plan_production(&repo).ok().stdout_has("t sale  untested");
+    send_test(&repo)
+        .fails()
+        .stderr_has("has an unresolved attempt");
+    assert_eq!(staging.received().len(), 1);
+    // Seen on the test device: resolved as sent, it is the evidence production waits for.
+    repo.pushform()
+        .now(NOW)
+        .args(&["--env", "staging", "state", "resolve", "sale", "--sent"])
+        .run()
+        .ok();
+    plan_production(&repo).ok().stdout_has("+ sale  send now");
+}
