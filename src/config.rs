@@ -376,6 +376,93 @@ mod tests {
         assert!(err.contains("per_hours"), "{err}");
     }
 
+    /// A config as `Project::read` makes it: typed, with its tree for environment merges.
+    fn with_tree(text: &str) -> Config {
+        let mut c: Config = from_yaml(text).unwrap();
+        let mut tree: Node = from_yaml(text).unwrap();
+        tree.set_file(&std::sync::Arc::from(FILE_NAME));
+        c.tree = Some(tree);
+        c
+    }
+
+    #[test]
+    fn an_environment_is_deep_merged_over_the_top_level() {
+        let c = with_tree(
+            "api: { timeout_secs: 7, app_key_env: TOP_KEY }\nquota: { per_day: 5 }\n\
+             defaults: { push: { platform: [ios], fromuserid: bot } }\ntest_to: [top]\n\
+             environments:\n  staging:\n    api: { app_key_env: STAGING_KEY }\n    \
+             defaults: { push: { fromuserid: qa-bot } }\n    state: { path: s.lock }\n    \
+             test_to: [qa-1]\n  production:\n    require_test_in: staging\n",
+        );
+        let staging = c.for_environment("staging").unwrap();
+        assert_eq!(staging.api.app_key_env, "STAGING_KEY");
+        assert_eq!(
+            staging.api.timeout_secs, 7,
+            "a sibling key of the top level is kept"
+        );
+        assert_eq!(staging.quota.per_day, 5);
+        assert_eq!(staging.lock_path(), "s.lock");
+        assert_eq!(staging.test_to, ["qa-1"]);
+        let push = staging.defaults.push.as_ref().unwrap().to_json();
+        assert_eq!(push["fromuserid"], "qa-bot");
+        assert_eq!(push["platform"], serde_json::json!(["ios"]));
+        let production = c.for_environment("production").unwrap();
+        assert_eq!(production.api.app_key_env, "TOP_KEY");
+        assert_eq!(production.test_to, ["top"]);
+        assert_eq!(
+            production.selected.unwrap().require_test_in.as_deref(),
+            Some("staging")
+        );
+        let err = c.for_environment("prod").unwrap_err();
+        assert!(err.contains("it declares staging, production"), "{err}");
+        // Both fall back to the top-level lockfile for production only: no sharing here.
+        assert!(c.environment_findings().is_empty());
+    }
+
+    #[test]
+    fn environment_findings_name_the_shared_state_and_a_bad_gate() {
+        let c = with_tree(
+            "environments:\n  a:\n    state: { path: ./x/../x/p.lock }\n  \
+             b:\n    state: { path: x/../x/p.lock }\n    require_test_in: c\n  \
+             d:\n    require_test_in: d\n    quota: { per_hours: 1 }\n",
+        );
+        let messages: Vec<String> = c
+            .environment_findings()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}:{}: {}",
+                    f.file.as_deref().unwrap_or("?"),
+                    f.line.unwrap_or(0),
+                    f.message
+                )
+            })
+            .collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("`a` and `b` share one state")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.starts_with("pushform.yaml:")
+                && m.contains("require_test_in `c` is not an environment")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("`d` cannot require a test send in itself")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("environment `d`") && m.contains("per_hours")),
+            "{messages:?}"
+        );
+    }
+
     #[test]
     fn fallback_chain_stops_at_cycles() {
         let c: Config =
