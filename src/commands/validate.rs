@@ -79,15 +79,32 @@ pub fn load_env(global: &GlobalArgs, env: Option<&str>) -> Result<Loaded> {
 
 pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
     let mut loaded = load(global)?;
-    // Every environment renders with its own defaults: check each, report each problem once.
+    // Every environment renders with its own defaults: check each (the top level alone is no
+    // environment), report each problem once, and name the environments of a problem that
+    // only some of them have.
     let environments = every_environment(global, &loaded.project.config);
-    for name in &environments {
-        let other = load_env(global, Some(name))?;
-        for f in other.findings {
-            if !loaded.findings.contains(&f) {
-                loaded.findings.push(f);
+    if !environments.is_empty() {
+        let mut seen: Vec<(Finding, Vec<&str>)> = Vec::new();
+        for name in &environments {
+            let other = load_env(global, Some(name))?;
+            for f in other.findings {
+                match seen.iter_mut().find(|(g, _)| *g == f) {
+                    Some((_, names)) => names.push(name),
+                    None => seen.push((f, vec![name.as_str()])),
+                }
             }
+            loaded.units = other.units;
         }
+        loaded.findings = seen
+            .into_iter()
+            .map(|(mut f, names)| {
+                if names.len() < environments.len() {
+                    f.message
+                        .push_str(&format!(" (environment {})", names.join(", ")));
+                }
+                f
+            })
+            .collect();
     }
     finding::sort(&mut loaded.findings);
     printer.findings(&loaded.findings);

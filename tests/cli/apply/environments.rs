@@ -381,3 +381,24 @@ fn a_test_send_without_an_answer_is_journalled_unknown_and_counts_once_resolved(
         .ok();
     plan_production(&repo).ok().stdout_has("+ sale  send now");
 }
+
+#[test]
+fn validate_checks_each_environment_and_names_the_one_with_a_problem() {
+    let repo = Repo::fixture(1, 2, 3, 5);
+    // The top level alone is no environment: it lacks the platform, staging sets it.
+    repo.write(
+        "pushform.yaml",
+        "environments:\n  staging:\n    defaults: { push: { platform: [ios] } }\n    \
+         state: { path: s.lock }\n  production: {}\n",
+    );
+    let ran = repo.pushform().args(&["validate"]).run();
+    ran.fails()
+        .stderr_has("push.platform: is required")
+        .stderr_has("(environment production)")
+        .stderr_has("Invalid: 1 error");
+    repo.pushform()
+        .args(&["--env", "staging", "validate"])
+        .run()
+        .ok()
+        .stdout_has("Valid: 1 campaign rendered to 1 push.");
+}
