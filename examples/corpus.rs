@@ -192,6 +192,10 @@ fn generate(args: &Args) -> anyhow::Result<()> {
             resolved_at: None,
             accepted: None,
             project: None,
+            kind: None,
+            environment: None,
+            app_key_sha1: None,
+            rehearsal: None,
         });
     }
     lock.serial = 1;

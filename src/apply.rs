@@ -16,7 +16,7 @@ use anyhow::{Result, anyhow};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::client::{self, SendOutcome};
-use crate::plan::{self, Action, Plan};
+use crate::plan::{self, Action, Plan, TestGate};
 use crate::quota::{self, Quota};
 use crate::render::Unit;
 use crate::settings::Now;
@@ -63,6 +63,84 @@ pub struct Options<'a> {
     pub crash_at: Option<CrashPoint>,
     /// Set by Ctrl-C: stop before the next send.
     pub stop: &'a AtomicBool,
+    /// What every record of this run carries besides the send itself.
+    pub stamp: Stamp,
+    /// `require_test_in`: units whose content was not test-sent there are never sent.
+    pub gate: Option<&'a TestGate>,
+}
+
+/// The marks a run puts on every record it writes: its environment, the hash of its App Key,
+/// and whether it is a rehearsal (every endpoint loopback).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stamp {
+    pub environment: Option<String>,
+    pub app_key_sha1: Option<String>,
+    pub rehearsal: bool,
+}
+
+impl Stamp {
+    pub fn mark(&self, record: &mut Record) {
+        record.environment.clone_from(&self.environment);
+        record.app_key_sha1.clone_from(&self.app_key_sha1);
+        record.rehearsal = self.rehearsal.then_some(true);
+    }
+}
+
+/// Hex SHA-1 of an App Key: what records carry instead of the key.
+pub fn app_key_sha1(app_key: &str) -> String {
+    crate::body::digest(app_key.as_bytes())
+}
+
+/// Refuses a state whose latest key-marked record was written under another App Key, before
+/// anything is sent: a staging key against the production state (or a state copied from
+/// another app) would plan against a history that is not this key's. `rotated` is the
+/// acknowledgement of a deliberate key rotation (`--new-app-key`).
+pub fn check_app_key(lock: &Lock, sha1: &str, rotated: bool) -> Result<()> {
+    let Some(last) = lock.sends.iter().rev().find(|r| r.app_key_sha1.is_some()) else {
+        return Ok(());
+    };
+    let theirs = last.app_key_sha1.as_deref().unwrap_or_default();
+    if theirs == sha1 || rotated {
+        return Ok(());
+    }
+    Err(anyhow!(
+        "this state was written with another App Key (sha1 {theirs}, latest record `{}` at \
+         {}{}), and this run signs with App Key sha1 {sha1}: nothing was sent. Check that the \
+         App Key variables and --env name the same app as the state. If the App Key was \
+         rotated on purpose, pass --new-app-key once to accept the new key; its first record \
+         marks the state as the new key's",
+        last.key,
+        last.attempted_at.to_rfc3339(),
+        last.environment
+            .as_deref()
+            .map(|e| format!(", environment `{e}`"))
+            .unwrap_or_default()
+    ))
+}
+
+/// Refuses a state holding rehearsal records (sent to a loopback emulator, received by no
+/// one) when the endpoints are real: those units would show as sent and never reach users.
+pub fn check_rehearsals(lock: &Lock, rehearsal: bool) -> Result<()> {
+    if rehearsal {
+        return Ok(());
+    }
+    let keys: Vec<&str> = lock
+        .sends
+        .iter()
+        .filter(|r| r.is_rehearsal())
+        .map(|r| r.key.as_str())
+        .collect();
+    if let Some(first) = keys.first() {
+        return Err(anyhow!(
+            "the state holds {} rehearsal {} (sent to a loopback emulator, e.g. `{first}`), \
+             but the endpoints are real: those pushes would count as sent and never reach \
+             users. Nothing was sent. Remove them with `pushform state forget-rehearsals` (or \
+             use a state of its own for rehearsals)",
+            keys.len(),
+            if keys.len() == 1 { "record" } else { "records" }
+        ));
+    }
+    Ok(())
 }
 
 /// What happened, for the caller to show as it happens.
@@ -146,7 +224,7 @@ pub fn apply(
         }
         let now = opts.now.get();
         let lock = current(session)?;
-        let plan = plan::plan(units, Some(lock), now, opts.quota);
+        let plan = plan::plan_gated(units, Some(lock), now, opts.quota, opts.gate);
         let Some(action) = plan.actions.iter().find(|a| a.action == Action::Send) else {
             let next = next_scheduled(&plan);
             match next {
@@ -180,7 +258,7 @@ pub fn apply(
         // 1. The intent, durably, before anything leaves the machine.
         let request_id = uuid::Uuid::new_v4().to_string();
         let local = now.with_timezone(&opts.quota.tz).fixed_offset();
-        let record = Record {
+        let mut record = Record {
             key: unit.key.clone(),
             campaign: unit.campaign.clone(),
             locale: unit.locale.clone(),
@@ -196,14 +274,19 @@ pub fn apply(
             resolved_at: None,
             accepted: None,
             project: None,
+            kind: None,
+            environment: None,
+            app_key_sha1: None,
+            rehearsal: None,
         };
+        opts.stamp.mark(&mut record);
         // Other runners see who is sending (a no-op once held, and for the file backend).
         session.lease()?;
         let written = session.commit(
             &format!("pushform: {} sending", unit.key),
             &mut |lock: &mut Lock| {
                 // On the state as the store has it now: still due?
-                let fresh = plan::plan(units, Some(lock), now, opts.quota);
+                let fresh = plan::plan_gated(units, Some(lock), now, opts.quota, opts.gate);
                 let due = fresh
                     .actions
                     .iter()
@@ -355,7 +438,7 @@ fn current(session: &dyn Session) -> Result<&Lock> {
 /// Settles the `sending` record of `request_id`, retrying a store that cannot take it yet.
 /// The record is found by its request id, not its position, so a state re-read after another
 /// writer moved still gets the right record; one already settled the same way is left alone.
-fn record_outcome(
+pub(crate) fn record_outcome(
     session: &mut dyn Session,
     key: &str,
     request_id: &str,

@@ -311,9 +311,57 @@ pub fn digest(bytes: &[u8]) -> String {
     hex::encode(Sha1::digest(bytes))
 }
 
+/// The content digest of a body: the SHA-1 of its one serialisation without `audience`. A
+/// unit and its `send-test` (the same body to test users) share it, so a test send is evidence
+/// for exactly the content that was tested; `None` for bytes that are not a push body.
+pub fn content_digest(bytes: &[u8]) -> Option<String> {
+    let body: PushBody = serde_json::from_slice(bytes).ok()?;
+    Some(content_digest_of(body))
+}
+
+/// [`content_digest`] of a body already parsed as JSON (a lockfile record's).
+pub fn content_digest_of_value(body: &serde_json::Value) -> Option<String> {
+    let body: PushBody = serde_json::from_value(body.clone()).ok()?;
+    Some(content_digest_of(body))
+}
+
+fn content_digest_of(mut body: PushBody) -> String {
+    body.audience = None;
+    digest(&body.to_bytes())
+}
+
+/// The same body sent to these user ids only: `audience` replaced by `{userid: [...],
+/// is_to_all: false}`, every other field byte for byte as it was. `None` for bytes that are
+/// not a push body.
+pub fn to_test_users(bytes: &[u8], userids: &[String]) -> Option<Vec<u8>> {
+    let mut body: PushBody = serde_json::from_slice(bytes).ok()?;
+    body.audience = Some(Audience {
+        userid: Some(userids.to_vec()),
+        is_to_all: Some(false),
+        ..Audience::default()
+    });
+    Some(body.to_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_test_body_differs_from_its_unit_in_audience_only() {
+        let unit = br#"{"platform":["ios"],"audience":{"tag":["vip"],"is_to_all":false},"notification":{"title":"Hi","alert":"Sale"}}"#;
+        let test = to_test_users(unit, &["qa-1".to_owned()]).unwrap();
+        assert_eq!(
+            String::from_utf8(test.clone()).unwrap(),
+            r#"{"platform":["ios"],"audience":{"userid":["qa-1"],"is_to_all":false},"notification":{"title":"Hi","alert":"Sale"}}"#
+        );
+        assert_eq!(content_digest(unit), content_digest(&test));
+        let value: serde_json::Value = serde_json::from_slice(&test).unwrap();
+        assert_eq!(content_digest_of_value(&value), content_digest(unit));
+        let edited = br#"{"platform":["ios"],"audience":{"tag":["vip"],"is_to_all":false},"notification":{"title":"Hi","alert":"Sale!"}}"#;
+        assert_ne!(content_digest(unit), content_digest(edited));
+        assert_eq!(content_digest(b"not json"), None);
+    }
 
     #[test]
     fn wire_names_and_field_order() {

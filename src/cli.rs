@@ -17,6 +17,7 @@ Environment:
   RONGCLOUD_APP_KEY, RONGCLOUD_APP_SECRET  credentials for apply (names set in pushform.yaml)
   PUSHFORM_ENDPOINT  comma-separated base URLs (rehearsals against the emulator)
   PUSHFORM_NOW       pin \"now\" to an RFC 3339 instant (rehearsals and tests)
+  PUSHFORM_ENV       the environment (--env) when pushform.yaml declares environments
   NO_COLOR           disable colour
 
 Exit codes: 0 ok, 1 error, 2 pending sends (plan --detailed-exitcode only).";
@@ -65,6 +66,11 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub now: Option<String>,
+    /// The environment (declared under `environments:` in pushform.yaml) to work in: needed
+    /// by plan, apply, quota, state and send-test when environments are declared; validate
+    /// and render check every environment without it.
+    #[arg(long = "env", global = true, env = "PUSHFORM_ENV", value_name = "NAME")]
+    pub env: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +105,15 @@ pub enum Command {
     /// first push that is not sent. Credentials come from RONGCLOUD_APP_KEY and
     /// RONGCLOUD_APP_SECRET (or the names set in pushform.yaml).
     Apply(ApplyArgs),
+    /// Send one push's exact body to test users only, to see it on a device first.
+    ///
+    /// The body is the unit's, byte for byte, with `audience` replaced by `{userid: [...],
+    /// is_to_all: false}` (the --to users, or `test_to` in pushform.yaml). It goes through the
+    /// same signed client and state as apply (`sending` recorded before the request, the
+    /// outcome after) as a `test` record: it uses one send of the App Key's quota, as it does
+    /// at the provider, and never makes the push sent. An environment with `require_test_in:
+    /// ENV` sends a push only once its content has a sent test record in ENV.
+    SendTest(SendTestArgs),
     /// Show quota usage (last 60 minutes, today) and the next free slots.
     Quota,
     /// Inspect the lockfile, import outside sends, and resolve uncertain ones.
@@ -236,6 +251,10 @@ pub struct PlanArgs {
     /// Also list the units that are up to date.
     #[arg(long)]
     pub all: bool,
+    /// The base URLs apply would send to (as for apply): a state holding rehearsal records
+    /// is refused when they are not loopback.
+    #[arg(long, env = "PUSHFORM_ENDPOINT", value_name = "URLS")]
+    pub endpoint: Option<String>,
     /// Say what this change adds to the queue, which pending pushes it moves (from when to
     /// when) and which it makes expire, compared with BASE, a plan saved from the base branch
     /// with `pushform plan --out BASE` (human and markdown formats).
@@ -278,6 +297,31 @@ pub struct ApplyArgs {
     /// rehearsals against the emulator). Plain http:// is allowed only to loopback.
     #[arg(long, env = "PUSHFORM_ENDPOINT", value_name = "URLS")]
     pub endpoint: Option<String>,
+    /// Accept a state last written under another App Key: the key was rotated on purpose.
+    /// Without it such a state is refused before anything is sent.
+    #[arg(long)]
+    pub new_app_key: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SendTestArgs {
+    /// The unit to test: a unit key such as `winter-sale/en`, or a campaign id with one locale.
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// A test user id to send to (repeatable); default: `test_to` in pushform.yaml.
+    #[arg(long = "to", value_name = "USERID")]
+    pub to: Vec<String>,
+    /// Do not ask for confirmation (needed when not on a terminal, e.g. in CI).
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[command(flatten)]
+    pub lock_wait: LockWait,
+    /// Base URLs to send to, comma-separated, primary first (as for apply).
+    #[arg(long, env = "PUSHFORM_ENDPOINT", value_name = "URLS")]
+    pub endpoint: Option<String>,
+    /// Accept a state last written under another App Key (a deliberate key rotation).
+    #[arg(long)]
+    pub new_app_key: bool,
 }
 
 #[derive(Debug, Args)]
@@ -382,6 +426,15 @@ pub enum StateCommand {
     Push {
         /// A lockfile, e.g. the output of `state pull` or an old `pushform.lock`.
         file: std::path::PathBuf,
+        #[command(flatten)]
+        wait: LockWait,
+    },
+    /// Remove every rehearsal record (sent to a loopback emulator) from the state.
+    ///
+    /// Records written against a loopback endpoint are marked `rehearsal: true`: no user
+    /// received them. plan and apply against real endpoints refuse a state holding any, since
+    /// those pushes would count as sent; this removes them (they become pending again).
+    ForgetRehearsals {
         #[command(flatten)]
         wait: LockWait,
     },

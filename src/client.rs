@@ -175,6 +175,15 @@ fn redacted_list(list: &str) -> String {
     list.split(',').map(redacted).collect::<Vec<_>>().join(",")
 }
 
+/// Whether every endpoint of a list (as [`parse_endpoints`] returns it) is loopback: a run
+/// against them is a rehearsal, which no real user receives.
+pub fn all_loopback(endpoints: &[String]) -> bool {
+    !endpoints.is_empty()
+        && endpoints
+            .iter()
+            .all(|e| Url::parse(e).is_ok_and(|url| is_loopback(&url)))
+}
+
 fn is_loopback(url: &Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;

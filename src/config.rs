@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::body::PushBody;
 use crate::finding::Finding;
-use crate::node::Node;
+use crate::node::{Kind, Node, from_yaml, plain_words};
 use crate::window::{self, WindowFile, WindowSpec};
 
 pub const FILE_NAME: &str = "pushform.yaml";
@@ -24,6 +24,46 @@ pub struct Config {
     pub lock: Option<String>,
     /// Where the state (the record of every send) is kept.
     pub state: Option<StateConfig>,
+    /// Default recipients (user ids) of `pushform send-test`.
+    pub test_to: Vec<String>,
+    /// Named environments (e.g. `staging`, `production`), each deep-merged over the settings
+    /// above. With any declared, the commands that send or read the state need `--env NAME`.
+    pub environments: IndexMap<String, Environment>,
+    /// The file as parsed, to merge an environment over (not a key of the file).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub tree: Option<Node>,
+    /// The environment this config was resolved for (not a key of the file).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub selected: Option<Selected>,
+}
+
+/// One entry of `environments:`. Each section is deep-merged over the top-level one of the
+/// same name; `test_to` replaces the top-level list.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Environment {
+    #[schemars(with = "Option<Api>")]
+    pub api: Option<Node>,
+    #[schemars(with = "Option<QuotaConfig>")]
+    pub quota: Option<Node>,
+    #[schemars(with = "Option<StateConfig>")]
+    pub state: Option<Node>,
+    #[schemars(with = "Option<Defaults>")]
+    pub defaults: Option<Node>,
+    /// Default recipients (user ids) of `pushform send-test` in this environment.
+    pub test_to: Option<Vec<String>>,
+    /// Another environment whose state must hold a `sent` test send of a unit's content
+    /// before the unit may go out here (a promotion gate).
+    pub require_test_in: Option<String>,
+}
+
+/// The environment a [`Config`] was resolved for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selected {
+    pub name: String,
+    pub require_test_in: Option<String>,
 }
 
 /// The lockfile path when neither `lock` nor `state.path` is set.
@@ -151,6 +191,153 @@ impl Schedule {
 }
 
 impl Config {
+    /// `staging, production`: the declared environments, for messages.
+    pub fn environment_names(&self) -> String {
+        let names: Vec<&str> = self.environments.keys().map(String::as_str).collect();
+        names.join(", ")
+    }
+
+    /// This config with environment `name` deep-merged over it: what every command of that
+    /// environment reads. The error names the environment and the field.
+    pub fn for_environment(&self, name: &str) -> Result<Config, String> {
+        let Some(env) = self.environments.get(name) else {
+            return Err(if self.environments.is_empty() {
+                format!(
+                    "--env {name}: {FILE_NAME} declares no `environments`; drop --env (and \
+                     PUSHFORM_ENV) or declare it"
+                )
+            } else {
+                format!(
+                    "--env {name}: {FILE_NAME} has no environment `{name}`; it declares {}",
+                    self.environment_names()
+                )
+            });
+        };
+        let tree = self.tree.clone().unwrap_or_else(Node::empty_map);
+        let without = |node: Option<&Node>, drop: &[&str]| -> Node {
+            match node.map(|n| &n.kind) {
+                Some(Kind::Map(entries)) => Node {
+                    kind: Kind::Map(
+                        entries
+                            .iter()
+                            .filter(|e| !drop.contains(&e.key.as_str()))
+                            .cloned()
+                            .collect(),
+                    ),
+                    origin: node.map(|n| n.origin.clone()).unwrap_or_default(),
+                },
+                _ => Node::empty_map(),
+            }
+        };
+        let base = without(Some(&tree), &["environments"]);
+        let over = without(
+            tree.get("environments").and_then(|e| e.get(name)),
+            &["test_to", "require_test_in"],
+        );
+        let merged = Node::merge_over(&base, &over);
+        // JSON is YAML: the merged tree goes through the same typed parse as the file.
+        let text = serde_json::to_string(&merged.to_json()).unwrap_or_default();
+        let mut config: Config = from_yaml(&text).map_err(|e| {
+            format!(
+                "{FILE_NAME}: environment `{name}`: {}",
+                plain_words(&e.to_string(), None)
+            )
+        })?;
+        // Keep the lines of `defaults.push` for findings about it.
+        config.defaults.push = merged.get("defaults").and_then(|d| d.get("push")).cloned();
+        config.environments.clone_from(&self.environments);
+        config.test_to = env.test_to.clone().unwrap_or_else(|| self.test_to.clone());
+        config.tree.clone_from(&self.tree);
+        config.selected = Some(Selected {
+            name: name.to_owned(),
+            require_test_in: env.require_test_in.clone(),
+        });
+        Ok(config)
+    }
+
+    /// Where this config keeps its state, as a value two environments must never share: the
+    /// file backend's path (lexically normalised) or the git backend's remote and branch.
+    pub fn state_identity(&self) -> String {
+        let state = self.state.clone().unwrap_or_default();
+        match state.backend {
+            StateBackend::File => {
+                let path: std::path::PathBuf = std::path::Path::new(self.lock_path())
+                    .components()
+                    .filter(|c| !matches!(c, std::path::Component::CurDir))
+                    .collect();
+                format!("the lockfile {}", path.display())
+            }
+            StateBackend::Git => format!(
+                "branch {} of git remote {}",
+                state.branch.as_deref().unwrap_or("pushform-state"),
+                state.remote.as_deref().unwrap_or("origin")
+            ),
+            // The same scope behind the same variable is one history; a scope is the App Key's,
+            // so two environments (two App Keys) never share one.
+            StateBackend::Postgres => format!(
+                "postgres scope {} of ${}",
+                state.scope.as_deref().unwrap_or(""),
+                state
+                    .url_env
+                    .as_deref()
+                    .unwrap_or(crate::state::postgres::DEFAULT_URL_ENV)
+            ),
+        }
+    }
+
+    /// What is wrong with `environments`: an environment that does not merge into a valid
+    /// config, a `require_test_in` naming no other environment, two environments on one state.
+    pub fn environment_findings(&self) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        let tree = self.tree.clone().unwrap_or_else(Node::empty_map);
+        let mut states: Vec<(String, &str)> = Vec::new();
+        for (name, env) in &self.environments {
+            let field = format!("environments.{name}");
+            let origin = tree.locate(&field);
+            match self.for_environment(name) {
+                Ok(config) => {
+                    let identity = config.state_identity();
+                    if let Some((_, other)) = states.iter().find(|(id, _)| *id == identity) {
+                        findings.push(
+                            Finding::error(format!(
+                                "environments `{other}` and `{name}` share one state \
+                                 ({identity}): each environment needs its own `state`, or a \
+                                 send in one would count as sent in the other"
+                            ))
+                            .at(&origin)
+                            .field(format!("{field}.state")),
+                        );
+                    }
+                    states.push((identity, name.as_str()));
+                }
+                Err(message) => {
+                    findings.push(Finding::error(message).at(&origin).field(field.clone()));
+                }
+            }
+            if let Some(gate) = &env.require_test_in {
+                if gate == name {
+                    findings.push(
+                        Finding::error(format!(
+                            "`{name}` cannot require a test send in itself: name another environment"
+                        ))
+                        .at(&tree.locate(&format!("{field}.require_test_in")))
+                        .field(format!("{field}.require_test_in")),
+                    );
+                } else if !self.environments.contains_key(gate) {
+                    findings.push(
+                        Finding::error(format!(
+                            "require_test_in `{gate}` is not an environment; {FILE_NAME} declares {}",
+                            self.environment_names()
+                        ))
+                        .at(&tree.locate(&format!("{field}.require_test_in")))
+                        .field(format!("{field}.require_test_in")),
+                    );
+                }
+            }
+        }
+        findings
+    }
+
     /// The file backend's lockfile path as written (`state.path`, else `lock`, else the default).
     pub fn lock_path(&self) -> &str {
         self.state
@@ -206,6 +393,93 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("per_hours"), "{err}");
+    }
+
+    /// A config as `Project::read` makes it: typed, with its tree for environment merges.
+    fn with_tree(text: &str) -> Config {
+        let mut c: Config = from_yaml(text).unwrap();
+        let mut tree: Node = from_yaml(text).unwrap();
+        tree.set_file(&std::sync::Arc::from(FILE_NAME));
+        c.tree = Some(tree);
+        c
+    }
+
+    #[test]
+    fn an_environment_is_deep_merged_over_the_top_level() {
+        let c = with_tree(
+            "api: { timeout_secs: 7, app_key_env: TOP_KEY }\nquota: { per_day: 5 }\n\
+             defaults: { push: { platform: [ios], fromuserid: bot } }\ntest_to: [top]\n\
+             environments:\n  staging:\n    api: { app_key_env: STAGING_KEY }\n    \
+             defaults: { push: { fromuserid: qa-bot } }\n    state: { path: s.lock }\n    \
+             test_to: [qa-1]\n  production:\n    require_test_in: staging\n",
+        );
+        let staging = c.for_environment("staging").unwrap();
+        assert_eq!(staging.api.app_key_env, "STAGING_KEY");
+        assert_eq!(
+            staging.api.timeout_secs, 7,
+            "a sibling key of the top level is kept"
+        );
+        assert_eq!(staging.quota.per_day, 5);
+        assert_eq!(staging.lock_path(), "s.lock");
+        assert_eq!(staging.test_to, ["qa-1"]);
+        let push = staging.defaults.push.as_ref().unwrap().to_json();
+        assert_eq!(push["fromuserid"], "qa-bot");
+        assert_eq!(push["platform"], serde_json::json!(["ios"]));
+        let production = c.for_environment("production").unwrap();
+        assert_eq!(production.api.app_key_env, "TOP_KEY");
+        assert_eq!(production.test_to, ["top"]);
+        assert_eq!(
+            production.selected.unwrap().require_test_in.as_deref(),
+            Some("staging")
+        );
+        let err = c.for_environment("prod").unwrap_err();
+        assert!(err.contains("it declares staging, production"), "{err}");
+        // Both fall back to the top-level lockfile for production only: no sharing here.
+        assert!(c.environment_findings().is_empty());
+    }
+
+    #[test]
+    fn environment_findings_name_the_shared_state_and_a_bad_gate() {
+        let c = with_tree(
+            "environments:\n  a:\n    state: { path: ./x/../x/p.lock }\n  \
+             b:\n    state: { path: x/../x/p.lock }\n    require_test_in: c\n  \
+             d:\n    require_test_in: d\n    quota: { per_hours: 1 }\n",
+        );
+        let messages: Vec<String> = c
+            .environment_findings()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}:{}: {}",
+                    f.file.as_deref().unwrap_or("?"),
+                    f.line.unwrap_or(0),
+                    f.message
+                )
+            })
+            .collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("`a` and `b` share one state")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.starts_with("pushform.yaml:")
+                && m.contains("require_test_in `c` is not an environment")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("`d` cannot require a test send in itself")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("environment `d`") && m.contains("per_hours")),
+            "{messages:?}"
+        );
     }
 
     #[test]

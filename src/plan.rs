@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use similar::TextDiff;
 
@@ -36,6 +36,9 @@ pub enum Action {
     Expired,
     /// `?` the lock holds `sending`/`unknown`: apply is blocked until `state resolve`.
     Unresolved,
+    /// `t` pending, but its content was never test-sent in the environment named by
+    /// `require_test_in`: blocked (apply never sends it) until `send-test` there.
+    Untested,
     /// `-` in the lock but no longer in the files: nothing to do.
     Gone,
     /// sent with the same digest.
@@ -50,6 +53,7 @@ impl Action {
             Action::Changed | Action::Duplicate => "!",
             Action::Expired => "x",
             Action::Unresolved => "?",
+            Action::Untested => "t",
             Action::Gone => "-",
             Action::UpToDate => " ",
         }
@@ -113,6 +117,9 @@ pub struct PlannedUnit {
     /// Things a reviewer should look at that do not block apply.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Under `require_test_in`: when this content was last test-sent there (`null`: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tested_at: Option<DateTime<FixedOffset>>,
     #[serde(skip)]
     pub order: (usize, usize),
 }
@@ -164,6 +171,18 @@ pub struct Plan {
     /// Errors of the files found against the state; see [`PlanError`].
     #[serde(default)]
     pub errors: Vec<PlanError>,
+    /// The environment whose test sends gate this plan (`require_test_in`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_test_in: Option<String>,
+}
+
+/// `require_test_in`: the environment whose state must hold a `sent` test record of a unit's
+/// content before the unit may go out here, and what that state holds.
+#[derive(Clone, Debug, Default)]
+pub struct TestGate {
+    pub environment: String,
+    /// Content digest → when it was last test-sent there (see `LockIndex::tested`).
+    pub tested: HashMap<String, DateTime<FixedOffset>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -174,6 +193,7 @@ pub struct Summary {
     pub errors: usize,
     pub gone: usize,
     pub up_to_date: usize,
+    pub untested: usize,
 }
 
 impl Plan {
@@ -188,6 +208,7 @@ impl Plan {
                 Action::Scheduled => s.scheduled += 1,
                 Action::Expired => s.expired += 1,
                 Action::Changed | Action::Duplicate | Action::Unresolved => s.errors += 1,
+                Action::Untested => s.untested += 1,
                 Action::Gone => s.gone += 1,
                 Action::UpToDate => s.up_to_date += 1,
             }
@@ -209,11 +230,16 @@ impl Plan {
     /// `Plan: 1 to send now, 3 scheduled, 0 expired, 1 error.` or `No changes. Everything is sent.`
     pub fn summary_line(&self) -> String {
         let s = self.summary();
-        if s.send + s.scheduled + s.expired + s.errors == 0 {
+        if s.send + s.scheduled + s.expired + s.errors + s.untested == 0 {
             return "No changes. Everything is sent.".to_owned();
         }
+        let untested = if s.untested > 0 {
+            format!(", {} untested", s.untested)
+        } else {
+            String::new()
+        };
         format!(
-            "Plan: {} to send now, {} scheduled, {} expired, {} {}.",
+            "Plan: {} to send now, {} scheduled, {} expired{untested}, {} {}.",
             s.send,
             s.scheduled,
             s.expired,
@@ -241,7 +267,11 @@ impl<'a> Seen<'a> {
             ids: HashSet::new(),
         };
         // Another project's records (a shared scope) are its bodies and ids, not this one's.
-        for r in lock.sends.iter().filter(|r| r.project.is_none()) {
+        for r in lock
+            .sends
+            .iter()
+            .filter(|r| r.project.is_none() && !r.is_test())
+        {
             seen.ids.insert(r.campaign.as_str());
             seen.ids
                 .insert(r.key.split_once('/').map_or(r.key.as_str(), |(id, _)| id));
@@ -286,8 +316,20 @@ fn key_of(key: &str, id: &str) -> bool {
 }
 
 /// Makes the plan. `units` are in render order (file path, then locale order).
-#[allow(clippy::too_many_lines)] // one pass per unit, then the scheduler; split it and the flow hides
 pub fn plan(units: &[Unit], lock: Option<&Lock>, now: DateTime<Utc>, quota: &Quota) -> Plan {
+    plan_gated(units, lock, now, quota, None)
+}
+
+/// [`plan`] under `require_test_in`: a unit that would go out (now or later) whose content has
+/// no `sent` test record in `gate` is `untested` instead, and takes no quota slot.
+#[allow(clippy::too_many_lines)] // one pass per unit, then the scheduler; split it and the flow hides
+pub fn plan_gated(
+    units: &[Unit],
+    lock: Option<&Lock>,
+    now: DateTime<Utc>,
+    quota: &Quota,
+    gate: Option<&TestGate>,
+) -> Plan {
     let empty = Lock::default();
     let index = LockIndex::new(lock.unwrap_or(&empty));
     let seen = Seen::new(lock.unwrap_or(&empty));
@@ -350,6 +392,7 @@ pub fn plan(units: &[Unit], lock: Option<&Lock>, now: DateTime<Utc>, quota: &Quo
             resend_of: links.resend_of.as_ref().map(|r| r.id.clone()),
             duplicate_of: None,
             warnings: Vec::new(),
+            tested_at: None,
             order: (unit.file_index, unit.locale_index),
         };
         // Its own history first; else the history of the first former key that has one.
@@ -459,6 +502,21 @@ pub fn plan(units: &[Unit], lock: Option<&Lock>, now: DateTime<Utc>, quota: &Quo
                          `{other}` would see this notification again"
                     ));
                 }
+                if let Some(gate) = gate {
+                    let content = crate::body::content_digest(&unit.bytes);
+                    planned.tested_at = content.and_then(|c| gate.tested.get(&c).copied());
+                    if planned.tested_at.is_none() {
+                        planned.action = Action::Untested;
+                        planned.note = Some(format!(
+                            "this content was never test-sent in `{env}` (require_test_in): run \
+                             `pushform send-test {key} --env {env}` and check it on a test device",
+                            env = gate.environment,
+                            key = unit.key
+                        ));
+                        actions.push(planned);
+                        continue;
+                    }
+                }
                 pending.push((
                     actions.len(),
                     Pending {
@@ -548,7 +606,7 @@ pub fn plan(units: &[Unit], lock: Option<&Lock>, now: DateTime<Utc>, quota: &Quo
     // once per gone key made a plan quadratic in them.
     let mut latest_of: HashMap<&str, &Record> = HashMap::new();
     for record in lock.map_or(&[][..], |l| &l.sends[..]) {
-        if record.project.is_none() && !current.contains(record.key.as_str()) {
+        if record.project.is_none() && !record.is_test() && !current.contains(record.key.as_str()) {
             latest_of.insert(record.key.as_str(), record);
         }
     }
@@ -596,6 +654,7 @@ pub fn plan(units: &[Unit], lock: Option<&Lock>, now: DateTime<Utc>, quota: &Quo
             resend_of: None,
             duplicate_of: None,
             warnings: Vec::new(),
+            tested_at: None,
             order: (usize::MAX, usize::MAX),
         });
     }
@@ -623,6 +682,7 @@ pub fn plan(units: &[Unit], lock: Option<&Lock>, now: DateTime<Utc>, quota: &Quo
         },
         actions,
         errors,
+        require_test_in: gate.map(|g| g.environment.clone()),
     }
 }
 
@@ -705,6 +765,10 @@ mod tests {
             resolved_at: None,
             accepted: None,
             project: None,
+            kind: None,
+            environment: None,
+            app_key_sha1: None,
+            rehearsal: None,
         }
     }
 

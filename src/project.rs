@@ -128,7 +128,13 @@ impl Project {
     /// an error here, since going on with the default config would read the wrong lockfile or
     /// count the quota in the wrong time zone.
     pub fn load(root: &Path) -> Result<Project> {
-        let project = Project::read(root)?;
+        Project::load_env(root, None)
+    }
+
+    /// [`Project::load`] for environment `env` (`--env`): its config is the environment
+    /// deep-merged over the top level.
+    pub fn load_env(root: &Path, env: Option<&str>) -> Result<Project> {
+        let project = Project::read_env(root, env)?;
         if project.config_broken {
             let problems: Vec<String> = project
                 .findings
@@ -147,6 +153,12 @@ impl Project {
     /// Reads the repository at `root`. Fails only when it is not a pushform repository at all or
     /// a file cannot be read; anything wrong inside a file is a finding.
     pub fn read(root: &Path) -> Result<Project> {
+        Project::read_env(root, None)
+    }
+
+    /// [`Project::read`] for environment `env` (`--env`; `None`: the top level as written).
+    /// An environment that is not declared is an error naming the declared ones.
+    pub fn read_env(root: &Path, env: Option<&str>) -> Result<Project> {
         let mut findings = Vec::new();
         let mut config_broken = false;
         let mut broken_catalogs = BTreeSet::new();
@@ -160,6 +172,15 @@ impl Project {
                     if let Some(push) = &mut config.defaults.push {
                         push.set_file(&Arc::from(config::FILE_NAME));
                     }
+                    if !config.environments.is_empty() {
+                        let mut tree: Option<Node> =
+                            with_yaml_budget(&budget, || from_yaml::<Node>(&source)).ok();
+                        if let Some(tree) = &mut tree {
+                            tree.set_file(&Arc::from(config::FILE_NAME));
+                        }
+                        config.tree = tree;
+                        findings.extend(config.environment_findings());
+                    }
                     config
                 }
                 Err(err) => {
@@ -170,6 +191,12 @@ impl Project {
             }
         } else {
             Config::default()
+        };
+        let config = match env {
+            Some(name) if !config_broken => config
+                .for_environment(name)
+                .map_err(|e| anyhow::anyhow!(e))?,
+            _ => config,
         };
 
         let campaigns_dir = root.join(CAMPAIGNS_DIR);

@@ -279,6 +279,19 @@ pub fn free_slots(
     until: DateTime<Utc>,
     n: usize,
 ) -> Vec<DateTime<Utc>> {
+    free_slots_in(history, quota, from, until, n, None)
+}
+
+/// [`free_slots`] inside a send window: each slot is also an instant the window is open.
+#[must_use]
+pub fn free_slots_in(
+    history: &[DateTime<Utc>],
+    quota: &Quota,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    n: usize,
+    window: Option<Window>,
+) -> Vec<DateTime<Utc>> {
     let mut slots = Vec::new();
     let Some(mut engine) = Engine::new(history, quota, n.min(1024)) else {
         return slots;
@@ -286,7 +299,7 @@ pub fn free_slots(
     let mut start = from;
     // Bounded by `n`; each search is bounded on its own (see `Engine::search`).
     for _ in 0..n {
-        match engine.search(start, None, Some(until), None) {
+        match engine.search(start, None, Some(until), window) {
             Outcome::Found { at, .. } => {
                 engine.line.commit(at);
                 slots.push(at);

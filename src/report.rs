@@ -164,6 +164,7 @@ fn when(a: &PlannedUnit, quota: &Quota) -> String {
         },
         Action::Expired => "expired: will not be sent".to_owned(),
         Action::Unresolved => "unresolved: apply is blocked".to_owned(),
+        Action::Untested => "untested: will not be sent until test-sent".to_owned(),
         Action::Gone => "gone from the files".to_owned(),
         Action::UpToDate => "up to date".to_owned(),
     }
@@ -174,7 +175,7 @@ fn style_of(action: Action) -> Style {
         Action::Send => Style::Green,
         Action::Scheduled => Style::Cyan,
         Action::Changed | Action::Duplicate | Action::Unresolved => Style::Red,
-        Action::Expired => Style::Yellow,
+        Action::Expired | Action::Untested => Style::Yellow,
         Action::Gone | Action::UpToDate => Style::Dim,
     }
 }
@@ -216,6 +217,12 @@ fn links(a: &PlannedUnit) -> Vec<String> {
             "resend of `{id}`: sending the same push again is intended"
         ));
     }
+    if let Some(at) = &a.tested_at {
+        lines.push(format!(
+            "test-sent at {}",
+            at.format("%Y-%m-%d %H:%M:%S %:z")
+        ));
+    }
     lines
 }
 
@@ -254,7 +261,11 @@ pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: 
         let audience = audience_text(a.body.as_ref());
         if matches!(
             a.action,
-            Action::Send | Action::Scheduled | Action::Expired | Action::Duplicate
+            Action::Send
+                | Action::Scheduled
+                | Action::Expired
+                | Action::Duplicate
+                | Action::Untested
         ) && !audience.is_empty()
         {
             let _ = writeln!(
@@ -357,11 +368,31 @@ pub fn markdown(plan: &Plan, quota: &Quota) -> String {
         .collect();
     let mut rows = String::new();
     if !shown.is_empty() {
-        rows.push_str("| | Push | When | Audience | Notification |\n|---|---|---|---|---|\n");
+        // Under `require_test_in`, whether and when each push was test-sent there.
+        let tested_in = plan.require_test_in.as_deref();
+        match tested_in {
+            Some(env) => {
+                let _ = writeln!(
+                    rows,
+                    "| | Push | When | Audience | Notification | Test-sent in {} |\n|---|---|---|---|---|---|",
+                    md_escape(env)
+                );
+            }
+            None => rows
+                .push_str("| | Push | When | Audience | Notification |\n|---|---|---|---|---|\n"),
+        }
         for a in &shown {
+            let tested = match (tested_in, &a.tested_at) {
+                (None, _) => String::new(),
+                (Some(_), Some(at)) => {
+                    format!(" ✅ {} |", at.format("%Y-%m-%d %H:%M:%S %:z"))
+                }
+                (Some(_), None) if a.action == Action::Untested => " ❌ never |".to_owned(),
+                (Some(_), None) => " |".to_owned(),
+            };
             let _ = writeln!(
                 rows,
-                "| `{}` | `{}` | {} | {} | {} |",
+                "| `{}` | `{}` | {} | {} | {} |{tested}",
                 a.action.symbol().trim().replace(' ', ""),
                 a.key,
                 md_escape(&when(a, quota)),
@@ -708,6 +739,10 @@ mod other_projects_tests {
             resolved_at: None,
             accepted: None,
             project: project.map(str::to_owned),
+            kind: None,
+            environment: None,
+            app_key_sha1: None,
+            rehearsal: None,
         }
     }
 

@@ -20,6 +20,14 @@ pub struct Settings {
     pub lock_path: PathBuf,
     /// Where the state is kept.
     pub state: StateSpec,
+    /// The environment (`--env`) these settings are for; `None` when none is declared.
+    pub environment: Option<String>,
+    /// `require_test_in` of that environment.
+    pub require_test_in: Option<String>,
+    /// Default recipients of `send-test`.
+    pub test_to: Vec<String>,
+    /// `schedule.window`, read in `quota.timezone` unless it names its own zone.
+    pub send_window: Option<crate::window::Window>,
 }
 
 /// The state backend, resolved from `state:` (or the older `lock:`) in pushform.yaml.
@@ -66,6 +74,14 @@ impl Now {
 
 impl Settings {
     pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
+        if config.selected.is_none() && !config.environments.is_empty() {
+            // Which App Key, which state, which quota: never a guess.
+            bail!(
+                "pushform.yaml declares environments ({}): say which one with --env NAME (or \
+                 PUSHFORM_ENV)",
+                config.environment_names()
+            );
+        }
         let now = match &global.now {
             None => Now::Real,
             Some(text) => {
@@ -88,6 +104,13 @@ impl Settings {
             },
             lock_path: global.dir.join(config.lock_path()),
             state,
+            environment: config.selected.as_ref().map(|s| s.name.clone()),
+            require_test_in: config
+                .selected
+                .as_ref()
+                .and_then(|s| s.require_test_in.clone()),
+            test_to: config.test_to.clone(),
+            send_window: config.schedule.window_spec().map(|w| w.resolve(tz)),
         })
     }
 

@@ -29,7 +29,9 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
         bail!("--wait needs the real clock: unset PUSHFORM_NOW (or --now)");
     }
     let config = &loaded.project.config;
-    let client = make_client(config, args.endpoint.as_deref())?;
+    let endpoints = endpoints(config, args.endpoint.as_deref())?;
+    let rehearsal = client::all_loopback(&endpoints);
+    let (client, key_sha1) = make_client(config, endpoints)?;
     let crash_at = crash_point()?;
 
     let store = state::open(&settings);
@@ -44,9 +46,20 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
         .cloned()
         .ok_or_else(|| state::no_state_error(&store.describe()))?;
     let now = settings.now.get();
+    // Before anything else reaches the network: the state must be this key's, and hold no
+    // rehearsal when the endpoints are real.
+    apply::check_rehearsals(&lock, rehearsal)?;
+    apply::check_app_key(&lock, &key_sha1, args.new_app_key)?;
+    let gate = super::plan::test_gate(global, config, printer, rehearsal)?;
 
     // Nothing is sent while any send of the lock is unresolved: its quota use and its fate are unknown.
-    let full = plan::plan(&loaded.units, Some(&lock), now, &settings.quota);
+    let full = plan::plan_gated(
+        &loaded.units,
+        Some(&lock),
+        now,
+        &settings.quota,
+        gate.as_ref(),
+    );
     let unresolved: Vec<_> = full
         .actions
         .iter()
@@ -88,7 +101,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
         selected.retain(|u| keys.contains(&u.key.as_str()));
     }
 
-    let plan = plan::plan(&selected, Some(&lock), now, &settings.quota);
+    let plan = plan::plan_gated(&selected, Some(&lock), now, &settings.quota, gate.as_ref());
     // Show what is about to happen, unless a reviewed plan file is being applied as it is.
     if args.plan.is_none() || plan.has_errors() || !plan.has_sends() {
         let verbose = printer.verbose > 0;
@@ -124,6 +137,12 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
         wait: args.wait,
         crash_at,
         stop: &stop,
+        stamp: apply::Stamp {
+            environment: settings.environment.clone(),
+            app_key_sha1: Some(key_sha1),
+            rehearsal,
+        },
+        gate: gate.as_ref(),
     };
     let mut observe = |event: Event<'_>| progress(printer, &settings, &event);
     // The protocol takes the lease before its first send: a run with nothing due writes nothing.
@@ -322,10 +341,12 @@ fn check_fresh(saved: &Plan, lock: &Lock, units: &[Unit], selected: &[Unit]) -> 
     Ok(())
 }
 
-fn make_client(config: &Config, endpoint_override: Option<&str>) -> Result<Client> {
+/// The endpoints a run sends to: `--endpoint`/`PUSHFORM_ENDPOINT`, else `api.endpoints`, else
+/// the data centre's.
+pub(crate) fn endpoints(config: &Config, endpoint_override: Option<&str>) -> Result<Vec<String>> {
     // Set but blank is an error (parse_endpoints says so), never a fall back to the real
     // provider: a rehearsal whose variable came out empty must not send for real.
-    let endpoints = if let Some(list) = endpoint_override {
+    Ok(if let Some(list) = endpoint_override {
         client::parse_endpoints(list).context("PUSHFORM_ENDPOINT / --endpoint")?
     } else if !config.api.endpoints.is_empty() {
         client::parse_endpoints(&config.api.endpoints.join(","))?
@@ -340,14 +361,20 @@ fn make_client(config: &Config, endpoint_override: Option<&str>) -> Result<Clien
             .iter()
             .map(|s| (*s).to_owned())
             .collect()
-    };
+    })
+}
+
+/// The signed client, and the hex SHA-1 of its App Key for the records.
+pub(crate) fn make_client(config: &Config, endpoints: Vec<String>) -> Result<(Client, String)> {
     let key = env_var(&config.api.app_key_env)?;
     let secret = env_var(&config.api.app_secret_env)?;
-    Client::new(
+    let key_sha1 = apply::app_key_sha1(&key);
+    let client = Client::new(
         endpoints,
         Duration::from_secs(config.api.timeout_secs),
         Credentials::new(key, secret),
-    )
+    )?;
+    Ok((client, key_sha1))
 }
 
 /// The internal crash hook used by the crash-safety tests (`PUSHFORM_CRASH_AT`).

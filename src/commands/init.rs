@@ -100,13 +100,21 @@ pub fn run(global: &GlobalArgs, args: &InitArgs, printer: &Printer) -> Result<Ex
     Ok(Exit::Ok)
 }
 
+/// The state branches of the starter's environments (production's first).
+const STATE_BRANCHES: [(&str, &str); 2] = [
+    ("production", "pushform-state"),
+    ("staging", "pushform-state-staging"),
+];
+
 /// A new repository gets an empty state at once when it can: inside a git repository whose
-/// remote `origin` is reachable, the state branch is created (unless it exists: then it is the
-/// team's history and is kept). Otherwise the message says how to create it later.
+/// remote `origin` is reachable, the state branch of each environment is created (unless it
+/// exists: then it is the team's history and is kept). Otherwise the message says how to create
+/// them later.
 fn init_state(dir: &Path) -> String {
     use crate::state::{Holder, Lock, Store, git::GitStore};
-    let later = "The state branch is not created yet: once the repository has its remote \
-                 `origin`, run `pushform state init` (apply refuses to send until then).\n";
+    let later = "The state branches are not created yet: once the repository has its remote \
+                 `origin`, run `pushform state init --env staging` and `pushform state init \
+                 --env production` (apply refuses to send until then).\n";
     let inside_git = std::process::Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -118,26 +126,32 @@ fn init_state(dir: &Path) -> String {
     if !inside_git {
         return later.to_owned();
     }
-    let store = GitStore::new(
-        dir.to_path_buf(),
-        "origin".to_owned(),
-        "pushform-state".to_owned(),
-    );
-    let created = store
-        .open(&Holder::current("pushform init"), None)
-        .and_then(|mut session| {
-            if session.current().is_some() {
-                return Ok(false);
-            }
-            session
-                .create(Lock::new(), "pushform: state init (empty state)")
-                .map(|()| true)
-        });
-    match created {
-        Ok(true) => format!("Created an empty state in {}.\n", store.describe()),
-        Ok(false) => format!("Kept the existing state in {}.\n", store.describe()),
-        Err(err) => format!("{err:#}\n{later}"),
+    let mut said = String::new();
+    for (env, branch) in STATE_BRANCHES {
+        let store = GitStore::new(dir.to_path_buf(), "origin".to_owned(), branch.to_owned());
+        let created = store
+            .open(&Holder::current("pushform init"), None)
+            .and_then(|mut session| {
+                if session.current().is_some() {
+                    return Ok(false);
+                }
+                session
+                    .create(Lock::new(), "pushform: state init (empty state)")
+                    .map(|()| true)
+            });
+        match created {
+            Ok(true) => said.push_str(&format!(
+                "Created an empty state in {} ({env}).\n",
+                store.describe()
+            )),
+            Ok(false) => said.push_str(&format!(
+                "Kept the existing state in {} ({env}).\n",
+                store.describe()
+            )),
+            Err(err) => return format!("{said}{err:#}\n{later}"),
+        }
     }
+    said
 }
 
 /// DIR relative to `-C`, and `-C` alone when DIR is not given.
@@ -158,12 +172,18 @@ fn next_steps(dir: &Path, base: &Path, arg: Option<&Path>) -> String {
     format!(
         "\nNext steps:\n{cd}\
          \x20 pushform validate     check the starter campaign, its templates and translations\n\
-         \x20 pushform plan         see what apply would send, to whom, and when\n\
+         \x20 pushform plan --env staging\n\
+         \x20                       see what apply would send in staging, to whom, and when\n\
+         \x20 pushform send-test welcome-2-0/en --env staging\n\
+         \x20                       see it on a test device (production sends only what was\n\
+         \x20                       test-sent in staging)\n\
          \x20 Edit campaigns/welcome.yaml (your app's packageName, tags and strings), then commit:\n\
          \x20   git init -b main && git add . && git commit -m \"Start pushform\"\n\
-         \x20 and, once the remote `origin` exists: pushform state init\n\
+         \x20 and, once the remote `origin` exists: pushform state init --env staging (and\n\
+         \x20 --env production)\n\
          \x20 The workflows in .github/workflows plan every pull request and apply main hourly.\n\
-         \x20 Add the repository secrets RONGCLOUD_APP_KEY and RONGCLOUD_APP_SECRET, and run the\n\
+         \x20 Add the secrets RONGCLOUD_APP_KEY and RONGCLOUD_APP_SECRET to the GitHub environment\n\
+         \x20 `production`, RONGCLOUD_STAGING_APP_KEY and _SECRET to `staging`, and run the\n\
          \x20 \"pushform apply\" workflow once with \"rehearsal\" ticked before the first real apply.\n"
     )
 }

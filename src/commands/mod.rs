@@ -9,6 +9,7 @@ mod preview;
 mod quota;
 mod render;
 pub mod schema;
+mod send_test;
 mod state;
 mod validate;
 
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<Exit> {
         Command::Show(args) => plan::show(&args, printer),
         Command::Preview(args) => preview::run(global, &args, printer),
         Command::Apply(args) => apply::run(global, &args, printer),
+        Command::SendTest(args) => send_test::run(global, &args, printer),
         Command::Quota => quota::run(global, printer),
         Command::State(command) => state::run(global, &command, printer),
         Command::Schema => schema::run(printer),

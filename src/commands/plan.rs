@@ -6,12 +6,14 @@ use anyhow::{Context, Result, bail};
 
 use crate::cli::{GlobalArgs, PlanArgs, PlanFormat, ShowArgs};
 use crate::compare::{self, Comparison};
+use crate::config::Config;
 use crate::exit::Exit;
-use crate::plan::{self, FORMAT_VERSION, Plan};
+use crate::plan::{self, FORMAT_VERSION, Plan, TestGate};
 use crate::printer::Printer;
 use crate::quota::Quota;
 use crate::report;
 use crate::settings::Settings;
+use crate::state::LockIndex;
 
 use super::validate::{Loaded, load};
 
@@ -35,16 +37,55 @@ pub fn load_valid(
     Ok(Some((loaded, settings)))
 }
 
+/// `require_test_in`: what the named environment's state holds of test sends, read as `plan`
+/// reads a state (a stale copy can only lack the latest test sends: records are appended).
+/// Unless this run is itself a rehearsal, a test send to a loopback emulator is no evidence:
+/// nobody saw it on a device.
+pub(crate) fn test_gate(
+    global: &GlobalArgs,
+    config: &Config,
+    printer: &Printer,
+    rehearsal: bool,
+) -> Result<Option<TestGate>> {
+    let Some(env) = config
+        .selected
+        .as_ref()
+        .and_then(|s| s.require_test_in.clone())
+    else {
+        return Ok(None);
+    };
+    let there = config
+        .for_environment(&env)
+        .map_err(|e| anyhow::anyhow!("require_test_in: {e}"))?;
+    let settings = Settings::resolve(global, &there)?;
+    let mut lock = super::state::read_for_plan(&settings, printer)?.unwrap_or_default();
+    if !rehearsal {
+        lock.sends.retain(|r| !r.is_rehearsal());
+    }
+    let tested = LockIndex::new(&lock).tested().clone();
+    Ok(Some(TestGate {
+        environment: env,
+        tested,
+    }))
+}
+
 pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Result<Exit> {
     let Some((loaded, settings)) = load_valid(global, printer, "plan")? else {
         return Ok(Exit::Error);
     };
     let lock = super::state::read_for_plan(&settings, printer)?;
-    let plan = plan::plan(
+    let endpoints = super::apply::endpoints(&loaded.project.config, args.endpoint.as_deref())?;
+    let rehearsal = crate::client::all_loopback(&endpoints);
+    if let Some(lock) = &lock {
+        crate::apply::check_rehearsals(lock, rehearsal)?;
+    }
+    let gate = test_gate(global, &loaded.project.config, printer, rehearsal)?;
+    let plan = plan::plan_gated(
         &loaded.units,
         lock.as_ref(),
         settings.now.get(),
         &settings.quota,
+        gate.as_ref(),
     );
     if let Some(path) = &args.out {
         crate::atomic::write(path, report::json(&plan).as_bytes())?;

@@ -28,12 +28,14 @@ pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
     let now = settings.now.get();
     let q = &settings.quota;
     let usage = quota::usage(index.history(), q, now);
-    let slots = quota::free_slots(
+    // Inside the project's send window: a slot outside it is one no push could use.
+    let slots = quota::free_slots_in(
         index.history(),
         q,
         now,
         now + TimeDelta::days(3),
         (q.per_day as usize) * 3 + 1,
+        settings.send_window,
     );
     let fmt = |t: chrono::DateTime<chrono::Utc>| {
         settings
@@ -57,6 +59,12 @@ pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
         printer.out_style(Style::Bold, &usage.today.to_string()),
         q.per_day
     );
+    if let Some(w) = &settings.send_window {
+        let _ = writeln!(
+            out,
+            "Send window {w} (schedule.window; a campaign's own send_window may differ)."
+        );
+    }
     if slots.is_empty() {
         let _ = writeln!(out, "No free slot in the next 3 days.");
     } else {

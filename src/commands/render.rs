@@ -14,39 +14,53 @@ use crate::render::Unit;
 use crate::l10n::pseudo;
 use crate::project::Project;
 
-use super::validate::{load, load_project};
+use super::validate::{load, load_env, load_project};
 
 pub fn run(global: &GlobalArgs, args: &RenderArgs, printer: &Printer) -> Result<Exit> {
-    let loaded = match args.locale.as_deref() {
-        Some(pseudo::LOCALE) => {
-            let mut project = Project::read(&global.dir)?;
-            pseudo::apply(&mut project)?;
-            let mut loaded = load_project(project);
-            // This copy of the project declares the pseudo-locale on purpose.
-            loaded
-                .findings
-                .retain(|f| !f.message.starts_with(crate::validate::PSEUDO_DECLARED));
-            loaded
+    let mut each: Vec<(Option<String>, super::Loaded)> = Vec::new();
+    if args.locale.as_deref() == Some(pseudo::LOCALE) {
+        let mut project = Project::read_env(&global.dir, global.env.as_deref())?;
+        pseudo::apply(&mut project)?;
+        let mut loaded = load_project(project);
+        // This copy of the project declares the pseudo-locale on purpose.
+        loaded
+            .findings
+            .retain(|f| !f.message.starts_with(crate::validate::PSEUDO_DECLARED));
+        each.push((None, loaded));
+    } else {
+        let loaded = load(global)?;
+        // Without --env, every declared environment renders (its defaults may differ).
+        for name in super::validate::every_environment(global, &loaded.project.config) {
+            let other = load_env(global, Some(&name))?;
+            each.push((Some(name), other));
         }
-        _ => load(global)?,
-    };
-    if loaded.has_errors() {
-        printer.findings(&loaded.findings);
+        if each.is_empty() {
+            each.push((None, loaded));
+        }
+    }
+    if let Some((_, bad)) = each.iter().find(|(_, l)| l.has_errors()) {
+        printer.findings(&bad.findings);
         printer
             .err("Nothing rendered: fix the errors above (`pushform validate` lists them too).\n");
         return Ok(Exit::Error);
     }
-    printer.findings(&loaded.findings);
-    let mut units = select(&loaded.units, &args.keys)?;
+    printer.findings(&each[0].1.findings);
+    let mut units: Vec<(Option<&str>, &Unit)> = Vec::new();
+    for (env, loaded) in &each {
+        for u in select(&loaded.units, &args.keys)? {
+            units.push((env.as_deref(), u));
+        }
+    }
     if let Some(locale) = &args.locale {
-        let default = loaded.project.config.locales.default.as_deref();
-        units.retain(|u| u.locale.as_deref().or(default) == Some(locale.as_str()));
+        let default = each[0].1.project.config.locales.default.as_deref();
+        units.retain(|(_, u)| u.locale.as_deref().or(default) == Some(locale.as_str()));
     }
     let text = match args.format {
         RenderFormat::Json => {
             let list: Vec<Row> = units
                 .iter()
-                .map(|u| Row {
+                .map(|&(environment, u)| Row {
+                    environment,
                     key: &u.key,
                     campaign: &u.campaign,
                     locale: u.locale.as_deref(),
@@ -59,10 +73,11 @@ pub fn run(global: &GlobalArgs, args: &RenderArgs, printer: &Printer) -> Result<
         }
         RenderFormat::Human => {
             let mut out = String::new();
-            for u in units {
+            for (env, u) in units {
+                let env = env.map(|e| format!("[{e}] ")).unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "{} {} {}",
+                    "{env}{} {} {}",
                     printer.out_style(Style::Bold, &u.key),
                     printer.out_style(Style::Dim, &format!("({})", u.file)),
                     printer.out_style(Style::Dim, &format!("sha1:{}", u.digest))
@@ -96,6 +111,9 @@ pub fn select<'u>(units: &'u [Unit], keys: &[String]) -> Result<Vec<&'u Unit>> {
 /// One entry of `render --format json`; the body keeps its wire field order.
 #[derive(Serialize)]
 struct Row<'a> {
+    /// Only when the project declares environments and no `--env` chose one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    environment: Option<&'a str>,
     key: &'a str,
     campaign: &'a str,
     locale: Option<&'a str>,

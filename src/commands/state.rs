@@ -7,7 +7,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use chrono::DateTime;
 
 use crate::cli::{GlobalArgs, LockWait, StateCommand, StateListFormat};
 use crate::exit::Exit;
@@ -41,13 +40,14 @@ pub fn run(global: &GlobalArgs, command: &StateCommand, printer: &Printer) -> Re
         StateCommand::Pull { file } => pull(global, file.as_deref(), printer),
         StateCommand::Push { file, wait } => push(global, file, wait, printer),
         StateCommand::Unlock { lease_id } => unlock(global, lease_id, printer),
+        StateCommand::ForgetRehearsals { wait } => forget_rehearsals(global, wait, printer),
     }
 }
 
 /// The project's settings, for commands that need no campaign: the one config loading path
 /// (`Project::load`), and a broken `pushform.yaml` is an error, never silently the defaults.
 pub(crate) fn project_settings(global: &GlobalArgs) -> Result<Settings> {
-    let project = Project::load(&global.dir)?;
+    let project = Project::load_env(&global.dir, global.env.as_deref())?;
     if let Some(finding) = project
         .findings
         .iter()
@@ -82,6 +82,56 @@ fn init(global: &GlobalArgs, wait: &LockWait, printer: &Printer) -> Result<Exit>
         "Created an empty state (lineage {lineage}) in {}.\n",
         store.describe()
     ));
+    Ok(Exit::Ok)
+}
+
+/// Removes every rehearsal record (sent to a loopback emulator, so received by no one): the
+/// one edit that deletes records, because they are not history, only a rehearsal's trace.
+fn forget_rehearsals(global: &GlobalArgs, wait: &LockWait, printer: &Printer) -> Result<Exit> {
+    let settings = project_settings(global)?;
+    let (store, mut session) = open_session(&settings, wait, "pushform state forget-rehearsals")?;
+    let mut removed = Vec::new();
+    session.commit("pushform: rehearsal records removed", &mut |lock| {
+        if let Some(r) = lock
+            .sends
+            .iter()
+            .find(|r| r.is_rehearsal() && r.status.is_unresolved())
+        {
+            bail!(
+                "`{}` is a rehearsal record still `{}`; resolve it first (`pushform state \
+                 resolve {} --sent` or `--not-sent`)",
+                r.key,
+                r.status,
+                r.key
+            );
+        }
+        removed = lock
+            .sends
+            .iter()
+            .filter(|r| r.is_rehearsal())
+            .map(|r| r.key.clone())
+            .collect();
+        lock.sends.retain(|r| !r.is_rehearsal());
+        Ok(!removed.is_empty())
+    })?;
+    if removed.is_empty() {
+        printer.info(&format!(
+            "{} holds no rehearsal record.\n",
+            store.describe()
+        ));
+    } else {
+        printer.info(&format!(
+            "Removed {} rehearsal {} ({}) from {}; those pushes are pending again.\n",
+            removed.len(),
+            if removed.len() == 1 {
+                "record"
+            } else {
+                "records"
+            },
+            removed.join(", "),
+            store.describe()
+        ));
+    }
     Ok(Exit::Ok)
 }
 
@@ -268,6 +318,12 @@ fn list(global: &GlobalArgs, format: StateListFormat, printer: &Printer) -> Resu
             None if project_width > 0 => " ".repeat(project_width + 2),
             None => String::new(),
         };
+        if r.is_test() {
+            extra.push_str(" (test send)");
+        }
+        if r.is_rehearsal() {
+            extra.push_str(" (rehearsal)");
+        }
         let _ = writeln!(
             out,
             "{project}{:width$}  {:8}  {}  {}{extra}",
@@ -324,8 +380,8 @@ fn import(
     printer: &Printer,
 ) -> Result<Exit> {
     let (settings, unit) = rendered(global, key)?;
-    let at = DateTime::parse_from_rfc3339(sent_at.trim())
-        .with_context(|| format!("--sent-at `{sent_at}` is not an RFC 3339 time"))?;
+    // Range-checked like --now: a time it could not read back must never reach the state.
+    let at = crate::settings::parse_time(sent_at, "--sent-at")?;
     let (_store, mut session) = open_session(&settings, wait, "pushform state import")?;
     let record = Record {
         key: unit.key.clone(),
@@ -343,6 +399,10 @@ fn import(
         resolved_at: None,
         accepted: None,
         project: None,
+        kind: None,
+        environment: settings.environment.clone(),
+        app_key_sha1: None,
+        rehearsal: None,
     };
     session.commit(&format!("pushform: {key} sent (import)"), &mut |lock| {
         if lock.sends.iter().any(|r| {

@@ -3,6 +3,7 @@
 use anyhow::Result;
 
 use crate::cli::GlobalArgs;
+use crate::config::Config;
 use crate::exit::Exit;
 use crate::finding::{self, Finding};
 use crate::node::{Kind, Node};
@@ -25,7 +26,26 @@ impl Loaded {
 }
 
 pub fn load(global: &GlobalArgs) -> Result<Loaded> {
-    Ok(load_project(Project::read(&global.dir)?))
+    load_env(global, global.env.as_deref())
+}
+
+/// The environments `validate` and `render` go through when no `--env` narrows them: every
+/// declared one whose config merges (one that does not is already a finding).
+pub fn every_environment(global: &GlobalArgs, config: &Config) -> Vec<String> {
+    if global.env.is_some() {
+        return Vec::new();
+    }
+    config
+        .environments
+        .keys()
+        .filter(|name| config.for_environment(name).is_ok())
+        .cloned()
+        .collect()
+}
+
+/// [`load`] in environment `env` (its config deep-merged over the top level).
+pub fn load_env(global: &GlobalArgs, env: Option<&str>) -> Result<Loaded> {
+    Ok(load_project(Project::read_env(&global.dir, env)?))
 }
 
 /// Renders and checks a project already read (and perhaps turned into its pseudo-locale form).
@@ -62,7 +82,35 @@ pub fn load_project(mut project: Project) -> Loaded {
 }
 
 pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
-    let loaded = load(global)?;
+    let mut loaded = load(global)?;
+    // Every environment renders with its own defaults: check each (the top level alone is no
+    // environment), report each problem once, and name the environments of a problem that
+    // only some of them have.
+    let environments = every_environment(global, &loaded.project.config);
+    if !environments.is_empty() {
+        let mut seen: Vec<(Finding, Vec<&str>)> = Vec::new();
+        for name in &environments {
+            let other = load_env(global, Some(name))?;
+            for f in other.findings {
+                match seen.iter_mut().find(|(g, _)| *g == f) {
+                    Some((_, names)) => names.push(name),
+                    None => seen.push((f, vec![name.as_str()])),
+                }
+            }
+            loaded.units = other.units;
+        }
+        loaded.findings = seen
+            .into_iter()
+            .map(|(mut f, names)| {
+                if names.len() < environments.len() {
+                    f.message
+                        .push_str(&format!(" (environment {})", names.join(", ")));
+                }
+                f
+            })
+            .collect();
+    }
+    finding::sort(&mut loaded.findings);
     printer.findings(&loaded.findings);
     let (errors, warnings) = finding::count(&loaded.findings);
     let campaigns = loaded.project.campaigns.len();
@@ -82,8 +130,17 @@ pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
     } else {
         String::new()
     };
+    let each = if environments.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " in each of {} environments ({})",
+            environments.len(),
+            environments.join(", ")
+        )
+    };
     printer.out(&format!(
-        "{} {campaigns} {} rendered to {pushes} {}{warned}.\n",
+        "{} {campaigns} {} rendered to {pushes} {}{each}{warned}.\n",
         printer.out_style(Style::Green, "Valid:"),
         plural(campaigns, "campaign", "campaigns"),
         plural(pushes, "push", "pushes"),

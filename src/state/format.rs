@@ -76,6 +76,46 @@ pub struct Record {
     /// repository's own records, and in every lockfile of a single repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// `send` (the default when absent, as in every record written before it existed) or
+    /// `test`: a `send-test` to test users, which counts against the quota but never makes
+    /// its unit sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<RecordKind>,
+    /// The environment (`--env`) the record was written in, when the project declares some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Hex SHA-1 of the App Key the request was signed with (never the key itself): a state
+    /// is refused under another key, so a staging state never gates a production send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_key_sha1: Option<String>,
+    /// `true` when the request went to a loopback endpoint (a rehearsal against the
+    /// emulator): no user received it, so a real endpoint refuses a state holding one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rehearsal: Option<bool>,
+}
+
+/// What a record is the attempt of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordKind {
+    /// A send to the unit's audience.
+    Send,
+    /// A `send-test` to test users only.
+    Test,
+}
+
+impl Record {
+    /// A `send-test` record: quota history and test evidence, never a sent unit.
+    #[must_use]
+    pub fn is_test(&self) -> bool {
+        self.kind == Some(RecordKind::Test)
+    }
+
+    /// A record of a rehearsal against a loopback endpoint.
+    #[must_use]
+    pub fn is_rehearsal(&self) -> bool {
+        self.rehearsal == Some(true)
+    }
 }
 
 /// Where a send attempt stands.

@@ -939,6 +939,10 @@ mod cas_tests {
             resolved_at: None,
             accepted: None,
             project: None,
+            kind: None,
+            environment: None,
+            app_key_sha1: None,
+            rehearsal: None,
         }
     }
 

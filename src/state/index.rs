@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
 
 use super::format::{Lock, Status};
@@ -28,6 +28,7 @@ pub struct LockIndex<'a> {
     states: HashMap<&'a str, KeyState<'a>>,
     keys: Vec<&'a str>,
     history: Vec<DateTime<Utc>>,
+    tested: HashMap<String, DateTime<FixedOffset>>,
 }
 
 impl<'a> LockIndex<'a> {
@@ -45,11 +46,22 @@ impl<'a> LockIndex<'a> {
         let mut seen: HashMap<&'a str, Seen> = HashMap::new();
         let mut keys = Vec::new();
         let mut history = Vec::with_capacity(lock.sends.len());
+        let mut tested = HashMap::new();
         for (index, record) in lock.sends.iter().enumerate() {
             history.push(record.attempted_at.with_timezone(&Utc));
             // Another project's send (a shared postgres scope) used a slot of the App Key's
             // quota, but is not a state of any of this repository's units.
             if record.project.is_some() {
+                continue;
+            }
+            // A test send uses quota like any request, but it reached test users only: it is
+            // evidence that its content was seen, never a sent (or maybe sent) unit.
+            if record.is_test() {
+                if record.status == Status::Sent
+                    && let Some(content) = crate::body::content_digest_of_value(&record.body)
+                {
+                    tested.insert(content, record.attempted_at);
+                }
                 continue;
             }
             let entry = seen.entry(record.key.as_str()).or_insert_with(|| {
@@ -93,6 +105,7 @@ impl<'a> LockIndex<'a> {
             states,
             keys,
             history,
+            tested,
         }
     }
 
@@ -113,5 +126,12 @@ impl<'a> LockIndex<'a> {
     #[must_use]
     pub fn history(&self) -> &[DateTime<Utc>] {
         &self.history
+    }
+
+    /// Content digest (`body::content_digest`) → when its latest `sent` test record was
+    /// attempted: what `require_test_in` asks of the environment it names.
+    #[must_use]
+    pub fn tested(&self) -> &HashMap<String, DateTime<FixedOffset>> {
+        &self.tested
     }
 }

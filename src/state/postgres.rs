@@ -735,6 +735,11 @@ fn stored_record(row: &Row) -> anyhow::Result<StoredRecord> {
                 resolved_at,
                 accepted,
                 project: None,
+                // Not stored in PostgreSQL yet: inserting a record that has them is refused.
+                kind: None,
+                environment: None,
+                app_key_sha1: None,
+                rehearsal: None,
             },
         })
     };
@@ -1167,6 +1172,16 @@ fn insert_record(
     project: &str,
     record: &Record,
 ) -> anyhow::Result<i64> {
+    // The table has no column for `kind` yet: dropping it would turn a test send into a send
+    // of its unit, so a test record is refused rather than stored without it. (`environment`,
+    // `app_key_sha1` and `rehearsal` are not stored yet either: the key and rehearsal checks
+    // see nothing on this backend until they are.)
+    if record.is_test() {
+        anyhow::bail!(
+            "the PostgreSQL state cannot store test records (`kind: test`) yet (record of {})",
+            record.key
+        );
+    }
     let attempted_at = record.attempted_at.trunc_subsecs(0);
     let resolved_at = record.resolved_at.map(|at| at.trunc_subsecs(0));
     let accepted_at = record.accepted.as_ref().map(|a| a.at.trunc_subsecs(0));

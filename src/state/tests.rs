@@ -38,6 +38,10 @@ fn record(key: &str, status: Status, digest: &str, at: &str) -> Record {
         resolved_at: None,
         accepted: None,
         project: None,
+        kind: None,
+        environment: None,
+        app_key_sha1: None,
+        rehearsal: None,
     }
 }
 
@@ -763,4 +767,49 @@ fn the_project_tag_is_written_only_when_set_and_read_back() {
     assert_eq!(json.matches("\"project\"").count(), 1, "{json}");
     let back = parse_lock(Path::new("pushform.lock"), json.as_bytes()).unwrap();
     assert_eq!(back, lock);
+}
+
+#[test]
+fn a_test_record_is_quota_history_and_test_evidence_never_a_sent_unit() {
+    let mut test = record("sale", Status::Sent, "t1", "2026-11-26T15:00:00+08:00");
+    test.kind = Some(RecordKind::Test);
+    test.body = json!({"audience": {"userid": ["qa"], "is_to_all": false},
+                       "notification": {"title": "Hi"}});
+    let mut unsettled = record("other", Status::Sending, "t2", "2026-11-26T15:10:00+08:00");
+    unsettled.kind = Some(RecordKind::Test);
+    let lock = lock_with(vec![test, unsettled]);
+    let index = LockIndex::new(&lock);
+    assert_eq!(index.state("sale"), None, "a test send made the unit sent");
+    assert_eq!(index.state("other"), None, "a test send blocks the unit");
+    assert!(index.keys().is_empty(), "test keys would show as gone");
+    assert_eq!(index.history().len(), 2, "test sends use quota");
+    let content = crate::body::content_digest(br#"{"notification":{"title":"Hi"}}"#).unwrap();
+    assert_eq!(
+        index.tested().get(&content),
+        Some(&ts("2026-11-26T15:00:00+08:00"))
+    );
+    assert_eq!(index.tested().len(), 1, "only a sent test is evidence");
+}
+
+#[test]
+fn records_without_the_environment_fields_read_and_write_as_before() {
+    let lock = lock_with(vec![record(
+        "k",
+        Status::Sent,
+        "d",
+        "2026-11-26T15:00:00+08:00",
+    )]);
+    let text = to_pretty_json(&lock);
+    for field in ["kind", "environment", "app_key_sha1", "rehearsal"] {
+        assert!(!text.contains(field), "{field} written when absent");
+    }
+    let mut marked = lock.clone();
+    marked.sends[0].kind = Some(RecordKind::Test);
+    marked.sends[0].environment = Some("staging".into());
+    marked.sends[0].app_key_sha1 = Some("ab".repeat(20));
+    marked.sends[0].rehearsal = Some(true);
+    let text = to_pretty_json(&marked);
+    assert!(text.contains("\"kind\": \"test\""), "{text}");
+    let back = parse_lock(Path::new("pushform.lock"), text.as_bytes()).unwrap();
+    assert_eq!(back, marked);
 }

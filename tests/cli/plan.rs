@@ -224,6 +224,30 @@ fn quota_reports_usage_and_next_free_slots() {
 }
 
 #[test]
+fn quota_next_free_slots_honour_the_send_window() {
+    // 20:30 in Shanghai with a 09:00-21:00 window: one slot before 21:00 (hour quota 2, one
+    // used at 20:00), then the next morning, never at night.
+    let repo = repo(&["a"]);
+    repo.file(
+        "pushform.yaml",
+        "schedule:\n  window: { from: \"09:00\", to: \"21:00\", timezone: Asia/Shanghai }\n",
+    );
+    import(&repo, "a", "2026-11-26T20:00:00+08:00");
+    let run = repo.run(&["--now", "2026-11-26T20:30:00+08:00", "quota"]);
+    run.success();
+    has(&run, "Send window 09:00–21:00 Asia/Shanghai");
+    has(
+        &run,
+        "  Thu 2026-11-26 20:30:00 +08:00 (now)\n  Fri 2026-11-27 09:00:00 +08:00\n",
+    );
+    let slots = run.stdout.split("Next free slots").nth(1).expect("slots");
+    for line in slots.lines().skip(1) {
+        let hour: u32 = line[17..19].parse().expect("an hour");
+        assert!((9..21).contains(&hour), "a slot outside the window: {line}");
+    }
+}
+
+#[test]
 fn state_import_refuses_unknown_keys_and_double_records() {
     let repo = repo(&["a"]);
     repo.run(&[

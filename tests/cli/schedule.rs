@@ -397,6 +397,9 @@ fn the_starter_shows_every_scheduling_key_and_each_works_when_uncommented() {
         &[
             "--now",
             "2026-11-26T15:00:00+08:00",
+            // The starter declares environments: plan needs one.
+            "--env",
+            "staging",
             "plan",
             "--format",
             "json",

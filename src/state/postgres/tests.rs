@@ -49,6 +49,10 @@ fn record(key: &str, attempted_at: &str, status: Status) -> Record {
         resolved_at: None,
         accepted: None,
         project: None,
+        kind: None,
+        environment: None,
+        app_key_sha1: None,
+        rehearsal: None,
     }
 }
 

@@ -15,6 +15,7 @@ fn plan_at(repo: &Repo, now: &str) -> (Vec<(String, String)>, Option<String>) {
     let ran = repo
         .pushform()
         .now(now)
+        .endpoint(super::harness::REHEARSAL_ENDPOINT)
         .args(&["plan", "--format", "json"])
         .run();
     ran.ok();

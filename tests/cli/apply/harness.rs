@@ -25,6 +25,10 @@ pub const SAMPLE_NOW: &str = "2026-11-26T07:00:00Z";
 /// The same instant as the lockfile records it, in the configured time zone.
 pub const SAMPLE_NOW_LOCAL: &str = "2026-11-26T15:00:00+08:00";
 
+/// A loopback endpoint for `plan` in a rehearsal (plan never contacts it): against the
+/// default, real endpoints, plan refuses a state holding rehearsal records.
+pub const REHEARSAL_ENDPOINT: &str = "http://127.0.0.1:9";
+
 /// No single pushform run may take longer than this.
 const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -25,6 +25,7 @@ fn a_renamed_campaign_is_not_sent_again_until_resend_of_and_then_once() {
     let plan = repo
         .pushform()
         .now("2026-11-26T04:00:00Z")
+        .endpoint(super::harness::REHEARSAL_ENDPOINT)
         .args(&["plan"])
         .run();
     plan.expect_code(1)

@@ -20,6 +20,7 @@ fn setup() -> (Repo, Emulator) {
 fn save_plan(repo: &Repo, now: &str) -> Ran {
     repo.pushform()
         .now(now)
+        .endpoint(super::harness::REHEARSAL_ENDPOINT)
         .args(&["plan", "--out", "p.json"])
         .run()
 }

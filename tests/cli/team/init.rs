@@ -47,7 +47,10 @@ fn init_then_validate_and_plan_succeed() {
         .stdout(contains("Created a pushform repository in new/repo:"))
         .stdout(contains("  campaigns/welcome.yaml\n"))
         .stderr(contains(
-            "Created an empty state in branch pushform-state of the git remote origin.",
+            "Created an empty state in branch pushform-state of the git remote origin (production).",
+        ))
+        .stderr(contains(
+            "Created an empty state in branch pushform-state-staging of the git remote origin (staging).",
         ))
         .stderr(contains("Next steps:"))
         .stderr(contains("cd new/repo"));
@@ -59,10 +62,21 @@ fn init_then_validate_and_plan_succeed() {
         .arg("validate")
         .assert()
         .code(0)
-        .stdout("Valid: 1 campaign rendered to 2 pushes.\n")
+        .stdout(
+            "Valid: 1 campaign rendered to 2 pushes in each of 2 environments (staging, \
+             production).\n",
+        )
         .stderr("");
+    // The starter has two environments: plan needs one; staging sends, production waits for
+    // a test send in staging.
     pushform(&repo)
         .arg("plan")
+        .env("PUSHFORM_NOW", NOW)
+        .assert()
+        .code(1)
+        .stderr(contains("declares environments (staging, production)"));
+    pushform(&repo)
+        .args(["plan", "--env", "staging"])
         .env("PUSHFORM_NOW", NOW)
         .assert()
         .code(0)
@@ -72,6 +86,15 @@ fn init_then_validate_and_plan_succeed() {
             "Plan: 2 to send now, 0 scheduled, 0 expired, 0 errors.",
         ))
         .stderr("");
+    pushform(&repo)
+        .args(["plan", "--env", "production"])
+        .env("PUSHFORM_NOW", NOW)
+        .assert()
+        .code(0)
+        .stdout(contains("t welcome-2-0/en"))
+        .stdout(contains(
+            "Plan: 0 to send now, 0 scheduled, 0 expired, 2 untested, 0 errors.",
+        ));
 }
 
 #[test]
@@ -81,21 +104,21 @@ fn init_without_a_remote_says_how_to_create_the_state_later() {
         .arg("init")
         .assert()
         .success()
-        .stderr(contains("The state branch is not created yet"))
-        .stderr(contains("pushform state init"));
+        .stderr(contains("The state branches are not created yet"))
+        .stderr(contains("pushform state init --env staging"));
     // Before it has a remote, plan says nothing is recorded yet; apply refuses.
     pushform(tmp.path())
-        .arg("plan")
+        .args(["plan", "--env", "staging"])
         .env("PUSHFORM_NOW", NOW)
         .assert()
         .code(0)
         .stderr(contains("needs . to be inside a git repository"))
         .stderr(contains(
-            "warning: nothing is recorded in branch pushform-state",
+            "warning: nothing is recorded in branch pushform-state-staging",
         ))
         .stdout(contains("Plan: 2 to send now"));
     pushform(tmp.path())
-        .args(["apply", "--auto-approve"])
+        .args(["apply", "--auto-approve", "--env", "production"])
         .env("PUSHFORM_NOW", NOW)
         .env("RONGCLOUD_APP_KEY", "k")
         .env("RONGCLOUD_APP_SECRET", "s")
@@ -198,6 +221,11 @@ fn starter_config_writes_out_every_key() {
         "backend:",
         "remote:",
         "branch:",
+        "environments:",
+        "staging:",
+        "production:",
+        "test_to:",
+        "require_test_in:",
     ] {
         let lines: Vec<&str> = config.lines().collect();
         let index = lines

@@ -152,6 +152,53 @@ fn github_apply_is_serialised_hourly_and_leaves_the_state_to_pushform() {
     );
 }
 
+/// Production behind a GitHub environment (required reviewers) and a GitLab protected one;
+/// staging applied by its own job with its own key; the PR plan is production's.
+#[test]
+fn workflows_apply_staging_and_production_each_in_its_environment() {
+    let github = load(GITHUB_APPLY);
+    let jobs = github_jobs(&github);
+    assert_eq!(jobs["apply"]["environment"], "production");
+    assert_eq!(jobs["apply"]["env"]["PUSHFORM_ENV"], "production");
+    assert_eq!(jobs["staging"]["environment"], "staging");
+    assert_eq!(jobs["staging"]["env"]["PUSHFORM_ENV"], "staging");
+    assert!(
+        jobs["staging"]
+            .to_string()
+            .contains("secrets.RONGCLOUD_STAGING_APP_KEY")
+    );
+    assert_ne!(
+        jobs["staging"]["concurrency"]["group"], jobs["apply"]["concurrency"]["group"],
+        "staging and production hold different states: one must not wait for the other"
+    );
+    let plan = load(GITHUB_PLAN).to_string();
+    assert!(plan.contains("\"PUSHFORM_ENV\":\"production\""), "{plan}");
+    let gitlab = load(GITLAB);
+    assert_eq!(
+        gitlab["pushform-apply"]["environment"]["name"],
+        "production"
+    );
+    assert_eq!(
+        gitlab["pushform-apply"]["variables"]["PUSHFORM_ENV"],
+        "production"
+    );
+    assert_eq!(
+        gitlab["pushform-apply-staging"]["environment"]["name"],
+        "staging"
+    );
+    assert_eq!(
+        gitlab["pushform-plan"]["variables"]["PUSHFORM_ENV"],
+        "production"
+    );
+    for file in [GITHUB_APPLY, GITLAB] {
+        let text = std::fs::read_to_string(crate_root().join(file)).unwrap();
+        assert!(
+            text.contains("pushform send-test welcome-2-0/en --env staging --auto-approve"),
+            "{file}: no send-test recipe"
+        );
+    }
+}
+
 #[test]
 fn gitlab_pipeline_has_the_required_keys() {
     let pipeline = load(GITLAB);
@@ -371,6 +418,7 @@ fn every_pushform_line_of_the_github_workflows_runs() {
         jobs(&[
             ("apply", &["apply", "quota"]),
             ("rehearsal", &["state init", "apply", "state list"]),
+            ("staging", &["apply", "quota"]),
         ])
     );
 }
@@ -381,6 +429,7 @@ fn every_pushform_line_of_the_gitlab_pipeline_runs() {
         run_pushform_lines(GITLAB),
         jobs(&[
             ("pushform-apply", &["apply", "quota"]),
+            ("pushform-apply-staging", &["apply", "quota"]),
             ("pushform-plan", &["preview", "plan"]),
             ("pushform-rehearsal", &["state init", "apply", "state list"]),
             ("pushform-validate", &["validate"]),
