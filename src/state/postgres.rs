@@ -36,7 +36,9 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 use sha1::{Digest, Sha1};
 
-use super::format::{Accepted, FORMAT_VERSION, Lock, Outcome, Record, RecordError, Status};
+use super::format::{
+    Accepted, FORMAT_VERSION, Lock, Outcome, Record, RecordError, RecordKind, Status,
+};
 use super::store::{Freshness, Holder, Session, Snapshot, Store};
 
 mod url;
@@ -104,6 +106,16 @@ const MIGRATIONS: &[&str] = &[
         holder      text NOT NULL,
         since       timestamptz NOT NULL DEFAULT now()
     );
+    ",
+    // Version 2: the record fields of environments and test sends. NULL is "absent", as in
+    // the lockfile (a record without `kind` is a send), so records of version 1 read back
+    // unchanged and a pull / push round trip stays exact.
+    r"
+    ALTER TABLE pushform_records
+        ADD COLUMN kind         text CHECK (kind IN ('send', 'test')),
+        ADD COLUMN environment  text,
+        ADD COLUMN app_key_sha1 text,
+        ADD COLUMN rehearsal    boolean;
     ",
 ];
 
@@ -556,7 +568,7 @@ impl PgState {
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
             .start()
             .map_err(|e| db_error(&e, "cannot begin a read"))?;
-        let state = load_in(&mut tx, &self.scope)?;
+        let state = load_in(&mut tx, &self.scope, version.unwrap_or(0))?;
         tx.commit().map_err(|e| db_error(&e, "cannot end a read"))?;
         Ok(state.map_or_else(missing, ScopeRead::Found))
     }
@@ -586,6 +598,13 @@ impl PgState {
         wait: Option<Duration>,
     ) -> Result<PgWriter, PgLockError> {
         self.migrate()?;
+        // Every write of this session is committed before the POST it guards: a server (or a
+        // role, or a database) defaulting to an asynchronous commit could acknowledge a
+        // `sending` row and then lose it in a crash, so this session waits for the WAL flush
+        // whatever the default.
+        self.client
+            .batch_execute("SET synchronous_commit = on")
+            .map_err(|e| db_error(&e, "cannot set synchronous_commit for the session"))?;
         let key = scope_key(&self.scope);
         let started = Instant::now();
         loop {
@@ -670,15 +689,34 @@ fn read_meta(client: &mut impl GenericClient, scope: &str) -> anyhow::Result<Opt
 const RECORD_COLUMNS: &str = "id, project, key, campaign, locale, digest, body, status, \
      attempted_at, attempted_offset, push_id, request_id, endpoint, error_code, error_message, \
      source, resolved_at, resolved_offset, accepted_digest, accepted_body, accepted_at, \
-     accepted_offset";
+     accepted_offset, kind, environment, app_key_sha1, rehearsal";
 
-fn load_in(client: &mut impl GenericClient, scope: &str) -> anyhow::Result<Option<ScopeState>> {
+/// The columns of schema version 2 a version 1 database lacks, read as absent: a read needs
+/// only SELECT, so `plan` with a read-only role reads a database no writer has migrated yet
+/// (its records were all written before these fields existed).
+const RECORD_COLUMNS_V1: &str = "id, project, key, campaign, locale, digest, body, status, \
+     attempted_at, attempted_offset, push_id, request_id, endpoint, error_code, error_message, \
+     source, resolved_at, resolved_offset, accepted_digest, accepted_body, accepted_at, \
+     accepted_offset, NULL::text AS kind, NULL::text AS environment, \
+     NULL::text AS app_key_sha1, NULL::boolean AS rehearsal";
+
+/// The scope's metadata and records, read from a database at schema `version`.
+fn load_in(
+    client: &mut impl GenericClient,
+    scope: &str,
+    version: i32,
+) -> anyhow::Result<Option<ScopeState>> {
     let Some(meta) = read_meta(client, scope)? else {
         return Ok(None);
     };
+    let columns = if version >= 2 {
+        RECORD_COLUMNS
+    } else {
+        RECORD_COLUMNS_V1
+    };
     let rows = client
         .query(
-            &format!("SELECT {RECORD_COLUMNS} FROM pushform_records WHERE scope = $1 ORDER BY id"),
+            &format!("SELECT {columns} FROM pushform_records WHERE scope = $1 ORDER BY id"),
             &[&scope],
         )
         .map_err(|e| db_error(&e, "cannot read the records"))?;
@@ -735,11 +773,13 @@ fn stored_record(row: &Row) -> anyhow::Result<StoredRecord> {
                 resolved_at,
                 accepted,
                 project: None,
-                // Not stored in PostgreSQL yet: inserting a record that has them is refused.
-                kind: None,
-                environment: None,
-                app_key_sha1: None,
-                rehearsal: None,
+                kind: row
+                    .get::<_, Option<&str>>("kind")
+                    .map(parse_kind)
+                    .transpose()?,
+                environment: row.get("environment"),
+                app_key_sha1: row.get("app_key_sha1"),
+                rehearsal: row.get("rehearsal"),
             },
         })
     };
@@ -858,7 +898,8 @@ impl PgWriter {
             .client
             .transaction()
             .map_err(|e| db_error(&e, "cannot begin a write"))?;
-        bump_serial(&mut tx, &scope, key)?;
+        let serial = current_serial(&mut tx, &scope)?;
+        bump_serial(&mut tx, &scope, key, serial)?;
         let id = insert_record(&mut tx, &scope, &project, record)?;
         tx.commit()
             .map_err(|e| db_error(&e, &format!("cannot commit the record of {}", record.key)))?;
@@ -895,7 +936,8 @@ impl PgWriter {
             .client
             .transaction()
             .map_err(|e| db_error(&e, "cannot begin a write"))?;
-        bump_serial(&mut tx, &scope, key)?;
+        let serial = current_serial(&mut tx, &scope)?;
+        bump_serial(&mut tx, &scope, key, serial)?;
         let updated = tx
             .execute(
                 "UPDATE pushform_records
@@ -1025,7 +1067,8 @@ impl PgWriter {
     /// Only the changes the lockfile rules allow get through: a `sending` record may take
     /// any outcome, an `unknown` one may be resolved as sent or rejected, and
     /// otherwise only `accepted` may change; a record's identity (key,
-    /// campaign, locale, digest, body, attempt time, endpoint) never does,
+    /// campaign, locale, digest, body, attempt time, endpoint, kind, environment, App Key
+    /// hash, rehearsal mark) never does,
     /// and no record is ever removed.
     ///
     /// # Errors
@@ -1044,7 +1087,8 @@ impl PgWriter {
             .transaction()
             .map_err(|e| db_error(&e, "cannot begin a write"))?;
         assert_locked(&mut tx, key)?;
-        let Some(mut stored) = load_in(&mut tx, &scope)? else {
+        // `lock_scope` migrated the schema: it is this build's.
+        let Some(mut stored) = load_in(&mut tx, &scope, schema_version_supported())? else {
             return Err(missing_scope(&scope));
         };
         // Another project's record in `lock` means the caller passed the
@@ -1101,7 +1145,7 @@ impl PgWriter {
         for record in &lock.sends[stored.records.len()..] {
             appended.push(insert_record(&mut tx, &scope, &project, record)?);
         }
-        bump_serial(&mut tx, &scope, key)?;
+        bump_serial(&mut tx, &scope, key, stored.meta.serial)?;
         tx.commit()
             .map_err(|e| db_error(&e, "cannot commit the state"))?;
         lock.serial = stored.meta.serial + 1;
@@ -1150,20 +1194,42 @@ fn assert_locked(client: &mut impl GenericClient, key: i64) -> anyhow::Result<()
     Ok(())
 }
 
-/// Bumps the scope's serial inside a write's transaction, failing if the
-/// scope is missing (no write starts a history) or the lock is not held.
-fn bump_serial(client: &mut impl GenericClient, scope: &str, key: i64) -> anyhow::Result<()> {
+/// Bumps the scope's serial from `expected` (the serial this write was based on) inside a
+/// write's transaction, failing if the scope is missing (no write starts a history), the lock
+/// is not held, or the serial is no longer `expected`. The scope lock already excludes other
+/// writers; the compare-and-swap turns a broken exclusion (a lock lost, an operator's manual
+/// write) into a refused write instead of two writes based on the same state.
+fn bump_serial(
+    client: &mut impl GenericClient,
+    scope: &str,
+    key: i64,
+    expected: u64,
+) -> anyhow::Result<()> {
     assert_locked(client, key)?;
+    let expected = i64::try_from(expected).context("the scope serial is too large")?;
     let bumped = client
         .execute(
-            "UPDATE pushform_scopes SET serial = serial + 1 WHERE scope = $1",
-            &[&scope],
+            "UPDATE pushform_scopes SET serial = serial + 1 WHERE scope = $1 AND serial = $2",
+            &[&scope, &expected],
         )
         .map_err(|e| db_error(&e, "cannot bump the scope serial"))?;
-    if bumped == 0 {
-        return Err(missing_scope(scope));
+    if bumped == 1 {
+        return Ok(());
     }
-    Ok(())
+    match read_meta(client, scope)? {
+        None => Err(missing_scope(scope)),
+        Some(meta) => bail!(
+            "another writer moved first: the PostgreSQL state scope {scope:?} is at serial {},              not {expected} as this write read it; nothing was written",
+            meta.serial
+        ),
+    }
+}
+
+/// The serial of the scope as this transaction sees it, for [`bump_serial`].
+fn current_serial(client: &mut impl GenericClient, scope: &str) -> anyhow::Result<u64> {
+    read_meta(client, scope)?
+        .map(|meta| meta.serial)
+        .ok_or_else(|| missing_scope(scope))
 }
 
 fn insert_record(
@@ -1172,16 +1238,6 @@ fn insert_record(
     project: &str,
     record: &Record,
 ) -> anyhow::Result<i64> {
-    // The table has no column for `kind` yet: dropping it would turn a test send into a send
-    // of its unit, so a test record is refused rather than stored without it. (`environment`,
-    // `app_key_sha1` and `rehearsal` are not stored yet either: the key and rehearsal checks
-    // see nothing on this backend until they are.)
-    if record.is_test() {
-        anyhow::bail!(
-            "the PostgreSQL state cannot store test records (`kind: test`) yet (record of {})",
-            record.key
-        );
-    }
     let attempted_at = record.attempted_at.trunc_subsecs(0);
     let resolved_at = record.resolved_at.map(|at| at.trunc_subsecs(0));
     let accepted_at = record.accepted.as_ref().map(|a| a.at.trunc_subsecs(0));
@@ -1190,9 +1246,10 @@ fn insert_record(
             "INSERT INTO pushform_records (scope, project, key, campaign, locale, digest, body,
                  status, attempted_at, attempted_offset, push_id, request_id, endpoint,
                  error_code, error_message, source, resolved_at, resolved_offset,
-                 accepted_digest, accepted_body, accepted_at, accepted_offset)
+                 accepted_digest, accepted_body, accepted_at, accepted_offset,
+                 kind, environment, app_key_sha1, rehearsal)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17, $18, $19, $20, $21, $22)
+                     $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
              RETURNING id",
             &[
                 &scope,
@@ -1221,6 +1278,10 @@ fn insert_record(
                     .transpose()?,
                 &accepted_at.map(|at| at.with_timezone(&Utc)),
                 &accepted_at.as_ref().map(offset_of),
+                &record.kind.map(kind_str),
+                &record.environment,
+                &record.app_key_sha1,
+                &record.rehearsal,
             ],
         )
         .map_err(|e| db_error(&e, &format!("cannot write the record of {}", record.key)))?;
@@ -1236,13 +1297,20 @@ fn check_change(old: &StoredRecord, new: &Record) -> anyhow::Result<()> {
         && before.digest == new.digest
         && before.body == new.body
         && before.attempted_at == new.attempted_at.trunc_subsecs(0)
+        // What the attempt was (a send or a test), where and with which key it was made:
+        // stamped when it is written, never changed after.
+        && before.kind == new.kind
+        && before.environment == new.environment
+        && before.app_key_sha1 == new.app_key_sha1
+        && before.rehearsal == new.rehearsal
         // The endpoint that answered is learnt with the outcome: a `sending` record takes it.
         && (before.endpoint == new.endpoint
             || (before.status == Status::Sending && before.endpoint.is_none()));
     if !same_identity {
         bail!(
             "refusing to write: record #{id} ({}) would become another attempt \
-             (key, campaign, locale, digest, body, attempt time and endpoint never change)",
+             (key, campaign, locale, digest, body, attempt time, endpoint, kind, environment, \
+             App Key hash and rehearsal mark never change)",
             before.key
         );
     }
@@ -1325,6 +1393,21 @@ fn update_record(
         );
     }
     Ok(())
+}
+
+fn kind_str(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Send => "send",
+        RecordKind::Test => "test",
+    }
+}
+
+fn parse_kind(text: &str) -> anyhow::Result<RecordKind> {
+    Ok(match text {
+        "send" => RecordKind::Send,
+        "test" => RecordKind::Test,
+        other => bail!("unknown kind {other:?}"),
+    })
 }
 
 fn parse_status(text: &str) -> anyhow::Result<Status> {

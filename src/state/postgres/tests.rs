@@ -10,9 +10,12 @@ use serde_json::json;
 
 use super::test_cluster::Cluster;
 use super::{
-    DEFAULT_URL_ENV, PgLockError, PgSettings, PgState, PgWriter, ScopeRead, ScopeState, SettleError,
+    DEFAULT_URL_ENV, MIGRATIONS, PgLockError, PgSettings, PgState, PgWriter, ScopeRead, ScopeState,
+    SettleError, bump_serial,
 };
-use crate::lockfile::{Accepted, Lock, Outcome, Record, RecordError, Status, to_pretty_json};
+use crate::lockfile::{
+    Accepted, Lock, LockIndex, Outcome, Record, RecordError, RecordKind, Status, to_pretty_json,
+};
 
 fn settings(scope: &str, project: &str) -> PgSettings {
     PgSettings {
@@ -81,9 +84,9 @@ fn migrations_are_versioned_and_idempotent() {
     let url = Cluster::shared().create_database("migrate_idempotent");
     let mut state = connect(&url, "s", "p");
     assert_eq!(state.schema_version().unwrap(), None);
-    assert_eq!(state.migrate().unwrap(), (None, 1));
-    assert_eq!(state.schema_version().unwrap(), Some(1));
-    assert_eq!(state.migrate().unwrap(), (Some(1), 1));
+    assert_eq!(state.migrate().unwrap(), (None, 2));
+    assert_eq!(state.schema_version().unwrap(), Some(2));
+    assert_eq!(state.migrate().unwrap(), (Some(2), 2));
     let mut admin = Cluster::shared().admin("migrate_idempotent");
     let versions: Vec<i32> = admin
         .query("SELECT version FROM pushform_schema_version", &[])
@@ -91,7 +94,7 @@ fn migrations_are_versioned_and_idempotent() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2]);
     for table in ["pushform_scopes", "pushform_records", "pushform_holders"] {
         let exists: bool = admin
             .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
@@ -112,14 +115,14 @@ fn concurrent_migrators_wait_for_each_other() {
         })
         .collect();
     for run in runs {
-        assert_eq!(run.join().unwrap().expect("migrate"), 1);
+        assert_eq!(run.join().unwrap().expect("migrate"), 2);
     }
     let count: i64 = Cluster::shared()
         .admin("migrate_concurrent")
         .query_one("SELECT count(*) FROM pushform_schema_version", &[])
         .unwrap()
         .get(0);
-    assert_eq!(count, 1);
+    assert_eq!(count, 2);
 }
 
 #[test]
@@ -134,7 +137,7 @@ fn a_newer_schema_is_refused() {
         .unwrap();
     let err = connect(&url, "s", "p").load_scope().unwrap_err();
     assert!(
-        format!("{err:#}").contains("schema version 99, newer than the 1"),
+        format!("{err:#}").contains("schema version 99, newer than the 2"),
         "{err:#}"
     );
     let err = connect(&url, "s", "p").lock_scope("t", None).unwrap_err();
@@ -853,6 +856,22 @@ fn sample_lock() -> Lock {
     resolved.endpoint = None;
     let mut imported = record("imported/fr", "2026-10-01T12:00:00+02:00", Status::Sent);
     imported.source = Some("import".to_owned());
+    // Every field of environments and test sends, and each absent and present value
+    // distinguished: `kind: send` is not an absent kind, `rehearsal: false` not an absent mark.
+    sent.kind = Some(RecordKind::Send);
+    sent.environment = Some("production".to_owned());
+    sent.app_key_sha1 = Some("ab".repeat(20));
+    sent.rehearsal = Some(false);
+    let mut tested = record(
+        "winter-sale-2026/en",
+        "2026-11-30T09:00:00+01:00",
+        Status::Sent,
+    );
+    tested.kind = Some(RecordKind::Test);
+    tested.environment = Some("staging".to_owned());
+    tested.app_key_sha1 = Some("cd".repeat(20));
+    tested.rehearsal = Some(true);
+    tested.push_id = Some("test-push".to_owned());
     let sending = record(
         "winter-sale-2026/fr",
         "2026-12-01T12:00:00+08:00",
@@ -862,7 +881,7 @@ fn sample_lock() -> Lock {
         format_version: 1,
         lineage: "5c8e7a1e-0000-4000-8000-000000000001".to_owned(),
         serial: 17,
-        sends: vec![imported, sent, rejected, resolved, sending],
+        sends: vec![imported, tested, sent, rejected, resolved, sending],
     }
 }
 
@@ -966,7 +985,7 @@ fn reading_needs_only_select() {
     assert_eq!(state.records.len(), 1);
     assert_eq!(
         connect(&reader_url, "s", "plan").migrate().unwrap(),
-        (Some(1), 1)
+        (Some(2), 2)
     );
     // Writing is not for this role.
     let err = connect(&reader_url, "s", "plan")
@@ -1155,4 +1174,178 @@ fn a_sending_record_takes_the_endpoint_of_its_outcome_and_keeps_it() {
         format!("{err:#}").contains("would become another attempt"),
         "{err:#}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Schema version 2: the fields of environments and test sends
+// ---------------------------------------------------------------------------
+
+/// A database as a pushform of schema version 1 left it: its tables, one scope, one record
+/// written with the version 1 columns.
+fn version_1_db(name: &str) -> String {
+    let url = Cluster::shared().create_database(name);
+    let mut admin = Cluster::shared().admin(name);
+    admin
+        .batch_execute(
+            "CREATE TABLE pushform_schema_version (
+                 version    integer PRIMARY KEY,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             )",
+        )
+        .unwrap();
+    admin.batch_execute(MIGRATIONS[0]).unwrap();
+    admin
+        .batch_execute(
+            "INSERT INTO pushform_schema_version (version) VALUES (1);
+             INSERT INTO pushform_scopes (scope, lineage, serial, format_version)
+             VALUES ('s', 'lineage-v1', 3, 1);
+             INSERT INTO pushform_records (scope, project, key, campaign, locale, digest, body,
+                 status, attempted_at, attempted_offset, push_id, endpoint)
+             VALUES ('s', 'p', 'welcome/en', 'welcome', 'en', 'd1', '{\"a\":1}', 'sent',
+                 '2026-11-01T09:00:00Z', 3600, 'push-1', 'https://api.example.test');",
+        )
+        .unwrap();
+    url
+}
+
+#[test]
+fn a_database_at_schema_version_1_migrates_to_2_and_keeps_its_records() {
+    let url = version_1_db("migrate_from_v1");
+    let mut state = connect(&url, "s", "p");
+    assert_eq!(state.schema_version().unwrap(), Some(1));
+    // Read before any writer migrated (as a read-only `plan` would): the new fields are absent.
+    let before = found(state.load_scope().unwrap());
+    assert_eq!(before.meta.serial, 3);
+    assert_eq!(before.records.len(), 1);
+    let old = &before.records[0].record;
+    assert_eq!(old.push_id.as_deref(), Some("push-1"));
+    assert_eq!(old.attempted_at, at("2026-11-01T10:00:00+01:00"));
+    assert_eq!(
+        (
+            &old.kind,
+            &old.environment,
+            &old.app_key_sha1,
+            &old.rehearsal
+        ),
+        (&None, &None, &None, &None)
+    );
+
+    assert_eq!(state.migrate().unwrap(), (Some(1), 2));
+    assert_eq!(found(state.load_scope().unwrap()), before, "records kept");
+
+    // And the migrated table takes the new fields.
+    let mut writer = state.lock_scope("apply", None).unwrap();
+    let mut lock = writer.load().unwrap().project_lock("p");
+    let mut marked = record("welcome/de", "2026-11-02T09:00:00Z", Status::Sending);
+    marked.environment = Some("production".to_owned());
+    marked.app_key_sha1 = Some("ef".repeat(20));
+    marked.rehearsal = Some(true);
+    lock.append(marked.clone());
+    writer.write_lock(&mut lock).unwrap();
+    let after = writer.load().unwrap();
+    assert_eq!(after.records[0], before.records[0]);
+    assert_eq!(after.records[1].record, marked);
+    assert_eq!(after.meta.serial, 4);
+}
+
+#[test]
+fn a_test_record_is_stored_and_read_back_as_a_test_record() {
+    let url = scope_db("test_record", "s");
+    let mut writer = connect(&url, "s", "p")
+        .lock_scope("send-test", None)
+        .unwrap();
+    let mut lock = writer.load().unwrap().project_lock("p");
+    let mut test = record("welcome/en", "2026-12-01T10:00:00Z", Status::Sending);
+    test.kind = Some(RecordKind::Test);
+    test.environment = Some("staging".to_owned());
+    test.app_key_sha1 = Some("12".repeat(20));
+    lock.append(test.clone());
+    writer.write_lock(&mut lock).unwrap();
+    // Its outcome, as send-test settles it.
+    lock.sends[0].status = Status::Sent;
+    lock.sends[0].push_id = Some("test-push".to_owned());
+    writer.write_lock(&mut lock).unwrap();
+    drop(writer);
+
+    let read = connect(&url, "s", "p").export_lock().unwrap();
+    assert_eq!(read, lock);
+    let stored = &read.sends[0];
+    assert!(stored.is_test(), "{stored:?}");
+    assert_eq!(stored.status, Status::Sent);
+    // It uses quota but is never the sent state of its unit.
+    let index = LockIndex::new(&read);
+    assert_eq!(index.state("welcome/en"), None);
+    assert_eq!(index.history().len(), 1);
+    assert_eq!(
+        index.tested().keys().cloned().collect::<Vec<_>>(),
+        crate::body::content_digest_of_value(&test.body)
+            .into_iter()
+            .collect::<Vec<_>>()
+    );
+
+    // What a record was never changes: a test send cannot become a send of its unit.
+    let mut writer = connect(&url, "s", "p").lock_scope("apply", None).unwrap();
+    let mut rewritten = writer.load().unwrap().project_lock("p");
+    rewritten.sends[0].kind = None;
+    let err = writer.write_lock(&mut rewritten).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("would become another attempt"),
+        "{err:#}"
+    );
+    let mut moved = writer.load().unwrap().project_lock("p");
+    moved.sends[0].app_key_sha1 = Some("34".repeat(20));
+    assert!(writer.write_lock(&mut moved).is_err());
+    let after = writer.load().unwrap().project_lock("p");
+    assert_eq!(after.sends, lock.sends, "nothing written");
+}
+
+#[test]
+fn the_serial_bump_is_a_compare_and_swap() {
+    let url = scope_db("serial_cas", "s");
+    let mut writer = connect(&url, "s", "p").lock_scope("apply", None).unwrap();
+    let key = writer.key;
+    // Another writer's commit (with the lock lost, or by hand) moved the serial to 1 after
+    // this write read 0: the bump from 0 matches no row.
+    Cluster::shared()
+        .admin("serial_cas")
+        .execute(
+            "UPDATE pushform_scopes SET serial = 1 WHERE scope = 's'",
+            &[],
+        )
+        .unwrap();
+    let mut tx = writer.state.client.transaction().unwrap();
+    let err = bump_serial(&mut tx, "s", key, 0).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("another writer moved first"),
+        "{err:#}"
+    );
+    drop(tx);
+    let mut tx = writer.state.client.transaction().unwrap();
+    bump_serial(&mut tx, "s", key, 1).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(writer.load().unwrap().meta.serial, 2);
+    // A missing scope is still named as such.
+    let mut tx = writer.state.client.transaction().unwrap();
+    let err = bump_serial(&mut tx, "nope", key, 0).unwrap_err();
+    assert!(format!("{err:#}").contains("state init"), "{err:#}");
+}
+
+#[test]
+fn a_writer_commits_synchronously_whatever_the_database_default() {
+    let url = scope_db("sync_commit", "s");
+    Cluster::shared()
+        .admin("sync_commit")
+        .batch_execute("ALTER DATABASE sync_commit SET synchronous_commit = off")
+        .unwrap();
+    let show = |state: &mut PgState| -> String {
+        state
+            .client
+            .query_one("SHOW synchronous_commit", &[])
+            .unwrap()
+            .get(0)
+    };
+    let mut state = connect(&url, "s", "p");
+    assert_eq!(show(&mut state), "off", "the database default applies");
+    let mut writer = state.lock_scope("apply", None).unwrap();
+    assert_eq!(show(writer.state()), "on");
 }

@@ -14,8 +14,8 @@ use pushform::state::Lock;
 use pushform::state::postgres::{PgSettings, PgState, ScopeRead, ScopeState};
 
 use super::harness::{
-    Pushform, Ran, Repo, SAMPLE_NOW, assert_exactly_once, emulator, kill_group, roomy_emulator,
-    settle,
+    Pushform, REHEARSAL_ENDPOINT, Ran, Repo, SAMPLE_NOW, assert_exactly_once, emulator, kill_group,
+    roomy_emulator, settle,
 };
 
 #[path = "../support/pg.rs"]
@@ -188,11 +188,17 @@ fn two_projects_in_one_scope_share_the_quota_and_see_who_used_it() {
     pg.run(pg.apply(&shop, &emu, SAMPLE_NOW))
         .ok()
         .stdout_has("Apply complete: 2 sent");
+    // Those sends went to the emulator and the scope keeps their rehearsal mark: a plan
+    // against the real endpoints refuses the state (plans below name a loopback endpoint).
+    pg.run(pg.cmd(&news).now(SAMPLE_NOW).args(&["plan"]))
+        .fails()
+        .stderr_has("the state holds 2 rehearsal records");
 
     // The same keys (c00, c01) in the other project are its own units, still to send; the
     // hour's two slots are the shop's, and the day's third is left.
     let plan = pg.run(
         pg.cmd(&news)
+            .endpoint(REHEARSAL_ENDPOINT)
             .now(SAMPLE_NOW)
             .args(&["plan", "--format", "json"]),
     );
@@ -206,13 +212,19 @@ fn two_projects_in_one_scope_share_the_quota_and_see_who_used_it() {
     assert_eq!(by_key("c01")["reason"], "day_quota", "{plan:#}");
     assert_eq!(by_key("c01")["scheduled_at"], "2026-11-26T16:00:00Z");
     // The human plan names whose sends those are.
-    pg.run(pg.cmd(&news).now(SAMPLE_NOW).args(&["plan"]))
-        .ok()
-        .stdout_has("Quota used by other projects of this state:")
-        .stdout_has("2026-11-26 15:00:00 +08:00  project shop  c00 (sent)")
-        .stdout_has("project shop  c01 (sent)");
     pg.run(
         pg.cmd(&news)
+            .endpoint(REHEARSAL_ENDPOINT)
+            .now(SAMPLE_NOW)
+            .args(&["plan"]),
+    )
+    .ok()
+    .stdout_has("Quota used by other projects of this state:")
+    .stdout_has("2026-11-26 15:00:00 +08:00  project shop  c00 (sent)")
+    .stdout_has("project shop  c01 (sent)");
+    pg.run(
+        pg.cmd(&news)
+            .endpoint(REHEARSAL_ENDPOINT)
             .now(SAMPLE_NOW)
             .args(&["plan", "--format", "markdown"]),
     )
@@ -483,9 +495,14 @@ fn sending_blocks_until_resolved(pg: &Pg<'_>, repo: &Repo, emu: &Emulator, ran: 
     pg.run(pg.apply(repo, emu, SAMPLE_NOW))
         .fails()
         .stderr_has("apply is blocked: 1 unresolved send");
-    pg.run(pg.cmd(repo).now(SAMPLE_NOW).args(&["plan"]))
-        .fails()
-        .stdout_has(&format!("? {key}  unresolved: apply is blocked"));
+    pg.run(
+        pg.cmd(repo)
+            .endpoint(REHEARSAL_ENDPOINT)
+            .now(SAMPLE_NOW)
+            .args(&["plan"]),
+    )
+    .fails()
+    .stdout_has(&format!("? {key}  unresolved: apply is blocked"));
     assert_eq!(emu.requests(), requests, "a blocked apply sends nothing");
     // The stalled request was never processed: the operator finds nothing at the provider.
     assert!(emu.received().is_empty());
