@@ -618,7 +618,11 @@ struct GitSession {
 
 impl GitSession {
     /// Fetches again after a rejected push. The branch must still exist and, while we hold a
-    /// lease, still carry ours: a cleared or taken-over lease stops every further write.
+    /// lease, still carry ours: a cleared or taken-over lease stops every further write. Without
+    /// a lease of our own (`state resolve`, `state forget`), the fetched tip must carry no live
+    /// lease either, the same test `open` makes: the writer that moved first may be an apply
+    /// that just wrote `sending`, and re-applying the edit on its tip could settle the record
+    /// of a push still in flight (a `--not-sent` would then let the unit be sent twice).
     fn refresh(&mut self) -> Result<()> {
         let Some(tip) = self.store.fetch()? else {
             bail!(
@@ -627,6 +631,15 @@ impl GitSession {
                 self.store.place()
             );
         };
+        if self.lease.is_none()
+            && let Some(other) = &tip.lease
+            && other.is_live()
+        {
+            return Err(self.store.held(other, None).context(
+                "the state moved while this command was writing and an apply now holds the \
+                 lease; nothing was written",
+            ));
+        }
         if let Some(ours) = &self.lease
             && tip.lease.as_ref().map(|l| &l.id) != Some(&ours.id)
         {
@@ -1035,6 +1048,50 @@ mod cas_tests {
                 .sends
                 .is_empty(),
             "nothing was written after the lease was lost"
+        );
+    }
+
+    #[test]
+    fn a_writer_without_a_lease_that_lost_the_race_to_a_leased_apply_writes_nothing() {
+        let (_tmp, a, b) = two_clones();
+        a.open(&holder(), None)
+            .unwrap()
+            .create(Lock::new(), "init")
+            .unwrap();
+        // a is an operator's `state resolve` that read the state before the apply started.
+        let mut sa = a.open(&holder(), None).unwrap();
+        // b is an apply: it takes the lease and writes `sending` for x.
+        let mut sb = b.open(&holder(), None).unwrap();
+        sb.lease().unwrap();
+        assert!(
+            sb.commit("b", &mut |l| {
+                l.append(record("x"));
+                Ok(true)
+            })
+            .unwrap()
+        );
+        // a's push is rejected; the fetched tip carries b's live lease: a must not re-apply.
+        let mut applied_on_b = false;
+        let err = sa
+            .commit("a", &mut |l| {
+                if l.sends.iter().any(|r| r.key == "x") {
+                    applied_on_b = true;
+                    l.sends[0].status = Status::Rejected;
+                    return Ok(true);
+                }
+                l.append(record("y"));
+                Ok(true)
+            })
+            .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("is leased by"), "{text}");
+        assert!(!applied_on_b, "the edit never ran on the leased tip");
+        let state = b.read(Freshness::Current).unwrap().lock.unwrap();
+        assert_eq!(state.sends.len(), 1);
+        assert_eq!(
+            state.sends[0].status,
+            Status::Sending,
+            "b's send is untouched"
         );
     }
 
