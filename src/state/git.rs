@@ -16,7 +16,8 @@
 //!
 //! Everything runs through the `git` command in the project's repository, touching only objects
 //! and the private ref `refs/pushform/state/<branch>` (the last fetched copy, which `plan` may
-//! fall back to): never the worktree, the index, HEAD or any branch of the checkout. Commits are
+//! fall back to, and which is kept when the remote branch is deleted: this clone then writes
+//! nothing until the branch is restored, since a deleted history is not a fresh start): never the worktree, the index, HEAD or any branch of the checkout. Commits are
 //! made with plumbing (`hash-object`, `mktree`, `commit-tree`) and pushed without running the
 //! local pre-push hook. Without a git identity (a fresh CI runner) pushform commits as itself.
 
@@ -287,7 +288,9 @@ impl GitStore {
             .join(format!("fetched-{name}")))
     }
 
-    /// Fetches the branch: `None` if the remote has no such branch.
+    /// Fetches the branch: `None` if the remote has no such branch. The last fetched copy is
+    /// then kept (see [`GitStore::deleted_copy`]): a branch this clone saw is a deleted history,
+    /// not a new one.
     fn fetch(&self) -> Result<Option<Tip>> {
         self.check_remote()?;
         let head = format!("refs/heads/{}", self.branch);
@@ -301,7 +304,6 @@ impl GitStore {
         }
         let tracking = self.tracking_ref();
         if String::from_utf8_lossy(&listed.stdout).trim().is_empty() {
-            let _ = self.run(&["update-ref", "-d", &tracking], None);
             return Ok(None);
         }
         self.ok(
@@ -429,6 +431,35 @@ impl GitStore {
         )
     }
 
+    /// This clone's last fetched copy of a branch the remote no longer has: the state branch
+    /// was deleted after this clone read it.
+    fn deleted_copy(&self) -> Option<Tip> {
+        let tracking = self.tracking_ref();
+        self.run(&["rev-parse", "--verify", "--quiet", &tracking], None)
+            .is_ok_and(|o| o.status.success())
+            .then(|| self.read_tip(&tracking).ok())
+            .flatten()
+    }
+
+    /// Why nothing is written while the remote branch is gone but this clone has a copy.
+    fn deleted(&self, copy: &Tip) -> anyhow::Error {
+        let tracking = self.tracking_ref();
+        anyhow!(
+            "{} was deleted on the remote: this clone fetched it before (lineage {}, serial {}, \
+             {} records, kept in {tracking}). Nothing is written on a deleted history, or every \
+             unit it recorded could be sent again. Restore it with `git push {} \
+             {tracking}:refs/heads/{}`; to start a new history (`state init`) or push another \
+             copy (`state push`) on purpose, drop this clone's copy with `git update-ref -d \
+             {tracking}` first",
+            self.place(),
+            copy.lock.lineage,
+            copy.lock.serial,
+            copy.lock.sends.len(),
+            redact(&self.remote),
+            self.branch
+        )
+    }
+
     fn held(&self, lease: &Lease, waited: Option<Duration>) -> anyhow::Error {
         let wait = match waited {
             Some(d) => {
@@ -521,6 +552,14 @@ impl Store for GitStore {
             });
         }
         match self.fetch() {
+            Ok(None) => Ok(Snapshot {
+                lock: None,
+                warnings: self
+                    .deleted_copy()
+                    .map(|copy| format!("{:#}", self.deleted(&copy)))
+                    .into_iter()
+                    .collect(),
+            }),
             Ok(tip) => Ok(Snapshot {
                 lock: tip.map(|t| t.lock),
                 warnings: Vec::new(),
@@ -561,6 +600,11 @@ impl Store for GitStore {
         let started = Instant::now();
         loop {
             let tip = self.fetch()?;
+            if tip.is_none()
+                && let Some(copy) = self.deleted_copy()
+            {
+                return Err(self.deleted(&copy));
+            }
             if let Some(lease) = tip.as_ref().and_then(|t| t.lease.as_ref())
                 && lease.is_live()
             {
@@ -631,6 +675,7 @@ impl GitSession {
                 self.store.place()
             );
         };
+        self.same_history(&tip)?;
         if self.lease.is_none()
             && let Some(other) = &tip.lease
             && other.is_live()
@@ -654,6 +699,25 @@ impl GitSession {
             );
         }
         self.tip = Some(tip);
+        Ok(())
+    }
+
+    /// A fetched tip must continue the history this session read: a branch deleted and made
+    /// again (`state init`) is another history, and a run adopting it mid-way would plan on
+    /// its empty record and send everything again.
+    fn same_history(&self, fetched: &Tip) -> Result<()> {
+        if let Some(ours) = &self.tip
+            && ours.lock.lineage != fetched.lock.lineage
+        {
+            bail!(
+                "{} now holds another history (lineage {}) than the one this run read (lineage \
+                 {}): it was deleted and created again meanwhile. Nothing more is written; check \
+                 which history is the real one before the next run",
+                self.store.place(),
+                fetched.lock.lineage,
+                ours.lock.lineage
+            );
+        }
         Ok(())
     }
 
@@ -775,10 +839,12 @@ impl Session for GitSession {
                     return Ok(());
                 }
                 Pushed::Moved => {
-                    self.tip =
-                        Some(self.store.fetch()?.ok_or_else(|| {
-                            anyhow!("{} was deleted meanwhile", self.store.place())
-                        })?);
+                    let fetched = self
+                        .store
+                        .fetch()?
+                        .ok_or_else(|| anyhow!("{} was deleted meanwhile", self.store.place()))?;
+                    self.same_history(&fetched)?;
+                    self.tip = Some(fetched);
                 }
             }
         }
@@ -1093,6 +1159,76 @@ mod cas_tests {
             Status::Sending,
             "b's send is untouched"
         );
+    }
+
+    #[test]
+    fn a_run_never_adopts_a_history_made_anew_under_it() {
+        let (tmp, a, b) = two_clones();
+        let mut init = a.open(&holder(), None).unwrap();
+        init.create(Lock::new(), "init").unwrap();
+        let old = init.current().unwrap().lineage.clone();
+        let mut writer = a.open(&holder(), None).unwrap();
+        let mut leaser = a.open(&holder(), None).unwrap();
+        // The branch is deleted and `state init` (from a clone that never saw it) makes a new one.
+        git(
+            &tmp.path().join("r.git"),
+            &["update-ref", "-d", "refs/heads/pushform-state"],
+        );
+        let mut fresh = b.open(&holder(), None).unwrap();
+        fresh.create(Lock::new(), "init again").unwrap();
+        let new = fresh.current().unwrap().lineage.clone();
+
+        let err = writer
+            .commit("a", &mut |l| {
+                l.append(record("x"));
+                Ok(true)
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("another history"), "{err}");
+        assert!(err.contains(&old) && err.contains(&new), "{err}");
+        let err = leaser.lease().unwrap_err().to_string();
+        assert!(err.contains("another history"), "{err}");
+        let state = b.fetch().unwrap().unwrap();
+        assert!(
+            state.lock.sends.is_empty(),
+            "nothing written on the new history"
+        );
+        assert!(state.lease.is_none(), "no lease taken on the new history");
+    }
+
+    #[test]
+    fn a_deleted_branch_this_clone_saw_is_kept_and_refuses_writes_until_restored() {
+        let (tmp, a, _b) = two_clones();
+        let mut init = a.open(&holder(), None).unwrap();
+        init.create(Lock::new(), "init").unwrap();
+        let lineage = init.current().unwrap().lineage.clone();
+        drop(init);
+        // `a` fetches it (its copy is kept in the tracking ref), then the branch is deleted.
+        a.open(&holder(), None).unwrap();
+        git(
+            &tmp.path().join("r.git"),
+            &["update-ref", "-d", "refs/heads/pushform-state"],
+        );
+        let err = a.open(&holder(), None).err().expect("refused").to_string();
+        assert!(err.contains("was deleted on the remote"), "{err}");
+        assert!(err.contains(&lineage), "{err}");
+        let restore =
+            "git push origin refs/pushform/state/pushform-state:refs/heads/pushform-state";
+        assert!(err.contains(restore), "{err}");
+        // plan still reads (nothing), with the same warning.
+        let read = a.read(Freshness::MayBeStale).unwrap();
+        assert!(read.lock.is_none());
+        assert!(
+            read.warnings[0].contains("was deleted on the remote"),
+            "{read:?}"
+        );
+        // The command it gives restores the history.
+        let args: Vec<&str> = restore.split(' ').skip(1).collect();
+        git(&a.dir, &args);
+        let back = a.read(Freshness::Current).unwrap().lock.unwrap();
+        assert_eq!(back.lineage, lineage);
+        a.open(&holder(), None).unwrap();
     }
 
     #[test]
