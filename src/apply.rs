@@ -287,6 +287,26 @@ pub fn apply(
             &mut |lock: &mut Lock| {
                 // On the state as the store has it now: still due?
                 let fresh = plan::plan_gated(units, Some(lock), now, opts.quota, opts.gate);
+                // An unresolved send blocks every run, not only at its start: another runner's
+                // `sending` (or `unknown`) may have landed since, and its quota use and fate are
+                // unknown.
+                let unresolved: Vec<&str> = fresh
+                    .actions
+                    .iter()
+                    .filter(|a| a.action == Action::Unresolved)
+                    .map(|a| a.key.as_str())
+                    .collect();
+                if let Some(first) = unresolved.first() {
+                    return Err(anyhow!(
+                        "`{}` was not sent: the state now holds {} unresolved {} (`{first}`{}), \
+                         written since this run started. Nothing more is sent; once it is settled \
+                         (`pushform state resolve {first} --sent` or `--not-sent`), run apply again",
+                        unit.key,
+                        unresolved.len(),
+                        if unresolved.len() == 1 { "send" } else { "sends" },
+                        if unresolved.len() > 1 { ", …" } else { "" }
+                    ));
+                }
                 let due = fresh
                     .actions
                     .iter()
@@ -621,6 +641,109 @@ mod tests {
 
     /// An in-memory state whose every write succeeds at once.
     struct Memory(Lock, usize);
+
+    /// A state another runner writes to just before this one's first write lands (a lost
+    /// compare-and-swap: the edit is applied to the moved state).
+    struct Racing {
+        inner: Memory,
+        theirs: Option<Record>,
+    }
+
+    impl Session for Racing {
+        fn current(&self) -> Option<&Lock> {
+            self.inner.current()
+        }
+        fn create(&mut self, lock: Lock, message: &str) -> Result<()> {
+            self.inner.create(lock, message)
+        }
+        fn commit(
+            &mut self,
+            message: &str,
+            edit: &mut dyn FnMut(&mut Lock) -> Result<bool>,
+        ) -> Result<bool> {
+            if let Some(record) = self.theirs.take() {
+                self.inner.0.append(record);
+            }
+            self.inner.commit(message, edit)
+        }
+        fn lease(&mut self) -> Result<()> {
+            Ok(())
+        }
+        fn release(&mut self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    struct Counting(std::cell::Cell<usize>);
+
+    impl Sender for Counting {
+        fn send(&self, _: &[u8], _: &str) -> SendOutcome {
+            self.0.set(self.0.get() + 1);
+            SendOutcome::Sent {
+                push_id: "p".to_owned(),
+                endpoint: "e".to_owned(),
+            }
+        }
+    }
+
+    #[test]
+    fn an_unresolved_send_that_lands_mid_run_stops_the_run_before_its_next_send() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("campaigns")).unwrap();
+        for id in ["a", "b"] {
+            std::fs::write(
+                dir.path().join(format!("campaigns/{id}.yaml")),
+                format!(
+                    "id: {id}\npush: {{platform: [ios], audience: {{is_to_all: false, packageName: p}}, notification: {{alert: {id}}}}}\n"
+                ),
+            )
+            .unwrap();
+        }
+        let project = crate::project::Project::load(dir.path()).unwrap();
+        let (units, findings) = crate::render::render_all(&project);
+        assert!(findings.is_empty(), "{findings:?}");
+        // Another runner's `sending` for `b` lands between this run's plan and its write.
+        let mut theirs = sending("b", "theirs");
+        theirs.digest.clone_from(&units[1].digest);
+        theirs.body = units[1].body_json();
+        let mut session = Racing {
+            inner: Memory(Lock::new(), 0),
+            theirs: Some(theirs),
+        };
+        let quota = Quota {
+            per_hour: 2,
+            per_day: 3,
+            tz: chrono_tz::Asia::Shanghai,
+        };
+        let stop = AtomicBool::new(false);
+        let opts = Options {
+            quota: &quota,
+            now: Now::Pinned(
+                DateTime::parse_from_rfc3339("2026-11-26T15:00:00+08:00")
+                    .unwrap()
+                    .with_timezone(&Utc),
+            ),
+            wait: false,
+            crash_at: None,
+            stop: &stop,
+            stamp: Stamp::default(),
+            gate: None,
+        };
+        let sender = Counting(std::cell::Cell::new(0));
+        let err = apply(&mut session, &units, &sender, &opts, &mut |_| {}).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("`a` was not sent"), "{text}");
+        assert!(text.contains("1 unresolved send (`b`)"), "{text}");
+        assert_eq!(sender.0.get(), 0, "nothing was sent");
+        let keys: Vec<&str> = session
+            .inner
+            .0
+            .sends
+            .iter()
+            .map(|r| r.key.as_str())
+            .collect();
+        assert_eq!(keys, ["b"], "no `sending` record of this run");
+    }
 
     impl Session for Memory {
         fn current(&self) -> Option<&Lock> {
