@@ -469,7 +469,7 @@ impl GitStore {
         };
         anyhow!(
             "the state on {} is leased by {}{wait}. If that run is dead (its lease expires by \
-             itself), clear it with `pushform state unlock {}`",
+             itself), clear it with `pushform state unlock {} --force`",
             self.place(),
             lease.describe(),
             lease.id
@@ -625,7 +625,7 @@ impl Store for GitStore {
         }
     }
 
-    fn unlock(&self, lease_id: &str) -> Result<String> {
+    fn unlock(&self, lease_id: &str, force: bool) -> Result<String> {
         for _ in 0..CAS_ATTEMPTS {
             let Some(tip) = self.fetch()? else {
                 return Err(super::no_state(&self.place()));
@@ -636,6 +636,16 @@ impl Store for GitStore {
             if lease.id != lease_id {
                 bail!(
                     "the lease on {} is held by {}, not `{lease_id}`: nothing cleared",
+                    self.place(),
+                    lease.describe()
+                );
+            }
+            if lease.is_live() && !force {
+                bail!(
+                    "the lease {lease_id} on {} is still in force: it is held by {}. Clearing \
+                     the lease of a live apply lets a second one send beside it; nothing was \
+                     cleared. Check that this holder is really gone (its CI run, its host), then \
+                     run `pushform state unlock {lease_id} --force`, or wait until it expires",
                     self.place(),
                     lease.describe()
                 );
@@ -858,7 +868,7 @@ impl Session for GitSession {
         self.release_lease(&ours).map_err(|e| {
             anyhow!(
                 "the lease {id} on {} could not be released ({e:#}); it expires at {}, or clear \
-                 it with `pushform state unlock {id}`",
+                 it with `pushform state unlock {id} --force`",
                 self.store.place(),
                 ours.expires,
                 id = ours.id
@@ -1097,7 +1107,14 @@ mod cas_tests {
         // The operator clears the lease: a's next write finds it gone and stops.
         let tip = b.fetch().unwrap().unwrap();
         let lease_id = tip.lease.unwrap().id;
-        b.unlock(&lease_id).unwrap();
+        let refused = b.unlock(&lease_id, false).unwrap_err().to_string();
+        assert!(refused.contains("still in force"), "{refused}");
+        assert!(refused.contains("--force"), "{refused}");
+        assert!(
+            b.fetch().unwrap().unwrap().lease.is_some(),
+            "a live lease is not cleared without --force"
+        );
+        b.unlock(&lease_id, true).unwrap();
         let err = sa
             .commit("a", &mut |l| {
                 l.append(record("x"));
