@@ -287,6 +287,26 @@ pub fn apply(
             &mut |lock: &mut Lock| {
                 // On the state as the store has it now: still due?
                 let fresh = plan::plan_gated(units, Some(lock), now, opts.quota, opts.gate);
+                // An unresolved send blocks every run, not only at its start: another runner's
+                // `sending` (or `unknown`) may have landed since, and its quota use and fate are
+                // unknown.
+                let unresolved: Vec<&str> = fresh
+                    .actions
+                    .iter()
+                    .filter(|a| a.action == Action::Unresolved)
+                    .map(|a| a.key.as_str())
+                    .collect();
+                if let Some(first) = unresolved.first() {
+                    return Err(anyhow!(
+                        "`{}` was not sent: the state now holds {} unresolved {} (`{first}`{}), \
+                         written since this run started. Nothing more is sent; once it is settled \
+                         (`pushform state resolve {first} --sent` or `--not-sent`), run apply again",
+                        unit.key,
+                        unresolved.len(),
+                        if unresolved.len() == 1 { "send" } else { "sends" },
+                        if unresolved.len() > 1 { ", …" } else { "" }
+                    ));
+                }
                 let due = fresh
                     .actions
                     .iter()
@@ -388,21 +408,11 @@ pub fn apply(
             endpoint.as_deref(),
             status,
         ) {
-            // The store still says `sending`, which blocks every later apply: say what really
-            // happened so the operator can record it by hand.
-            let what = match &ending {
-                After::Continue { push_id, .. } => format!(
-                    "`{key}` WAS SENT (push id {push_id}) but recording it failed. The state still \
-                     says `sending`, so later runs are blocked and will not resend it; once the \
-                     problem is fixed run `pushform state resolve {key} --sent --push-id {push_id}`",
-                    key = unit.key
-                ),
-                _ => format!(
-                    "the outcome of `{key}` could not be recorded. The state still says `sending`; \
-                     check the provider, then run `pushform state resolve {key} --sent` or `--not-sent`",
-                    key = unit.key
-                ),
-            };
+            // Say what really happened so the operator can record it by hand: the store still
+            // says `sending` (which blocks every later apply), or another writer settled the
+            // record while the push was in flight.
+            let settled = err.downcast_ref::<SettledElsewhere>().map(|s| s.status);
+            let what = unrecorded_note(&unit.key, &ending, settled, &local.to_rfc3339());
             return Err(err.context(what));
         }
 
@@ -457,8 +467,17 @@ pub(crate) fn record_outcome(
                     "the `sending` record of `{key}` (request {request_id}) is gone from the state"
                 )
             })?;
-        if lock.sends[index].status == status {
+        let found = lock.sends[index].status;
+        if found == status {
             return Ok(false);
+        }
+        if found != Status::Sending {
+            return Err(SettledElsewhere {
+                key: key.to_owned(),
+                request_id: request_id.to_owned(),
+                status: found,
+            }
+            .into());
         }
         lock.settle(index, settle.clone())
             .map_err(|e| anyhow!("{e}"))?;
@@ -470,6 +489,8 @@ pub(crate) fn record_outcome(
     loop {
         match session.commit(&message, &mut edit) {
             Ok(_) => return Ok(()),
+            // No retry changes another writer's decision.
+            Err(err) if err.downcast_ref::<SettledElsewhere>().is_some() => return Err(err),
             Err(err) if attempt >= OUTCOME_ATTEMPTS => {
                 return Err(err.context(format!("{attempt} attempts to record the outcome failed")));
             }
@@ -479,6 +500,55 @@ pub(crate) fn record_outcome(
                 attempt += 1;
             }
         }
+    }
+}
+
+/// The `sending` record of a push in flight was settled by another writer (e.g. `state
+/// resolve`) before its outcome could be recorded: the state no longer says `sending`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the record of `{key}` (request {request_id}) is already {status}: another writer changed \
+     it while the push was in flight"
+)]
+pub(crate) struct SettledElsewhere {
+    key: String,
+    request_id: String,
+    status: Status,
+}
+
+/// What to tell the operator when the outcome of a send could not be recorded: `settled` is
+/// the status another writer gave the record meanwhile, `None` when it still says `sending`.
+fn unrecorded_note(key: &str, ending: &After, settled: Option<Status>, attempted: &str) -> String {
+    match (ending, settled) {
+        (After::Continue { push_id, .. }, None) => format!(
+            "`{key}` WAS SENT (push id {push_id}) but recording it failed. The state still says \
+             `sending`, so later runs are blocked and will not resend it; once the problem is \
+             fixed run `pushform state resolve {key} --sent --push-id {push_id}`"
+        ),
+        (_, None) => format!(
+            "the outcome of `{key}` could not be recorded. The state still says `sending`; check \
+             the provider, then run `pushform state resolve {key} --sent` or `--not-sent`"
+        ),
+        (After::Continue { push_id, .. }, Some(Status::Sent)) => format!(
+            "`{key}` WAS SENT (push id {push_id}); another writer had already recorded it as \
+             sent meanwhile, without this push id"
+        ),
+        (After::Continue { push_id, .. }, Some(status)) => format!(
+            "`{key}` WAS SENT (push id {push_id}), but while it was in flight another writer \
+             changed its record to `{status}`: the state does not record this send, and a later \
+             run may send it again. Record it now with `pushform state import {key} --sent-at \
+             {attempted} --push-id {push_id}`"
+        ),
+        (After::Stop(Ending::Unknown { .. }), Some(status)) => format!(
+            "`{key}` MAY HAVE BEEN SENT (its outcome is unknown), and while it was in flight \
+             another writer changed its record to `{status}`. Check the provider; if it was \
+             sent and the state does not say so, record it with `pushform state import {key} \
+             --sent-at {attempted}`"
+        ),
+        (_, Some(status)) => format!(
+            "`{key}` was not sent, and while the attempt was in flight another writer changed \
+             its record to `{status}`; nothing else was recorded"
+        ),
     }
 }
 
@@ -563,4 +633,222 @@ pub fn select_targets<'u>(units: &'u [Unit], targets: &[String]) -> Result<Vec<&
         ));
     }
     Ok(selected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An in-memory state whose every write succeeds at once.
+    struct Memory(Lock, usize);
+
+    /// A state another runner writes to just before this one's first write lands (a lost
+    /// compare-and-swap: the edit is applied to the moved state).
+    struct Racing {
+        inner: Memory,
+        theirs: Option<Record>,
+    }
+
+    impl Session for Racing {
+        fn current(&self) -> Option<&Lock> {
+            self.inner.current()
+        }
+        fn create(&mut self, lock: Lock, message: &str) -> Result<()> {
+            self.inner.create(lock, message)
+        }
+        fn commit(
+            &mut self,
+            message: &str,
+            edit: &mut dyn FnMut(&mut Lock) -> Result<bool>,
+        ) -> Result<bool> {
+            if let Some(record) = self.theirs.take() {
+                self.inner.0.append(record);
+            }
+            self.inner.commit(message, edit)
+        }
+        fn lease(&mut self) -> Result<()> {
+            Ok(())
+        }
+        fn release(&mut self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    struct Counting(std::cell::Cell<usize>);
+
+    impl Sender for Counting {
+        fn send(&self, _: &[u8], _: &str) -> SendOutcome {
+            self.0.set(self.0.get() + 1);
+            SendOutcome::Sent {
+                push_id: "p".to_owned(),
+                endpoint: "e".to_owned(),
+            }
+        }
+    }
+
+    #[test]
+    fn an_unresolved_send_that_lands_mid_run_stops_the_run_before_its_next_send() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("campaigns")).unwrap();
+        for id in ["a", "b"] {
+            std::fs::write(
+                dir.path().join(format!("campaigns/{id}.yaml")),
+                format!(
+                    "id: {id}\npush: {{platform: [ios], audience: {{is_to_all: false, packageName: p}}, notification: {{alert: {id}}}}}\n"
+                ),
+            )
+            .unwrap();
+        }
+        let project = crate::project::Project::load(dir.path()).unwrap();
+        let (units, findings) = crate::render::render_all(&project);
+        assert!(findings.is_empty(), "{findings:?}");
+        // Another runner's `sending` for `b` lands between this run's plan and its write.
+        let mut theirs = sending("b", "theirs");
+        theirs.digest.clone_from(&units[1].digest);
+        theirs.body = units[1].body_json();
+        let mut session = Racing {
+            inner: Memory(Lock::new(), 0),
+            theirs: Some(theirs),
+        };
+        let quota = Quota {
+            per_hour: 2,
+            per_day: 3,
+            tz: chrono_tz::Asia::Shanghai,
+        };
+        let stop = AtomicBool::new(false);
+        let opts = Options {
+            quota: &quota,
+            now: Now::Pinned(
+                DateTime::parse_from_rfc3339("2026-11-26T15:00:00+08:00")
+                    .unwrap()
+                    .with_timezone(&Utc),
+            ),
+            wait: false,
+            crash_at: None,
+            stop: &stop,
+            stamp: Stamp::default(),
+            gate: None,
+        };
+        let sender = Counting(std::cell::Cell::new(0));
+        let err = apply(&mut session, &units, &sender, &opts, &mut |_| {}).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("`a` was not sent"), "{text}");
+        assert!(text.contains("1 unresolved send (`b`)"), "{text}");
+        assert_eq!(sender.0.get(), 0, "nothing was sent");
+        let keys: Vec<&str> = session
+            .inner
+            .0
+            .sends
+            .iter()
+            .map(|r| r.key.as_str())
+            .collect();
+        assert_eq!(keys, ["b"], "no `sending` record of this run");
+    }
+
+    impl Session for Memory {
+        fn current(&self) -> Option<&Lock> {
+            Some(&self.0)
+        }
+        fn create(&mut self, lock: Lock, _: &str) -> Result<()> {
+            self.0 = lock;
+            Ok(())
+        }
+        fn commit(
+            &mut self,
+            _: &str,
+            edit: &mut dyn FnMut(&mut Lock) -> Result<bool>,
+        ) -> Result<bool> {
+            self.1 += 1;
+            let mut next = self.0.clone();
+            let changed = edit(&mut next)?;
+            if changed {
+                self.0 = next;
+            }
+            Ok(changed)
+        }
+        fn lease(&mut self) -> Result<()> {
+            Ok(())
+        }
+        fn release(&mut self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn sending(key: &str, request_id: &str) -> Record {
+        Record {
+            key: key.to_owned(),
+            campaign: key.to_owned(),
+            locale: None,
+            digest: "d".to_owned(),
+            body: serde_json::json!({}),
+            status: Status::Sending,
+            attempted_at: DateTime::parse_from_rfc3339("2026-11-26T15:00:00+08:00").unwrap(),
+            push_id: None,
+            request_id: Some(request_id.to_owned()),
+            endpoint: None,
+            error: None,
+            source: None,
+            resolved_at: None,
+            accepted: None,
+            project: None,
+            kind: None,
+            environment: None,
+            app_key_sha1: None,
+            rehearsal: None,
+        }
+    }
+
+    #[test]
+    fn an_outcome_for_a_record_another_writer_settled_is_refused_at_once_and_told_plainly() {
+        let mut lock = Lock::new();
+        let mut record = sending("x", "r1");
+        record.status = Status::Rejected;
+        lock.append(record);
+        let mut session = Memory(lock, 0);
+        let sent = Outcome::Sent {
+            push_id: Some("p1".to_owned()),
+            request_id: Some("r1".to_owned()),
+        };
+        let err = record_outcome(&mut session, "x", "r1", &sent, None, Status::Sent).unwrap_err();
+        let settled = err.downcast_ref::<SettledElsewhere>().map(|s| s.status);
+        assert_eq!(settled, Some(Status::Rejected), "{err:#}");
+        assert_eq!(session.1, 1, "no retry changes another writer's decision");
+        assert_eq!(
+            session.0.sends[0].status,
+            Status::Rejected,
+            "nothing written"
+        );
+
+        let ending = After::Continue {
+            push_id: "p1".to_owned(),
+            endpoint: "e".to_owned(),
+        };
+        let note = unrecorded_note("x", &ending, settled, "2026-11-26T15:00:00+08:00");
+        assert!(!note.contains("still says `sending`"), "{note}");
+        assert!(note.contains("WAS SENT (push id p1)"), "{note}");
+        assert!(note.contains("`rejected`"), "{note}");
+        assert!(
+            note.contains(
+                "pushform state import x --sent-at 2026-11-26T15:00:00+08:00 --push-id p1"
+            ),
+            "{note}"
+        );
+        // Still `sending`: the old advice stands.
+        let note = unrecorded_note("x", &ending, None, "2026-11-26T15:00:00+08:00");
+        assert!(note.contains("still says `sending`"), "{note}");
+    }
+
+    #[test]
+    fn an_outcome_for_a_sending_record_is_written_once() {
+        let mut lock = Lock::new();
+        lock.append(sending("x", "r1"));
+        let mut session = Memory(lock, 0);
+        let sent = Outcome::Sent {
+            push_id: Some("p1".to_owned()),
+            request_id: Some("r1".to_owned()),
+        };
+        record_outcome(&mut session, "x", "r1", &sent, Some("e"), Status::Sent).unwrap();
+        assert_eq!(session.0.sends[0].status, Status::Sent);
+        assert_eq!(session.0.sends[0].endpoint.as_deref(), Some("e"));
+    }
 }

@@ -441,10 +441,14 @@ pub enum StateCommand {
     /// Clear a stale lease left on the git state branch by an apply that died.
     ///
     /// Check first that its holder (named by the error that sent you here) is really gone:
-    /// clearing the lease of a live apply lets a second one send beside it.
+    /// clearing the lease of a live apply lets a second one send beside it. A lease that has
+    /// not expired yet is cleared only with --force.
     Unlock {
         /// The lease id, as printed by the refused command.
         lease_id: String,
+        /// Clear the lease even though it has not expired (its holder is known to be dead).
+        #[arg(long)]
+        force: bool,
     },
 }
 

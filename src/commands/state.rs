@@ -39,7 +39,7 @@ pub fn run(global: &GlobalArgs, command: &StateCommand, printer: &Printer) -> Re
         StateCommand::Init { wait } => init(global, wait, printer),
         StateCommand::Pull { file } => pull(global, file.as_deref(), printer),
         StateCommand::Push { file, wait } => push(global, file, wait, printer),
-        StateCommand::Unlock { lease_id } => unlock(global, lease_id, printer),
+        StateCommand::Unlock { lease_id, force } => unlock(global, lease_id, *force, printer),
         StateCommand::ForgetRehearsals { wait } => forget_rehearsals(global, wait, printer),
     }
 }
@@ -199,10 +199,10 @@ fn push(global: &GlobalArgs, file: &Path, wait: &LockWait, printer: &Printer) ->
     Ok(Exit::Ok)
 }
 
-fn unlock(global: &GlobalArgs, lease_id: &str, printer: &Printer) -> Result<Exit> {
+fn unlock(global: &GlobalArgs, lease_id: &str, force: bool, printer: &Printer) -> Result<Exit> {
     let settings = project_settings(global)?;
     let store = state::open(&settings);
-    let held = store.unlock(lease_id)?;
+    let held = store.unlock(lease_id, force)?;
     printer.info(&format!(
         "Cleared the lease held by {held} on {}.\n",
         store.describe()

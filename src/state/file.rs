@@ -461,7 +461,7 @@ impl Store for FileStore {
         Ok(Box::new(FileSession { guard, lock }))
     }
 
-    fn unlock(&self, lease_id: &str) -> anyhow::Result<String> {
+    fn unlock(&self, lease_id: &str, _force: bool) -> anyhow::Result<String> {
         bail!(
             "the file backend has no lease `{lease_id}` to clear: its lock is an OS lock on {}, \
              which vanishes with the process holding it",

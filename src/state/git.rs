@@ -16,7 +16,8 @@
 //!
 //! Everything runs through the `git` command in the project's repository, touching only objects
 //! and the private ref `refs/pushform/state/<branch>` (the last fetched copy, which `plan` may
-//! fall back to): never the worktree, the index, HEAD or any branch of the checkout. Commits are
+//! fall back to, and which is kept when the remote branch is deleted: this clone then writes
+//! nothing until the branch is restored, since a deleted history is not a fresh start): never the worktree, the index, HEAD or any branch of the checkout. Commits are
 //! made with plumbing (`hash-object`, `mktree`, `commit-tree`) and pushed without running the
 //! local pre-push hook. Without a git identity (a fresh CI runner) pushform commits as itself.
 
@@ -287,7 +288,9 @@ impl GitStore {
             .join(format!("fetched-{name}")))
     }
 
-    /// Fetches the branch: `None` if the remote has no such branch.
+    /// Fetches the branch: `None` if the remote has no such branch. The last fetched copy is
+    /// then kept (see [`GitStore::deleted_copy`]): a branch this clone saw is a deleted history,
+    /// not a new one.
     fn fetch(&self) -> Result<Option<Tip>> {
         self.check_remote()?;
         let head = format!("refs/heads/{}", self.branch);
@@ -301,7 +304,6 @@ impl GitStore {
         }
         let tracking = self.tracking_ref();
         if String::from_utf8_lossy(&listed.stdout).trim().is_empty() {
-            let _ = self.run(&["update-ref", "-d", &tracking], None);
             return Ok(None);
         }
         self.ok(
@@ -429,6 +431,35 @@ impl GitStore {
         )
     }
 
+    /// This clone's last fetched copy of a branch the remote no longer has: the state branch
+    /// was deleted after this clone read it.
+    fn deleted_copy(&self) -> Option<Tip> {
+        let tracking = self.tracking_ref();
+        self.run(&["rev-parse", "--verify", "--quiet", &tracking], None)
+            .is_ok_and(|o| o.status.success())
+            .then(|| self.read_tip(&tracking).ok())
+            .flatten()
+    }
+
+    /// Why nothing is written while the remote branch is gone but this clone has a copy.
+    fn deleted(&self, copy: &Tip) -> anyhow::Error {
+        let tracking = self.tracking_ref();
+        anyhow!(
+            "{} was deleted on the remote: this clone fetched it before (lineage {}, serial {}, \
+             {} records, kept in {tracking}). Nothing is written on a deleted history, or every \
+             unit it recorded could be sent again. Restore it with `git push {} \
+             {tracking}:refs/heads/{}`; to start a new history (`state init`) or push another \
+             copy (`state push`) on purpose, drop this clone's copy with `git update-ref -d \
+             {tracking}` first",
+            self.place(),
+            copy.lock.lineage,
+            copy.lock.serial,
+            copy.lock.sends.len(),
+            redact(&self.remote),
+            self.branch
+        )
+    }
+
     fn held(&self, lease: &Lease, waited: Option<Duration>) -> anyhow::Error {
         let wait = match waited {
             Some(d) => {
@@ -438,7 +469,7 @@ impl GitStore {
         };
         anyhow!(
             "the state on {} is leased by {}{wait}. If that run is dead (its lease expires by \
-             itself), clear it with `pushform state unlock {}`",
+             itself), clear it with `pushform state unlock {} --force`",
             self.place(),
             lease.describe(),
             lease.id
@@ -521,6 +552,14 @@ impl Store for GitStore {
             });
         }
         match self.fetch() {
+            Ok(None) => Ok(Snapshot {
+                lock: None,
+                warnings: self
+                    .deleted_copy()
+                    .map(|copy| format!("{:#}", self.deleted(&copy)))
+                    .into_iter()
+                    .collect(),
+            }),
             Ok(tip) => Ok(Snapshot {
                 lock: tip.map(|t| t.lock),
                 warnings: Vec::new(),
@@ -561,6 +600,11 @@ impl Store for GitStore {
         let started = Instant::now();
         loop {
             let tip = self.fetch()?;
+            if tip.is_none()
+                && let Some(copy) = self.deleted_copy()
+            {
+                return Err(self.deleted(&copy));
+            }
             if let Some(lease) = tip.as_ref().and_then(|t| t.lease.as_ref())
                 && lease.is_live()
             {
@@ -581,7 +625,7 @@ impl Store for GitStore {
         }
     }
 
-    fn unlock(&self, lease_id: &str) -> Result<String> {
+    fn unlock(&self, lease_id: &str, force: bool) -> Result<String> {
         for _ in 0..CAS_ATTEMPTS {
             let Some(tip) = self.fetch()? else {
                 return Err(super::no_state(&self.place()));
@@ -592,6 +636,16 @@ impl Store for GitStore {
             if lease.id != lease_id {
                 bail!(
                     "the lease on {} is held by {}, not `{lease_id}`: nothing cleared",
+                    self.place(),
+                    lease.describe()
+                );
+            }
+            if lease.is_live() && !force {
+                bail!(
+                    "the lease {lease_id} on {} is still in force: it is held by {}. Clearing \
+                     the lease of a live apply lets a second one send beside it; nothing was \
+                     cleared. Check that this holder is really gone (its CI run, its host), then \
+                     run `pushform state unlock {lease_id} --force`, or wait until it expires",
                     self.place(),
                     lease.describe()
                 );
@@ -618,7 +672,11 @@ struct GitSession {
 
 impl GitSession {
     /// Fetches again after a rejected push. The branch must still exist and, while we hold a
-    /// lease, still carry ours: a cleared or taken-over lease stops every further write.
+    /// lease, still carry ours: a cleared or taken-over lease stops every further write. Without
+    /// a lease of our own (`state resolve`, `state forget`), the fetched tip must carry no live
+    /// lease either, the same test `open` makes: the writer that moved first may be an apply
+    /// that just wrote `sending`, and re-applying the edit on its tip could settle the record
+    /// of a push still in flight (a `--not-sent` would then let the unit be sent twice).
     fn refresh(&mut self) -> Result<()> {
         let Some(tip) = self.store.fetch()? else {
             bail!(
@@ -627,6 +685,16 @@ impl GitSession {
                 self.store.place()
             );
         };
+        self.same_history(&tip)?;
+        if self.lease.is_none()
+            && let Some(other) = &tip.lease
+            && other.is_live()
+        {
+            return Err(self.store.held(other, None).context(
+                "the state moved while this command was writing and an apply now holds the \
+                 lease; nothing was written",
+            ));
+        }
         if let Some(ours) = &self.lease
             && tip.lease.as_ref().map(|l| &l.id) != Some(&ours.id)
         {
@@ -641,6 +709,25 @@ impl GitSession {
             );
         }
         self.tip = Some(tip);
+        Ok(())
+    }
+
+    /// A fetched tip must continue the history this session read: a branch deleted and made
+    /// again (`state init`) is another history, and a run adopting it mid-way would plan on
+    /// its empty record and send everything again.
+    fn same_history(&self, fetched: &Tip) -> Result<()> {
+        if let Some(ours) = &self.tip
+            && ours.lock.lineage != fetched.lock.lineage
+        {
+            bail!(
+                "{} now holds another history (lineage {}) than the one this run read (lineage \
+                 {}): it was deleted and created again meanwhile. Nothing more is written; check \
+                 which history is the real one before the next run",
+                self.store.place(),
+                fetched.lock.lineage,
+                ours.lock.lineage
+            );
+        }
         Ok(())
     }
 
@@ -762,10 +849,12 @@ impl Session for GitSession {
                     return Ok(());
                 }
                 Pushed::Moved => {
-                    self.tip =
-                        Some(self.store.fetch()?.ok_or_else(|| {
-                            anyhow!("{} was deleted meanwhile", self.store.place())
-                        })?);
+                    let fetched = self
+                        .store
+                        .fetch()?
+                        .ok_or_else(|| anyhow!("{} was deleted meanwhile", self.store.place()))?;
+                    self.same_history(&fetched)?;
+                    self.tip = Some(fetched);
                 }
             }
         }
@@ -779,7 +868,7 @@ impl Session for GitSession {
         self.release_lease(&ours).map_err(|e| {
             anyhow!(
                 "the lease {id} on {} could not be released ({e:#}); it expires at {}, or clear \
-                 it with `pushform state unlock {id}`",
+                 it with `pushform state unlock {id} --force`",
                 self.store.place(),
                 ours.expires,
                 id = ours.id
@@ -1018,7 +1107,14 @@ mod cas_tests {
         // The operator clears the lease: a's next write finds it gone and stops.
         let tip = b.fetch().unwrap().unwrap();
         let lease_id = tip.lease.unwrap().id;
-        b.unlock(&lease_id).unwrap();
+        let refused = b.unlock(&lease_id, false).unwrap_err().to_string();
+        assert!(refused.contains("still in force"), "{refused}");
+        assert!(refused.contains("--force"), "{refused}");
+        assert!(
+            b.fetch().unwrap().unwrap().lease.is_some(),
+            "a live lease is not cleared without --force"
+        );
+        b.unlock(&lease_id, true).unwrap();
         let err = sa
             .commit("a", &mut |l| {
                 l.append(record("x"));
@@ -1036,6 +1132,120 @@ mod cas_tests {
                 .is_empty(),
             "nothing was written after the lease was lost"
         );
+    }
+
+    #[test]
+    fn a_writer_without_a_lease_that_lost_the_race_to_a_leased_apply_writes_nothing() {
+        let (_tmp, a, b) = two_clones();
+        a.open(&holder(), None)
+            .unwrap()
+            .create(Lock::new(), "init")
+            .unwrap();
+        // a is an operator's `state resolve` that read the state before the apply started.
+        let mut sa = a.open(&holder(), None).unwrap();
+        // b is an apply: it takes the lease and writes `sending` for x.
+        let mut sb = b.open(&holder(), None).unwrap();
+        sb.lease().unwrap();
+        assert!(
+            sb.commit("b", &mut |l| {
+                l.append(record("x"));
+                Ok(true)
+            })
+            .unwrap()
+        );
+        // a's push is rejected; the fetched tip carries b's live lease: a must not re-apply.
+        let mut applied_on_b = false;
+        let err = sa
+            .commit("a", &mut |l| {
+                if l.sends.iter().any(|r| r.key == "x") {
+                    applied_on_b = true;
+                    l.sends[0].status = Status::Rejected;
+                    return Ok(true);
+                }
+                l.append(record("y"));
+                Ok(true)
+            })
+            .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("is leased by"), "{text}");
+        assert!(!applied_on_b, "the edit never ran on the leased tip");
+        let state = b.read(Freshness::Current).unwrap().lock.unwrap();
+        assert_eq!(state.sends.len(), 1);
+        assert_eq!(
+            state.sends[0].status,
+            Status::Sending,
+            "b's send is untouched"
+        );
+    }
+
+    #[test]
+    fn a_run_never_adopts_a_history_made_anew_under_it() {
+        let (tmp, a, b) = two_clones();
+        let mut init = a.open(&holder(), None).unwrap();
+        init.create(Lock::new(), "init").unwrap();
+        let old = init.current().unwrap().lineage.clone();
+        let mut writer = a.open(&holder(), None).unwrap();
+        let mut leaser = a.open(&holder(), None).unwrap();
+        // The branch is deleted and `state init` (from a clone that never saw it) makes a new one.
+        git(
+            &tmp.path().join("r.git"),
+            &["update-ref", "-d", "refs/heads/pushform-state"],
+        );
+        let mut fresh = b.open(&holder(), None).unwrap();
+        fresh.create(Lock::new(), "init again").unwrap();
+        let new = fresh.current().unwrap().lineage.clone();
+
+        let err = writer
+            .commit("a", &mut |l| {
+                l.append(record("x"));
+                Ok(true)
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("another history"), "{err}");
+        assert!(err.contains(&old) && err.contains(&new), "{err}");
+        let err = leaser.lease().unwrap_err().to_string();
+        assert!(err.contains("another history"), "{err}");
+        let state = b.fetch().unwrap().unwrap();
+        assert!(
+            state.lock.sends.is_empty(),
+            "nothing written on the new history"
+        );
+        assert!(state.lease.is_none(), "no lease taken on the new history");
+    }
+
+    #[test]
+    fn a_deleted_branch_this_clone_saw_is_kept_and_refuses_writes_until_restored() {
+        let (tmp, a, _b) = two_clones();
+        let mut init = a.open(&holder(), None).unwrap();
+        init.create(Lock::new(), "init").unwrap();
+        let lineage = init.current().unwrap().lineage.clone();
+        drop(init);
+        // `a` fetches it (its copy is kept in the tracking ref), then the branch is deleted.
+        a.open(&holder(), None).unwrap();
+        git(
+            &tmp.path().join("r.git"),
+            &["update-ref", "-d", "refs/heads/pushform-state"],
+        );
+        let err = a.open(&holder(), None).err().expect("refused").to_string();
+        assert!(err.contains("was deleted on the remote"), "{err}");
+        assert!(err.contains(&lineage), "{err}");
+        let restore =
+            "git push origin refs/pushform/state/pushform-state:refs/heads/pushform-state";
+        assert!(err.contains(restore), "{err}");
+        // plan still reads (nothing), with the same warning.
+        let read = a.read(Freshness::MayBeStale).unwrap();
+        assert!(read.lock.is_none());
+        assert!(
+            read.warnings[0].contains("was deleted on the remote"),
+            "{read:?}"
+        );
+        // The command it gives restores the history.
+        let args: Vec<&str> = restore.split(' ').skip(1).collect();
+        git(&a.dir, &args);
+        let back = a.read(Freshness::Current).unwrap().lock.unwrap();
+        assert_eq!(back.lineage, lineage);
+        a.open(&holder(), None).unwrap();
     }
 
     #[test]

@@ -1508,7 +1508,7 @@ impl Store for PgStore {
         }))
     }
 
-    fn unlock(&self, lease_id: &str) -> anyhow::Result<String> {
+    fn unlock(&self, lease_id: &str, _force: bool) -> anyhow::Result<String> {
         bail!(
             "the postgres backend has no lease `{lease_id}` to clear: its lock is a session \
              advisory lock, which the server frees when the holding session ends. A refused \

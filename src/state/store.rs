@@ -98,11 +98,13 @@ pub trait Store {
     /// When another holder is in the way, or the backend cannot be read.
     fn open(&self, holder: &Holder, wait: Option<Duration>) -> Result<Box<dyn Session>>;
 
-    /// Clears a lease left by a dead holder (`state unlock`).
+    /// Clears a lease left by a dead holder (`state unlock`); one still in force only with
+    /// `force`.
     ///
     /// # Errors
-    /// When the backend has no such lease or cannot be written.
-    fn unlock(&self, lease_id: &str) -> Result<String>;
+    /// When the backend has no such lease, it is still in force without `force`, or it cannot
+    /// be written.
+    fn unlock(&self, lease_id: &str, force: bool) -> Result<String>;
 }
 
 /// Write access to a backend, held until dropped.

@@ -199,7 +199,11 @@ impl Remote {
     /// As [`Remote::settle_as_operator`], from the operator's own clone `runner`.
     fn settle_from(&self, runner: &Repo, emu: &pushform::emulator::Emulator) -> usize {
         if let Some(id) = self.lease() {
-            runner.pushform().args(&["state", "unlock", &id]).run().ok();
+            runner
+                .pushform()
+                .args(&["state", "unlock", &id, "--force"])
+                .run()
+                .ok();
         }
         let Some(lock) = self.lock() else {
             return 0;
@@ -537,7 +541,7 @@ fn a_remote_taking_sending_but_refusing_the_outcome_gets_exactly_one_send() {
         remote
             .runner()
             .pushform()
-            .args(&["state", "unlock", &id])
+            .args(&["state", "unlock", &id, "--force"])
             .run()
             .ok();
     }
@@ -639,9 +643,18 @@ fn a_crashed_apply_leaves_a_lease_that_state_unlock_clears() {
         .run()
         .fails()
         .stderr_has("nothing cleared");
+    // The lease has not expired: clearing it takes --force.
     runner
         .pushform()
         .args(&["state", "unlock", &lease])
+        .run()
+        .fails()
+        .stderr_has("still in force")
+        .stderr_has(&format!("pushform state unlock {lease} --force"));
+    assert_eq!(remote.lease().as_deref(), Some(lease.as_str()));
+    runner
+        .pushform()
+        .args(&["state", "unlock", &lease, "--force"])
         .run()
         .ok();
     assert_eq!(remote.lease(), None);
