@@ -100,74 +100,19 @@ pub fn render_all_with(
     let mut findings = Vec::new();
     let templates = Arc::new(Templates::compile(project, &mut findings));
     let mut units = Vec::new();
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if threads == 1 {
-        for (index, campaign) in project.campaigns.iter().enumerate() {
-            render_campaign(
-                project,
-                &templates,
-                index,
-                campaign,
-                &mut units,
-                &mut findings,
-                on_unit,
-            );
-        }
-        return (units, findings);
-    }
-    // Every campaign renders independently (one environment, shared read-only; each unit has its
-    // own context and budgets), so the campaigns of a batch are split between the cores. The
-    // parts are then joined in campaign order and `on_unit` is called in that order, so units,
-    // findings and whatever `on_unit` collects come out exactly as a sequential run gives them.
-    // Batches bound how many rendered trees exist before `on_unit` can drop them.
-    let batch = RENDER_BATCH_PER_THREAD * threads;
-    for (first, campaigns) in (0..).step_by(batch).zip(project.campaigns.chunks(batch)) {
-        let per_thread = campaigns.len().div_ceil(threads).max(1);
-        let parts: Vec<(Vec<Unit>, Vec<Finding>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = campaigns
-                .chunks(per_thread)
-                .enumerate()
-                .map(|(part, chunk)| {
-                    let templates = &templates;
-                    scope.spawn(move || {
-                        let (mut units, mut findings) = (Vec::new(), Vec::new());
-                        for (i, campaign) in chunk.iter().enumerate() {
-                            render_campaign(
-                                project,
-                                templates,
-                                first + part * per_thread + i,
-                                campaign,
-                                &mut units,
-                                &mut findings,
-                                &mut |_| {},
-                            );
-                        }
-                        (units, findings)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| match h.join() {
-                    Ok(part) => part,
-                    // A panic is a bug, not bad input: surface it as it would surface sequentially.
-                    Err(panic) => std::panic::resume_unwind(panic),
-                })
-                .collect()
-        });
-        for (part_units, mut part_findings) in parts {
-            for mut unit in part_units {
-                on_unit(&mut unit);
-                units.push(unit);
-            }
-            findings.append(&mut part_findings);
-        }
+    for (index, campaign) in project.campaigns.iter().enumerate() {
+        render_campaign(
+            project,
+            &templates,
+            index,
+            campaign,
+            &mut units,
+            &mut findings,
+            on_unit,
+        );
     }
     (units, findings)
 }
-
-/// Campaigns each core renders before the results are joined (and trees dropped by `on_unit`).
-const RENDER_BATCH_PER_THREAD: usize = 128;
 
 /// The environment with every template leaf of the project compiled into it.
 struct Templates {
