@@ -4,6 +4,11 @@
 //!
 //! cargo run --release --example corpus -- --campaigns 1000 --locales 3 --sent 1000 --seed 7 --out /tmp/corpus-1000
 //!
+//! Two shapes (`--shape`): `basic` (the default, the shape of the first benchmarks: 20 catalog
+//! keys, one macro, one include) and `realistic` (what real repositories use: a macro file of
+//! several macros imported inside a string, an include that itself reads the catalog, catalogs
+//! of 30 templated keys, several catalog keys per push, conditionals and filters).
+//!
 //! Deterministic for a seed: the same arguments give the same files (the lock's lineage too).
 
 use std::fmt::Write as _;
@@ -23,6 +28,7 @@ struct Args {
     sent: usize,
     seed: u64,
     out: PathBuf,
+    realistic: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -32,6 +38,7 @@ fn parse_args() -> Result<Args, String> {
         sent: usize::MAX,
         seed: 7,
         out: PathBuf::from("target/corpus"),
+        realistic: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,9 +53,14 @@ fn parse_args() -> Result<Args, String> {
             "--sent" => args.sent = value()?.parse().map_err(|e| format!("--sent: {e}"))?,
             "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--out" => args.out = PathBuf::from(value()?),
+            "--shape" => match value()?.as_str() {
+                "basic" => args.realistic = false,
+                "realistic" => args.realistic = true,
+                other => return Err(format!("--shape: basic or realistic, not {other}")),
+            },
             "-h" | "--help" => {
                 return Err(
-                    "usage: corpus --campaigns N --locales L --sent S --seed K --out DIR"
+                    "usage: corpus --campaigns N --locales L --sent S --seed K --shape basic|realistic --out DIR"
                         .to_owned(),
                 );
             }
@@ -108,6 +120,17 @@ fn generate(args: &Args) -> anyhow::Result<()> {
     }
     let locales = &LOCALES[..args.locales];
     let mut rng = Rng(args.seed);
+    if args.realistic {
+        write_realistic(args, locales, &mut rng)?;
+    } else {
+        write_basic(args, locales, &mut rng)?;
+    }
+    write_lock(args)
+}
+
+/// The shape of the first benchmarks: one macro, one include, 22 catalog keys.
+fn write_basic(args: &Args, locales: &[&str], rng: &mut Rng) -> anyhow::Result<()> {
+    let out = &args.out;
     write(
         &out.join("pushform.yaml"),
         "quota: {per_hour: 2, per_day: 3, timezone: Asia/Shanghai}\n\
@@ -161,8 +184,83 @@ fn generate(args: &Args) -> anyhow::Result<()> {
             &text,
         )?;
     }
+    Ok(())
+}
 
-    // The lock: the first S units, sent over the past days, with their real digests.
+/// What real repositories use: a macro file of several macros imported inside a string, an
+/// include that reads the catalog, catalogs of 30 templated keys, conditionals and filters.
+fn write_realistic(args: &Args, locales: &[&str], rng: &mut Rng) -> anyhow::Result<()> {
+    let out = &args.out;
+    write(
+        &out.join("pushform.yaml"),
+        "quota: {per_hour: 2, per_day: 3, timezone: Asia/Shanghai}\n\
+         locales: {default: en, fallback: {en-GB: en, zh-HK: zh-TW}}\n\
+         defaults:\n  push:\n    platform: [ios, android]\n    fromuserid: ops-bot\n",
+    )?;
+    write(
+        &out.join("templates/macros.j2"),
+        "{% macro cta(locale) %}{% if locale == 'en' %}Open the app{% elif locale[:2] == 'zh' %}打开应用{% else %}{{ locale | upper }}: open{% endif %}{% endmacro %}\n\
+         {% macro price(amount, currency='¥') %}{{ currency }}{{ amount }}{% endmacro %}\n\
+         {% macro badge(n) %}{% if n > 5 %}🔥{% else %}{{ '★' * n }}{% endif %}{% endmacro %}\n\
+         {% macro greet(name, locale) %}{% if locale == 'en' %}Hi {{ name | title }}{% else %}{{ name }}，你好{% endif %}{% endmacro %}\n",
+    )?;
+    write(
+        &out.join("templates/footer.j2"),
+        "{{ t.brand }} · {{ t.signature }} · {{ campaign | replace('-', ' ') }}",
+    )?;
+    for (i, l) in locales.iter().enumerate() {
+        let mut catalog =
+            format!("brand: Brand-{l}\nsignature: \"the {l} team for {{{{ campaign }}}}\"\n");
+        for k in 0..28 {
+            let value = match k % 4 {
+                0 => format!("{l} offer {k}: {{{{ discount }}}}% off for {{{{ name }}}}"),
+                1 => format!("{l} reminder {k} for {{{{ campaign }}}}"),
+                2 => format!(
+                    "{{% if discount > 30 %}}{l} big sale {k}{{% else %}}{l} sale {k}{{% endif %}}"
+                ),
+                _ => format!("{l} note {k}: {{{{ name | upper }}}} ({i})"),
+            };
+            let _ = writeln!(catalog, "key_{k}: \"{value}\"");
+        }
+        write(&out.join(format!("templates/locales/{l}.yaml")), &catalog)?;
+    }
+    for c in 0..args.campaigns {
+        let id = format!("campaign-{c:06}");
+        let package = if c % 2 == 0 {
+            "com.example.student"
+        } else {
+            "com.example.teacher"
+        };
+        let discount = 5 + rng.below(60);
+        let (k1, k2, k3) = (rng.below(28), rng.below(28), rng.below(28));
+        let mut text = format!(
+            "id: {id}\ndescription: generated campaign {c} (realistic shape)\nvars:\n  name: user{c}\n  discount: {discount}\n  stars: {}\nlocales:\n",
+            1 + rng.below(9)
+        );
+        for l in locales {
+            let _ = write!(
+                text,
+                "  {l}:\n    audience: {{ tag: [lang_{}, segment_{}] }}\n    strings:\n      title: \"{l} title {c}\"\n      body: \"{{{{ discount }}}}% off, {l} #{c}\"\n",
+                l.to_lowercase().replace('-', "_"),
+                c % 7
+            );
+        }
+        let _ = write!(
+            text,
+            "push:\n  audience: {{ packageName: {package}, is_to_all: false }}\n  message:\n    objectName: RC:TxtMsg\n    content:\n      content: \"{{{{ t.body }}}} {{{{ t.key_{k1} }}}} {{{{ t.key_{k3} }}}}\"\n      footer: \"{{% include 'footer.j2' %}}\"\n  notification:\n    title: \"{{{{ t.title }}}}\"\n    alert: \"{{% import 'macros.j2' as m %}}{{{{ m.greet(name, locale) }}}}: {{{{ t.body }}}} {{{{ m.price(discount) }}}} {{{{ m.badge(stars) }}}} {{{{ m.cta(locale) }}}}\"\n    ios: {{ badge: {}, title: \"{{{{ t.key_{k2} }}}}\" }}\n    android: {{ alert: \"{{{{ t.key_{k2} }}}} {{{{ t.signature }}}}\" }}\n",
+            1 + rng.below(9)
+        );
+        write(
+            &out.join(format!("campaigns/group-{:03}/{id}.yaml", c / 100)),
+            &text,
+        )?;
+    }
+    Ok(())
+}
+
+/// The lock: the first S units, sent over the past days, with their real digests.
+fn write_lock(args: &Args) -> anyhow::Result<()> {
+    let out = &args.out;
     let project = Project::load(out)?;
     let (units, findings) = render_all(&project);
     if let Some(f) = findings.iter().find(|f| f.is_error()) {

@@ -59,7 +59,10 @@ fn install_is_locked_and_the_first_build_time_is_stated() {
         !text.contains("cargo install --path"),
         "every install line is --locked"
     );
-    assert!(text.contains("about 5 minutes"));
+    // The figure measured for the release profile (BENCHMARKS.md, round 2), and where the
+    // slower whole-program build went.
+    assert!(text.contains("about 4 minutes"));
+    assert!(text.contains("--profile dist"));
 }
 
 /// A copy of the sample campaign repository with `edits` applied: (file, from, to), each `from`
