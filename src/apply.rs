@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::client::{self, SendOutcome};
@@ -67,6 +67,119 @@ pub struct Options<'a> {
     pub stamp: Stamp,
     /// `require_test_in`: units whose content was not test-sent there are never sent.
     pub gate: Option<&'a TestGate>,
+    /// The reviewed plan file being applied, if any: refused unless still fresh.
+    pub saved: Option<Saved<'a>>,
+}
+
+/// A saved plan being applied, with what its staleness is judged against (see [`check_fresh`]).
+#[derive(Clone, Copy)]
+pub struct Saved<'a> {
+    pub plan: &'a Plan,
+    /// Every unit rendered from the campaign files.
+    pub units: &'a [Unit],
+    /// The units left by `--target`, before the plan's own selection.
+    pub targeted: &'a [Unit],
+}
+
+/// The sends of a state whose fate is unknown (`sending` or `unknown`): while there is one,
+/// nothing is sent, since its quota use and whether it reached users are both unknown.
+#[derive(Debug)]
+pub struct Unresolved {
+    /// Key and note of each unresolved send, for the caller to list before the error.
+    pub sends: Vec<(String, String)>,
+}
+
+impl std::fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "apply is blocked: {} unresolved {} (listed above). Resolve with `pushform state resolve KEY --sent` or `--not-sent`",
+            self.sends.len(),
+            if self.sends.len() == 1 {
+                "send"
+            } else {
+                "sends"
+            }
+        )
+    }
+}
+
+impl std::error::Error for Unresolved {}
+
+/// Refuses a plan that holds an unresolved send (see [`Unresolved`]). A plan of any subset of
+/// the units lists every unresolved send of the project, gone keys included.
+pub fn check_unresolved(plan: &Plan) -> Result<(), Unresolved> {
+    let sends: Vec<(String, String)> = plan
+        .actions
+        .iter()
+        .filter(|a| a.action == Action::Unresolved)
+        .map(|a| (a.key.clone(), a.note.clone().unwrap_or_default()))
+        .collect();
+    if sends.is_empty() {
+        Ok(())
+    } else {
+        Err(Unresolved { sends })
+    }
+}
+
+/// A saved plan is applied only to the state it was made against, and only if it had no error.
+///
+/// Every unit of the campaign files the plan knew must still render to the digest it planned,
+/// not only the ones it sends: an edit to a unit already sent turns it into a `!` error that a
+/// plain apply refuses, and a saved plan must not slip past that. `targeted` are the units
+/// left by `--target`; the plan's sends must all be among them.
+pub fn check_fresh(saved: &Plan, lock: &Lock, units: &[Unit], targeted: &[Unit]) -> Result<()> {
+    let current =
+        (!lock.sends.is_empty() || lock.serial > 0).then_some((lock.lineage.as_str(), lock.serial));
+    let planned = saved.lock.as_ref().map(|l| (l.lineage.as_str(), l.serial));
+    if current != planned {
+        let describe = |x: Option<(&str, u64)>| {
+            x.map_or("no lockfile".to_owned(), |(l, s)| {
+                format!("lineage {l} serial {s}")
+            })
+        };
+        bail!(
+            "stale plan: it was made against {}, but the lockfile is now at {}. Make a new plan",
+            describe(planned),
+            describe(current)
+        );
+    }
+    // `file` is null for units known only from the lock (`gone`): nothing to render.
+    for a in saved.actions.iter().filter(|a| a.file.is_some()) {
+        let sends = matches!(a.action, Action::Send | Action::Scheduled);
+        match (if sends { targeted } else { units })
+            .iter()
+            .find(|u| u.key == a.key)
+        {
+            None => bail!(
+                "stale plan: `{}` is no longer in the campaign files (or not in --target). Make a new plan",
+                a.key
+            ),
+            Some(u) if Some(&u.digest) != a.digest.as_ref() => bail!(
+                "stale plan: the body of `{}` changed since the plan was made (sha1 {} now, {} planned). Make a new plan",
+                a.key,
+                u.digest,
+                a.digest.as_deref().unwrap_or("none")
+            ),
+            Some(_) => {}
+        }
+    }
+    // As a plain apply refuses a plan with errors, unless --target leaves them out.
+    if let Some(a) = saved
+        .actions
+        .iter()
+        .find(|a| a.action.is_error() && targeted.iter().any(|u| u.key == a.key))
+    {
+        bail!(
+            "the saved plan has errors (`{}` is marked `{}`: {}); it cannot be applied. Fix them and make a new plan",
+            a.key,
+            a.action.symbol(),
+            a.note
+                .as_deref()
+                .unwrap_or("see `pushform show` of the plan file")
+        );
+    }
+    Ok(())
 }
 
 /// The marks a run puts on every record it writes: its environment, the hash of its App Key,
@@ -210,6 +323,10 @@ const OUTCOME_BACKOFF: Duration = Duration::from_millis(200);
 /// the `sending` intent outlives a runner that dies during the POST. The edit that writes
 /// `sending` plans again on the state it is applied to, so a backend that had to re-read its
 /// state (another writer moved first) never sends a unit that is no longer due.
+///
+/// Before anything else it enforces the two rules no caller may skip: nothing is sent while a
+/// send of the state is unresolved ([`Unresolved`]), and a saved plan is applied only to the
+/// state and bodies it was made against ([`check_fresh`]).
 pub fn apply(
     session: &mut dyn Session,
     units: &[Unit],
@@ -217,6 +334,20 @@ pub fn apply(
     opts: &Options<'_>,
     observe: &mut dyn FnMut(Event<'_>),
 ) -> Result<Ending> {
+    {
+        let lock = current(session)?;
+        let now = opts.now.get();
+        check_unresolved(&plan::plan_gated(
+            units,
+            Some(lock),
+            now,
+            opts.quota,
+            opts.gate,
+        ))?;
+        if let Some(saved) = &opts.saved {
+            check_fresh(saved.plan, lock, saved.units, saved.targeted)?;
+        }
+    }
     let mut sent = 0;
     loop {
         if opts.stop.load(Ordering::SeqCst) {
@@ -686,8 +817,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_unresolved_send_that_lands_mid_run_stops_the_run_before_its_next_send() {
+    /// Two units `a` and `b` rendered from a temporary project (kept alive by the `TempDir`).
+    fn two_units() -> (tempfile::TempDir, Vec<Unit>) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("campaigns")).unwrap();
         for id in ["a", "b"] {
@@ -702,6 +833,35 @@ mod tests {
         let project = crate::project::Project::load(dir.path()).unwrap();
         let (units, findings) = crate::render::render_all(&project);
         assert!(findings.is_empty(), "{findings:?}");
+        (dir, units)
+    }
+
+    const QUOTA: Quota = Quota {
+        per_hour: 2,
+        per_day: 3,
+        tz: chrono_tz::Asia::Shanghai,
+    };
+
+    fn options<'a>(stop: &'a AtomicBool, saved: Option<Saved<'a>>) -> Options<'a> {
+        Options {
+            quota: &QUOTA,
+            now: Now::Pinned(
+                DateTime::parse_from_rfc3339("2026-11-26T15:00:00+08:00")
+                    .unwrap()
+                    .with_timezone(&Utc),
+            ),
+            wait: false,
+            crash_at: None,
+            stop,
+            stamp: Stamp::default(),
+            gate: None,
+            saved,
+        }
+    }
+
+    #[test]
+    fn an_unresolved_send_that_lands_mid_run_stops_the_run_before_its_next_send() {
+        let (_dir, units) = two_units();
         // Another runner's `sending` for `b` lands between this run's plan and its write.
         let mut theirs = sending("b", "theirs");
         theirs.digest.clone_from(&units[1].digest);
@@ -710,25 +870,8 @@ mod tests {
             inner: Memory(Lock::new(), 0),
             theirs: Some(theirs),
         };
-        let quota = Quota {
-            per_hour: 2,
-            per_day: 3,
-            tz: chrono_tz::Asia::Shanghai,
-        };
         let stop = AtomicBool::new(false);
-        let opts = Options {
-            quota: &quota,
-            now: Now::Pinned(
-                DateTime::parse_from_rfc3339("2026-11-26T15:00:00+08:00")
-                    .unwrap()
-                    .with_timezone(&Utc),
-            ),
-            wait: false,
-            crash_at: None,
-            stop: &stop,
-            stamp: Stamp::default(),
-            gate: None,
-        };
+        let opts = options(&stop, None);
         let sender = Counting(std::cell::Cell::new(0));
         let err = apply(&mut session, &units, &sender, &opts, &mut |_| {}).unwrap_err();
         let text = format!("{err:#}");
@@ -850,5 +993,171 @@ mod tests {
         record_outcome(&mut session, "x", "r1", &sent, Some("e"), Status::Sent).unwrap();
         assert_eq!(session.0.sends[0].status, Status::Sent);
         assert_eq!(session.0.sends[0].endpoint.as_deref(), Some("e"));
+    }
+
+    #[test]
+    fn apply_called_directly_sends_nothing_while_the_state_holds_an_unresolved_send() {
+        let (_dir, units) = two_units();
+        let mut lock = Lock::new();
+        let mut theirs = sending("b", "theirs");
+        theirs.digest.clone_from(&units[1].digest);
+        lock.append(theirs);
+        let mut session = Memory(lock, 0);
+        let stop = AtomicBool::new(false);
+        let sender = Counting(std::cell::Cell::new(0));
+        let err = apply(
+            &mut session,
+            &units,
+            &sender,
+            &options(&stop, None),
+            &mut |_| {},
+        )
+        .unwrap_err();
+        let blocked = err.downcast_ref::<Unresolved>().expect("refused up front");
+        assert_eq!(blocked.sends.len(), 1);
+        assert_eq!(blocked.sends[0].0, "b");
+        assert_eq!(
+            format!("{err:#}"),
+            "apply is blocked: 1 unresolved send (listed above). Resolve with `pushform state resolve KEY --sent` or `--not-sent`"
+        );
+        assert_eq!(sender.0.get(), 0, "nothing was sent");
+        assert_eq!(
+            session.1, 0,
+            "nothing was written, not even a `sending` intent"
+        );
+    }
+
+    #[test]
+    fn apply_called_directly_refuses_a_stale_saved_plan_before_sending() {
+        let (_dir, units) = two_units();
+        let stop = AtomicBool::new(false);
+        let now = options(&stop, None).now.get();
+        let fresh = plan::plan(&units, None, now, &QUOTA);
+
+        // Made against another state (lineage and serial).
+        let mut other_state = fresh.clone();
+        other_state.lock = Some(plan::LockRef {
+            lineage: "l-old".to_owned(),
+            serial: 3,
+        });
+        // A body edited since the plan was made (its digest).
+        let mut edited = fresh.clone();
+        edited.actions[0].digest = Some("0000".to_owned());
+
+        for (saved, expected) in [
+            (
+                &other_state,
+                "stale plan: it was made against lineage l-old serial 3, but the lockfile is now at no lockfile. Make a new plan".to_owned(),
+            ),
+            (
+                &edited,
+                format!(
+                    "stale plan: the body of `a` changed since the plan was made (sha1 {} now, 0000 planned). Make a new plan",
+                    units[0].digest
+                ),
+            ),
+        ] {
+            let mut session = Memory(Lock::new(), 0);
+            let sender = Counting(std::cell::Cell::new(0));
+            let saved = Saved {
+                plan: saved,
+                units: &units,
+                targeted: &units,
+            };
+            let err = apply(
+                &mut session,
+                &units,
+                &sender,
+                &options(&stop, Some(saved)),
+                &mut |_| {},
+            )
+            .unwrap_err();
+            assert_eq!(format!("{err:#}"), expected);
+            assert_eq!(sender.0.get(), 0, "nothing was sent");
+            assert_eq!(session.1, 0, "nothing was written");
+        }
+
+        // The same plan, still fresh, is applied.
+        let mut session = Memory(Lock::new(), 0);
+        let sender = Counting(std::cell::Cell::new(0));
+        let saved = Saved {
+            plan: &fresh,
+            units: &units,
+            targeted: &units,
+        };
+        let ending = apply(
+            &mut session,
+            &units,
+            &sender,
+            &options(&stop, Some(saved)),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert!(matches!(ending, Ending::Done { sent: 2, .. }), "{ending:?}");
+    }
+
+    /// A state that takes the `sending` intent and then refuses every later write.
+    struct Failing(Memory);
+
+    impl Session for Failing {
+        fn current(&self) -> Option<&Lock> {
+            self.0.current()
+        }
+        fn create(&mut self, lock: Lock, message: &str) -> Result<()> {
+            self.0.create(lock, message)
+        }
+        fn commit(
+            &mut self,
+            message: &str,
+            edit: &mut dyn FnMut(&mut Lock) -> Result<bool>,
+        ) -> Result<bool> {
+            if self.0.1 >= 1 {
+                self.0.1 += 1;
+                return Err(anyhow!("disk full"));
+            }
+            self.0.commit(message, edit)
+        }
+        fn lease(&mut self) -> Result<()> {
+            Ok(())
+        }
+        fn release(&mut self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_push_sent_whose_outcome_cannot_be_recorded_is_reported_as_sent_with_the_resolve_command() {
+        let (_dir, units) = two_units();
+        let mut session = Failing(Memory(Lock::new(), 0));
+        let stop = AtomicBool::new(false);
+        let sender = Counting(std::cell::Cell::new(0));
+        let err = apply(
+            &mut session,
+            &units,
+            &sender,
+            &options(&stop, None),
+            &mut |_| {},
+        )
+        .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.starts_with("`a` WAS SENT (push id p)"), "{text}");
+        assert!(
+            text.contains("run `pushform state resolve a --sent --push-id p`"),
+            "{text}"
+        );
+        assert!(text.contains("disk full"), "{text}");
+        assert_eq!(sender.0.get(), 1, "sent exactly once, never retried");
+        assert_eq!(
+            session.0.1,
+            1 + OUTCOME_ATTEMPTS as usize,
+            "the intent, then every attempt at the outcome"
+        );
+        let record = &session.0.0.sends[0];
+        assert_eq!(
+            record.status,
+            Status::Sending,
+            "the state still says `sending`"
+        );
+        assert_eq!(session.0.0.sends.len(), 1, "`b` was not attempted");
     }
 }
