@@ -11,7 +11,7 @@ use crate::state::Lock;
 
 /// A saved plan being applied, with what its staleness is judged against (see [`check_fresh`]).
 #[derive(Clone, Copy)]
-pub struct Saved<'a> {
+pub(crate) struct Saved<'a> {
     pub plan: &'a Plan,
     /// Every unit rendered from the campaign files.
     pub units: &'a [Unit],
@@ -22,7 +22,7 @@ pub struct Saved<'a> {
 /// The sends of a state whose fate is unknown (`sending` or `unknown`): while there is one,
 /// nothing is sent, since its quota use and whether it reached users are both unknown.
 #[derive(Debug)]
-pub struct Unresolved {
+pub(crate) struct Unresolved {
     /// Key and note of each unresolved send, for the caller to list before the error.
     pub sends: Vec<(String, String)>,
 }
@@ -46,7 +46,7 @@ impl std::error::Error for Unresolved {}
 
 /// Refuses a plan that holds an unresolved send (see [`Unresolved`]). A plan of any subset of
 /// the units lists every unresolved send of the project, gone keys included.
-pub fn check_unresolved(plan: &Plan) -> Result<(), Unresolved> {
+pub(crate) fn check_unresolved(plan: &Plan) -> Result<(), Unresolved> {
     let sends: Vec<(String, String)> = plan
         .actions
         .iter()
@@ -66,7 +66,12 @@ pub fn check_unresolved(plan: &Plan) -> Result<(), Unresolved> {
 /// not only the ones it sends: an edit to a unit already sent turns it into a `!` error that a
 /// plain apply refuses, and a saved plan must not slip past that. `targeted` are the units
 /// left by `--target`; the plan's sends must all be among them.
-pub fn check_fresh(saved: &Plan, lock: &Lock, units: &[Unit], targeted: &[Unit]) -> Result<()> {
+pub(crate) fn check_fresh(
+    saved: &Plan,
+    lock: &Lock,
+    units: &[Unit],
+    targeted: &[Unit],
+) -> Result<()> {
     let current =
         (!lock.sends.is_empty() || lock.serial > 0).then_some((lock.lineage.as_str(), lock.serial));
     let planned = saved.lock.as_ref().map(|l| (l.lineage.as_str(), l.serial));
@@ -121,7 +126,7 @@ pub fn check_fresh(saved: &Plan, lock: &Lock, units: &[Unit], targeted: &[Unit])
 }
 
 /// Hex SHA-1 of an App Key: what records carry instead of the key.
-pub fn app_key_sha1(app_key: &str) -> String {
+pub(crate) fn app_key_sha1(app_key: &str) -> String {
     crate::body::digest(app_key.as_bytes())
 }
 
@@ -129,7 +134,7 @@ pub fn app_key_sha1(app_key: &str) -> String {
 /// anything is sent: a staging key against the production state (or a state copied from
 /// another app) would plan against a history that is not this key's. `rotated` is the
 /// acknowledgement of a deliberate key rotation (`--new-app-key`).
-pub fn check_app_key(lock: &Lock, sha1: &str, rotated: bool) -> Result<()> {
+pub(crate) fn check_app_key(lock: &Lock, sha1: &str, rotated: bool) -> Result<()> {
     let Some(last) = lock.sends.iter().rev().find(|r| r.app_key_sha1.is_some()) else {
         return Ok(());
     };
@@ -154,7 +159,7 @@ pub fn check_app_key(lock: &Lock, sha1: &str, rotated: bool) -> Result<()> {
 
 /// Refuses a state holding rehearsal records (sent to a loopback emulator, received by no
 /// one) when the endpoints are real: those units would show as sent and never reach users.
-pub fn check_rehearsals(lock: &Lock, rehearsal: bool) -> Result<()> {
+pub(crate) fn check_rehearsals(lock: &Lock, rehearsal: bool) -> Result<()> {
     if rehearsal {
         return Ok(());
     }

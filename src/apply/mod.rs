@@ -30,14 +30,14 @@ use crate::render::Unit;
 use crate::settings::Now;
 use crate::state::{Lock, Outcome, Record, RecordError, Session, Status};
 
-pub use checks::{
-    Saved, Unresolved, app_key_sha1, check_app_key, check_fresh, check_rehearsals, check_unresolved,
+pub(crate) use checks::{
+    Saved, app_key_sha1, check_app_key, check_fresh, check_rehearsals, check_unresolved,
 };
 pub(crate) use outcome::record_outcome;
 use outcome::{After, SettledElsewhere, unrecorded_note};
 
 /// Anything that can POST a body: the real client, or a fake in tests.
-pub trait Sender {
+pub(crate) trait Sender {
     fn send(&self, body: &[u8], request_id: &str) -> SendOutcome;
 }
 
@@ -49,7 +49,7 @@ impl Sender for client::Client {
 
 /// Test-only places to abort the process inside the protocol (`PUSHFORM_CRASH_AT`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CrashPoint {
+pub(crate) enum CrashPoint {
     /// Right after the `sending` record is durable, before the request.
     AfterSending,
     /// Right after the answer is read, before anything is recorded.
@@ -59,7 +59,7 @@ pub enum CrashPoint {
 }
 
 impl CrashPoint {
-    pub fn parse(s: &str) -> Option<CrashPoint> {
+    pub(crate) fn parse(s: &str) -> Option<CrashPoint> {
         match s {
             "after-sending" => Some(CrashPoint::AfterSending),
             "after-response" => Some(CrashPoint::AfterResponse),
@@ -69,7 +69,7 @@ impl CrashPoint {
     }
 }
 
-pub struct Options<'a> {
+pub(crate) struct Options<'a> {
     pub quota: &'a Quota,
     pub now: Now,
     /// Keep going: sleep until the next scheduled slot instead of stopping.
@@ -88,14 +88,14 @@ pub struct Options<'a> {
 /// The marks a run puts on every record it writes: its environment, the hash of its App Key,
 /// and whether it is a rehearsal (every endpoint loopback).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     pub environment: Option<String>,
     pub app_key_sha1: Option<String>,
     pub rehearsal: bool,
 }
 
 impl Stamp {
-    pub fn mark(&self, record: &mut Record) {
+    pub(crate) fn mark(&self, record: &mut Record) {
         record.environment.clone_from(&self.environment);
         record.app_key_sha1.clone_from(&self.app_key_sha1);
         record.rehearsal = self.rehearsal.then_some(true);
@@ -104,7 +104,7 @@ impl Stamp {
 
 /// What happened, for the caller to show as it happens.
 #[derive(Clone, Debug)]
-pub enum Event<'a> {
+pub(crate) enum Event<'a> {
     Sending {
         unit: &'a Unit,
     },
@@ -125,7 +125,7 @@ pub enum Event<'a> {
 
 /// How an apply ended.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Ending {
+pub(crate) enum Ending {
     /// Everything due was sent; `scheduled` remain for later (0 with --wait).
     Done {
         sent: usize,
@@ -165,9 +165,9 @@ pub enum Ending {
 /// state (another writer moved first) never sends a unit that is no longer due.
 ///
 /// Before anything else it enforces the two rules no caller may skip: nothing is sent while a
-/// send of the state is unresolved ([`Unresolved`]), and a saved plan is applied only to the
-/// state and bodies it was made against ([`check_fresh`]).
-pub fn apply(
+/// send of the state is unresolved ([`Unresolved`](checks::Unresolved)), and a saved plan is
+/// applied only to the state and bodies it was made against ([`check_fresh`]).
+pub(crate) fn apply(
     session: &mut dyn Session,
     units: &[Unit],
     sender: &dyn Sender,
@@ -467,7 +467,7 @@ fn sleep_until(
 }
 
 /// Keys named by `--target` (a campaign id or a unit key) must exist.
-pub fn select_targets<'u>(units: &'u [Unit], targets: &[String]) -> Result<Vec<&'u Unit>> {
+pub(crate) fn select_targets<'u>(units: &'u [Unit], targets: &[String]) -> Result<Vec<&'u Unit>> {
     if targets.is_empty() {
         return Ok(units.iter().collect());
     }

@@ -1,5 +1,6 @@
 //! The protocol run against in-memory states and senders.
 
+use super::checks::Unresolved;
 use super::outcome::OUTCOME_ATTEMPTS;
 use super::*;
 

@@ -21,7 +21,7 @@ use crate::state::{self, Holder};
 
 use super::plan::{load_valid, read_plan};
 
-pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<Exit> {
+pub(super) fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<Exit> {
     let Some((loaded, settings)) = load_valid(global, printer, "apply")? else {
         return Ok(Exit::Error);
     };

@@ -20,7 +20,7 @@ use chrono_tz::Tz;
 /// may overlap their neighbours). Never panics; at the last representable
 /// instant the end saturates to it.
 #[must_use]
-pub fn day_bounds(t: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+pub(crate) fn day_bounds(t: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
     let date = local_naive(t, tz).map(|local| local.date());
     let start = date.and_then(|d| first_instant_of(d, tz));
     let end = date

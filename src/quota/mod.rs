@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::window::Window;
 
-pub use calendar::day_bounds;
+pub(crate) use calendar::day_bounds;
 use engine::{Engine, Outcome};
 
 /// The rolling window is exactly one hour: a send 60 minutes after another
@@ -49,7 +49,7 @@ pub struct Quota {
 /// `hour_quota`, `day_quota`, `not_before` and `send_window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Reason {
+pub(crate) enum Reason {
     /// The rolling 60-minute window is full.
     HourQuota,
     /// The natural day is full; the unit moves to the start of the next day.
@@ -63,7 +63,7 @@ pub enum Reason {
 impl Reason {
     /// The machine name, identical to the serde representation.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::HourQuota => "hour_quota",
             Self::DayQuota => "day_quota",
@@ -122,7 +122,7 @@ impl fmt::Display for Priority {
 
 /// The time constraints of one unit waiting to be sent. Both bounds are inclusive.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pending {
+pub(crate) struct Pending {
     pub not_before: Option<DateTime<Utc>>,
     pub not_after: Option<DateTime<Utc>>,
     /// The hours in which it may go out; `None` means any time.
@@ -132,7 +132,7 @@ pub struct Pending {
 
 /// Where a pending unit lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Slot {
+pub(crate) enum Slot {
     /// It can be sent at `now`.
     Now,
     /// It has to wait until `at`, because of `reason`.
@@ -143,7 +143,7 @@ pub enum Slot {
 
 /// Sends already counted against the quota around `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Usage {
+pub(crate) struct Usage {
     /// Sends in `(now - 60 min, now]`.
     pub last_hour: u32,
     /// Sends on `now`'s natural day, including any recorded after `now`,
@@ -180,7 +180,7 @@ pub struct Usage {
 /// previous unit's later slot holds it back) the previous unit's reason. A
 /// `not_before` equal to the previous slot counts as the unit's own.
 #[must_use]
-pub fn schedule(
+pub(crate) fn schedule(
     history: &[DateTime<Utc>],
     quota: &Quota,
     now: DateTime<Utc>,
@@ -259,7 +259,7 @@ pub fn schedule(
 
 /// Counts the sends that weigh on a send at `now`.
 #[must_use]
-pub fn usage(history: &[DateTime<Utc>], quota: &Quota, now: DateTime<Utc>) -> Usage {
+pub(crate) fn usage(history: &[DateTime<Utc>], quota: &Quota, now: DateTime<Utc>) -> Usage {
     let (day_start, day_end) = day_bounds(now, quota.tz);
     let hour_start = now.checked_sub_signed(HOUR);
     let last_hour = history
@@ -283,7 +283,7 @@ pub fn usage(history: &[DateTime<Utc>], quota: &Quota, now: DateTime<Utc>) -> Us
 ///
 /// Slots may repeat an instant when the quota allows several sends at once.
 #[must_use]
-pub fn free_slots(
+pub(crate) fn free_slots(
     history: &[DateTime<Utc>],
     quota: &Quota,
     from: DateTime<Utc>,
@@ -295,7 +295,7 @@ pub fn free_slots(
 
 /// [`free_slots`] inside a send window: each slot is also an instant the window is open.
 #[must_use]
-pub fn free_slots_in(
+pub(crate) fn free_slots_in(
     history: &[DateTime<Utc>],
     quota: &Quota,
     from: DateTime<Utc>,
