@@ -33,18 +33,18 @@ use templates::{LeafError, LeafFailure, Templates};
 
 /// Fuel of one template render (minijinja counts about one per instruction and one per 64
 /// bytes it creates): about 12 MB of work. The longest real template uses a few hundred.
-pub const MAX_RENDER_FUEL: u64 = 200_000;
+pub(crate) const MAX_RENDER_FUEL: u64 = 200_000;
 
 /// Fuel all the renders of one unit may use together (its leaves and the strings of `t` they
 /// ask for), so a campaign of many leaves cannot multiply [`MAX_RENDER_FUEL`].
-pub const MAX_UNIT_FUEL: u64 = 2_000_000;
+pub(crate) const MAX_UNIT_FUEL: u64 = 2_000_000;
 
 /// The longest text one string may render to: the largest field the API takes
 /// (`message.content`, 128 KiB).
-pub const MAX_RENDERED_STRING_BYTES: usize = 128 * 1024;
+pub(crate) const MAX_RENDERED_STRING_BYTES: usize = 128 * 1024;
 
 /// The most text all the renders of one unit may produce together; also bounds its body.
-pub const MAX_UNIT_RENDERED_BYTES: usize = 512 * 1024;
+pub(crate) const MAX_UNIT_RENDERED_BYTES: usize = 512 * 1024;
 
 /// One push: a campaign in one locale, rendered to the bytes that would be sent.
 #[derive(Clone, Debug)]
@@ -101,7 +101,7 @@ pub fn render_all(project: &Project) -> (Vec<Unit>, Vec<Finding>) {
 
 /// Like `render_all`, calling `on_unit` on each unit as soon as it is rendered: a command can
 /// check a unit and drop its tree there, so a large repository never holds every tree at once.
-pub fn render_all_with(
+pub(crate) fn render_all_with(
     project: &Project,
     on_unit: &mut dyn FnMut(&mut Unit),
 ) -> (Vec<Unit>, Vec<Finding>) {
