@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use sha1::{Digest, Sha1};
 
 /// Free-form key/value data passed through to the app (`extras`). A BTreeMap keeps keys sorted.
-pub type Extras = BTreeMap<String, serde_json::Value>;
+pub(crate) type Extras = BTreeMap<String, serde_json::Value>;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -307,20 +307,20 @@ impl PushBody {
 }
 
 /// Lowercase hex SHA-1 of the bytes: the identity of what is, or was, sent.
-pub fn digest(bytes: &[u8]) -> String {
+pub(crate) fn digest(bytes: &[u8]) -> String {
     hex::encode(Sha1::digest(bytes))
 }
 
 /// The content digest of a body: the SHA-1 of its one serialisation without `audience`. A
 /// unit and its `send-test` (the same body to test users) share it, so a test send is evidence
 /// for exactly the content that was tested; `None` for bytes that are not a push body.
-pub fn content_digest(bytes: &[u8]) -> Option<String> {
+pub(crate) fn content_digest(bytes: &[u8]) -> Option<String> {
     let body: PushBody = serde_json::from_slice(bytes).ok()?;
     Some(content_digest_of(body))
 }
 
 /// [`content_digest`] of a body already parsed as JSON (a lockfile record's).
-pub fn content_digest_of_value(body: &serde_json::Value) -> Option<String> {
+pub(crate) fn content_digest_of_value(body: &serde_json::Value) -> Option<String> {
     let body: PushBody = serde_json::from_value(body.clone()).ok()?;
     Some(content_digest_of(body))
 }
@@ -333,7 +333,7 @@ fn content_digest_of(mut body: PushBody) -> String {
 /// The same body sent to these user ids only: `audience` replaced by `{userid: [...],
 /// is_to_all: false}`, every other field byte for byte as it was. `None` for bytes that are
 /// not a push body.
-pub fn to_test_users(bytes: &[u8], userids: &[String]) -> Option<Vec<u8>> {
+pub(crate) fn to_test_users(bytes: &[u8], userids: &[String]) -> Option<Vec<u8>> {
     let mut body: PushBody = serde_json::from_slice(bytes).ok()?;
     body.audience = Some(Audience {
         userid: Some(userids.to_vec()),

@@ -22,7 +22,7 @@ use crate::window::{self, Window, WindowFile, WindowSpec};
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "pushform campaign")]
-pub struct CampaignFile {
+pub(crate) struct CampaignFile {
     /// Unique, stable, never reused: `[a-z0-9][a-z0-9._-]*`.
     #[schemars(with = "String")]
     pub id: Spanned<String>,
@@ -67,7 +67,7 @@ pub struct CampaignFile {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LocaleFile {
+pub(crate) struct LocaleFile {
     /// Deep-merged over `push.audience` for this locale.
     #[serde(default)]
     #[schemars(with = "Option<Audience>")]
@@ -149,7 +149,11 @@ impl Campaign {
 
 /// Parses a campaign file. Structural errors (YAML syntax, unknown keys, bad timestamps) are
 /// returned as findings; a campaign that cannot be read at all yields `None`.
-pub fn parse(file: &Arc<str>, source: &str, findings: &mut Vec<Finding>) -> Option<Campaign> {
+pub(crate) fn parse(
+    file: &Arc<str>,
+    source: &str,
+    findings: &mut Vec<Finding>,
+) -> Option<Campaign> {
     let parsed: CampaignFile = match from_yaml(source) {
         Ok(parsed) => parsed,
         Err(err) => {
@@ -264,7 +268,7 @@ pub fn parse(file: &Arc<str>, source: &str, findings: &mut Vec<Finding>) -> Opti
 /// A YAML or shape error as a finding: the first line of serde-saphyr's message, its location,
 /// and its source excerpt (headed by the file's name) as the detail. The finding already says
 /// `error` and where, so serde-saphyr's own `error: line L column C: ` prefix is dropped.
-pub fn yaml_finding(file: &str, source: &str, err: &serde_saphyr::Error) -> Finding {
+pub(crate) fn yaml_finding(file: &str, source: &str, err: &serde_saphyr::Error) -> Finding {
     let text = err.render_with_options(serde_saphyr::render_options! { source_name: Some(file) });
     let text = crate::node::plain_words(&text, Some(source));
     let mut lines = text.lines();

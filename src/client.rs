@@ -28,24 +28,18 @@ use sha1::{Digest, Sha1};
 /// The secret is only ever used to compute [`sign`]; `Debug` redacts it and there is deliberately
 /// no `Display`, so it cannot end up in output, logs or files by accident.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
+pub(crate) struct Credentials {
     app_key: String,
     app_secret: String,
 }
 
 impl Credentials {
     /// Credentials as read from the environment.
-    pub fn new(app_key: impl Into<String>, app_secret: impl Into<String>) -> Self {
+    pub(crate) fn new(app_key: impl Into<String>, app_secret: impl Into<String>) -> Self {
         Self {
             app_key: app_key.into(),
             app_secret: app_secret.into(),
         }
-    }
-
-    /// The App Key (not secret: it is sent in clear in every request).
-    #[must_use]
-    pub fn app_key(&self) -> &str {
-        &self.app_key
     }
 }
 
@@ -60,7 +54,7 @@ impl fmt::Debug for Credentials {
 
 /// The provider's request signature: lowercase hex SHA-1 of `AppSecret + Nonce + Timestamp`.
 #[must_use]
-pub fn sign(app_secret: &str, nonce: &str, timestamp_ms: &str) -> String {
+pub(crate) fn sign(app_secret: &str, nonce: &str, timestamp_ms: &str) -> String {
     let mut hasher = Sha1::new();
     hasher.update(app_secret.as_bytes());
     hasher.update(nonce.as_bytes());
@@ -70,7 +64,7 @@ pub fn sign(app_secret: &str, nonce: &str, timestamp_ms: &str) -> String {
 
 /// Base URLs (primary, backup) of a provider data center, by the name used in `pushform.yaml`.
 #[must_use]
-pub fn data_center_endpoints(name: &str) -> Option<[&'static str; 2]> {
+pub(crate) fn data_center_endpoints(name: &str) -> Option<[&'static str; 2]> {
     match name {
         "cn" => Some(["https://api.rong-api.com", "https://api-b.rong-api.com"]),
         "sg" => Some([
@@ -103,7 +97,7 @@ pub fn data_center_endpoints(name: &str) -> Option<[&'static str; 2]> {
 /// # Errors
 /// An empty list or entry, an unparsable URL, another scheme, plain HTTP to a non-loopback host,
 /// credentials, a query or a fragment in a URL.
-pub fn parse_endpoints(list: &str) -> anyhow::Result<Vec<String>> {
+pub(crate) fn parse_endpoints(list: &str) -> anyhow::Result<Vec<String>> {
     if list.trim().is_empty() {
         bail!(
             "no endpoint given: expected comma-separated base URLs such as https://api.rong-api.com"
@@ -177,7 +171,7 @@ fn redacted_list(list: &str) -> String {
 
 /// Whether every endpoint of a list (as [`parse_endpoints`] returns it) is loopback: a run
 /// against them is a rehearsal, which no real user receives.
-pub fn all_loopback(endpoints: &[String]) -> bool {
+pub(crate) fn all_loopback(endpoints: &[String]) -> bool {
     !endpoints.is_empty()
         && endpoints
             .iter()
@@ -202,19 +196,19 @@ fn is_loopback(url: &Url) -> bool {
 
 // The provider's error codes that pushform tells apart (the `code` of a JSON answer).
 /// Its internal error: like a 5xx, the push may or may not have gone out.
-pub const CODE_INTERNAL_ERROR: i64 = 1000;
+pub(crate) const CODE_INTERNAL_ERROR: i64 = 1000;
 /// A parameter of the body is invalid (HTTP 400): nothing was sent.
-pub const CODE_INVALID_PARAMETER: i64 = 1002;
+pub(crate) const CODE_INVALID_PARAMETER: i64 = 1002;
 /// The signature does not match the App Key's secret (HTTP 401): nothing was sent.
-pub const CODE_BAD_SIGNATURE: i64 = 1004;
+pub(crate) const CODE_BAD_SIGNATURE: i64 = 1004;
 /// The quota of the App Key is used up (HTTP 429): nothing was sent.
-pub const CODE_RATE_LIMITED: i64 = 1008;
+pub(crate) const CODE_RATE_LIMITED: i64 = 1008;
 /// The broadcast service is not enabled for the App Key: nothing was sent.
-pub const CODE_NOT_ENABLED: i64 = 1009;
+pub(crate) const CODE_NOT_ENABLED: i64 = 1009;
 
 /// What happened to one push request. Only `Sent` and `Unknown` may mean a push went out.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendOutcome {
+pub(crate) enum SendOutcome {
     /// The API accepted the push and gave its id.
     Sent { push_id: String, endpoint: String },
     /// The API answered a definite error: nothing was sent. `code` is the provider's error code
@@ -236,7 +230,7 @@ pub enum SendOutcome {
 /// What the user should do about a provider error code, for codes where pushform knows better
 /// than the provider's terse `errorMessage`.
 #[must_use]
-pub fn explain(code: i64) -> Option<&'static str> {
+pub(crate) fn explain(code: i64) -> Option<&'static str> {
     match code {
         CODE_RATE_LIMITED => Some(
             "the provider's send quota for this App Key is used up. Every /push.json call made with \
@@ -262,7 +256,7 @@ pub fn explain(code: i64) -> Option<&'static str> {
 }
 
 /// Sends signed push requests to a list of base URLs, primary first.
-pub struct Client {
+pub(crate) struct Client {
     endpoints: Vec<Endpoint>,
     timeout: Duration,
     creds: Credentials,
@@ -292,7 +286,7 @@ impl fmt::Debug for Client {
 
 /// Longest accepted timeout; far beyond any useful value, and it keeps deadline arithmetic (ours
 /// and reqwest's) clear of overflow.
-pub const MAX_TIMEOUT: Duration = Duration::from_hours(1);
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_hours(1);
 /// Longest `X-Request-ID` the provider keeps.
 const MAX_REQUEST_ID: usize = 36;
 /// Answers are a few dozen bytes; anything bigger is not the API talking.
@@ -316,7 +310,7 @@ impl Client {
     /// # Errors
     /// No endpoint, an invalid endpoint, a zero timeout or one over an hour, an empty App Key or
     /// one that cannot be an HTTP header value, or a TLS backend that fails to initialise.
-    pub fn new(
+    pub(crate) fn new(
         endpoints: Vec<String>,
         timeout: Duration,
         creds: Credentials,
@@ -351,7 +345,7 @@ impl Client {
     /// request provably never reached a server. `request_id` (≤ 36 visible ASCII characters) goes
     /// in `X-Request-ID`. Never panics and never sends the same request twice.
     #[must_use]
-    pub fn send(&self, body: &[u8], request_id: &str) -> SendOutcome {
+    pub(crate) fn send(&self, body: &[u8], request_id: &str) -> SendOutcome {
         if let Err(problem) = check_request_id(request_id) {
             return SendOutcome::Unreachable {
                 reason: format!("not sent: {problem}"),

@@ -12,7 +12,7 @@ use crate::plan::{Action, Plan};
 
 /// Where a unit stands in one plan, for comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Standing {
+pub(crate) enum Standing {
     /// Goes out at this instant (`send` or `scheduled`).
     At(DateTime<Utc>),
     /// `expired`: no slot before its `not_after`.
@@ -21,7 +21,7 @@ pub enum Standing {
 
 /// A unit this change adds to the queue: pending here, not pending in the base plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Added {
+pub(crate) struct Added {
     pub key: String,
     /// `None` when the unit is not pending in the base plan but is here and expired.
     pub at: Option<DateTime<Utc>>,
@@ -29,7 +29,7 @@ pub struct Added {
 
 /// A unit pending in both plans whose slot this change moves.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Moved {
+pub(crate) struct Moved {
     pub key: String,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -37,14 +37,14 @@ pub struct Moved {
 
 impl Moved {
     /// Later (positive) or earlier (negative).
-    pub fn by(&self) -> TimeDelta {
+    pub(crate) fn by(&self) -> TimeDelta {
         self.to - self.from
     }
 }
 
 /// A unit pending in the base plan that this change makes expire (or adds already expired).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Expiry {
+pub(crate) struct Expiry {
     pub key: String,
     /// Its slot in the base plan; `None` for a unit new in this change.
     pub was: Option<DateTime<Utc>>,
@@ -52,7 +52,7 @@ pub struct Expiry {
 
 /// What this change does to the queue, compared with the base plan.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Comparison {
+pub(crate) struct Comparison {
     /// The base plan's `now` and lock serial, to say what was compared with what.
     pub base_now: Option<DateTime<Utc>>,
     pub base_serial: Option<u64>,
@@ -68,7 +68,7 @@ pub struct Comparison {
 
 impl Comparison {
     /// True when this change leaves every unit of the base queue where it was and adds nothing.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.added.is_empty()
             && self.moved.is_empty()
             && self.expired.is_empty()
@@ -91,7 +91,7 @@ fn standing(action: Action, at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Op
 ///
 /// A unit due now in both plans is never "moved", whatever the two plans' `now`: both say "send
 /// now". Every other difference of slot is a move, to the second.
-pub fn compare(base: &Plan, head: &Plan) -> Comparison {
+pub(crate) fn compare(base: &Plan, head: &Plan) -> Comparison {
     let base_units: std::collections::HashMap<&str, (Action, Option<Standing>)> = base
         .actions
         .iter()

@@ -10,7 +10,7 @@ use crate::finding::Finding;
 use crate::node::{Kind, Node, from_yaml, plain_words};
 use crate::window::{self, WindowFile, WindowSpec};
 
-pub const FILE_NAME: &str = "pushform.yaml";
+pub(crate) const FILE_NAME: &str = "pushform.yaml";
 
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -67,7 +67,7 @@ pub struct Selected {
 }
 
 /// The lockfile path when neither `lock` nor `state.path` is set.
-pub const DEFAULT_LOCK: &str = "pushform.lock";
+pub(crate) const DEFAULT_LOCK: &str = "pushform.lock";
 
 /// `state:`: the backend holding the record of every send.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]

@@ -5,32 +5,32 @@
 //! `config`, `node`). The core never touches the terminal, the network or the clock; `printer`
 //! owns the output.
 
-pub mod apply;
-pub mod atomic;
-pub mod body;
-pub mod campaign;
+pub(crate) mod apply;
+pub(crate) mod atomic;
+pub(crate) mod body;
+pub(crate) mod campaign;
 pub mod cli;
-pub mod client;
+pub(crate) mod client;
 pub mod commands;
-pub mod compare;
-pub mod config;
+pub(crate) mod compare;
+pub(crate) mod config;
 #[cfg(feature = "emulator")]
 pub mod emulator;
-pub mod exit;
+pub(crate) mod exit;
 pub mod finding;
-pub mod l10n;
-pub mod node;
-pub mod plan;
-pub mod preview;
+pub(crate) mod l10n;
+pub(crate) mod node;
+pub(crate) mod plan;
+pub(crate) mod preview;
 pub mod printer;
 pub mod project;
-pub mod quota;
+pub(crate) mod quota;
 pub mod render;
-pub mod report;
-pub mod settings;
+pub(crate) mod report;
+pub(crate) mod settings;
 pub mod state;
 pub mod validate;
-pub mod window;
+pub(crate) mod window;
 
 /// The old name of [`state`], kept so code written against it keeps compiling.
 pub use state as lockfile;

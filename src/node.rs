@@ -182,30 +182,30 @@ impl Node {
 
 /// Events one file may replay through aliases (`*name`). A real campaign uses a handful; an
 /// alias bomb (an anchor of ten aliases of an anchor of ten aliases ...) is stopped here.
-pub const MAX_ALIAS_EVENTS_PER_FILE: usize = 100_000;
+pub(crate) const MAX_ALIAS_EVENTS_PER_FILE: usize = 100_000;
 
 /// Work all the YAML of one run may build: one unit per value, plus one per 64 bytes of text,
 /// after aliases are expanded. A repository of 10,000 campaigns needs well under a million;
 /// the cap bounds memory (to a few hundred MB) when many files each stay under the per-file
 /// limits, which a per-file budget alone cannot do.
-pub const MAX_YAML_WORK_PER_RUN: usize = 2_000_000;
+pub(crate) const MAX_YAML_WORK_PER_RUN: usize = 2_000_000;
 
 /// What is left of the YAML budget of a run, shared by the threads that parse its files.
 #[derive(Clone, Debug)]
-pub struct YamlBudget {
+pub(crate) struct YamlBudget {
     left: Arc<AtomicUsize>,
     total: usize,
 }
 
 impl YamlBudget {
-    pub fn new(total: usize) -> Self {
+    pub(crate) fn new(total: usize) -> Self {
         YamlBudget {
             left: Arc::new(AtomicUsize::new(total)),
             total,
         }
     }
 
-    pub fn per_run() -> Self {
+    pub(crate) fn per_run() -> Self {
         YamlBudget::new(MAX_YAML_WORK_PER_RUN)
     }
 
@@ -227,7 +227,7 @@ thread_local! {
 /// Runs `parse` with every `Node` it deserialises on this thread charged to `budget`. A
 /// thread-local rather than a parameter, because typed files (campaigns) reach their `Node`
 /// fields through serde, which cannot carry one.
-pub fn with_yaml_budget<R>(budget: &YamlBudget, parse: impl FnOnce() -> R) -> R {
+pub(crate) fn with_yaml_budget<R>(budget: &YamlBudget, parse: impl FnOnce() -> R) -> R {
     struct Reset(Option<YamlBudget>);
     impl Drop for Reset {
         fn drop(&mut self) {
@@ -259,7 +259,9 @@ fn charge_node<E: de::Error>(kind: &Kind) -> Result<(), E> {
 /// `on` (a Norwegian locale, a key named `y`) stay strings instead of silently becoming booleans;
 /// and a number written with a leading zero or underscores (`007`, `1_000`) stays the text it
 /// was written as, instead of passing through a float and rendering as `7.0`.
-pub fn from_yaml<T: serde::de::DeserializeOwned>(src: &str) -> Result<T, serde_saphyr::Error> {
+pub(crate) fn from_yaml<T: serde::de::DeserializeOwned>(
+    src: &str,
+) -> Result<T, serde_saphyr::Error> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
@@ -276,7 +278,7 @@ pub fn from_yaml<T: serde::de::DeserializeOwned>(src: &str) -> Result<T, serde_s
 ///
 /// `source` is the file the message is about, when known: a duplicate key then also names the
 /// line of its first occurrence.
-pub fn plain_words(message: &str, source: Option<&str>) -> String {
+pub(crate) fn plain_words(message: &str, source: Option<&str>) -> String {
     const DUPLICATE: &str = "duplicate mapping key";
     const HINT: &str = ", set DuplicateKeyPolicy in Options if acceptable";
     let mut out = message.replace("invalid type: ", "wrong type: found ");

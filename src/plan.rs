@@ -18,11 +18,11 @@ use crate::render::{Unit, unit_key};
 use crate::state::{KeyState, Lock, LockIndex, Record, Status};
 
 /// Version of the JSON form of a plan (`plan --format json`, `plan --out`).
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Action {
+pub(crate) enum Action {
     /// `+` not in the lock; a quota slot is free now.
     Send,
     /// `~` not in the lock; the earliest legal time is later.
@@ -46,7 +46,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn symbol(self) -> &'static str {
+    pub(crate) fn symbol(self) -> &'static str {
         match self {
             Action::Send => "+",
             Action::Scheduled => "~",
@@ -59,7 +59,7 @@ impl Action {
         }
     }
 
-    pub fn is_error(self) -> bool {
+    pub(crate) fn is_error(self) -> bool {
         matches!(
             self,
             Action::Changed | Action::Duplicate | Action::Unresolved
@@ -69,13 +69,13 @@ impl Action {
 
 /// The lock a plan was made against: a saved plan is stale once either changes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockRef {
+pub(crate) struct LockRef {
     pub lineage: String,
     pub serial: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PlannedUnit {
+pub(crate) struct PlannedUnit {
     pub key: String,
     pub campaign: String,
     pub locale: Option<String>,
@@ -127,7 +127,7 @@ pub struct PlannedUnit {
 /// A problem of the campaign files found only against the state (validate has no state), such
 /// as a `moved_from` naming an id the state has never seen. It blocks apply like any error.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanError {
+pub(crate) struct PlanError {
     pub file: String,
     pub line: Option<u32>,
     pub field: String,
@@ -145,14 +145,14 @@ impl std::fmt::Display for PlanError {
 
 /// The quota a plan was made with, so a saved plan can be shown as it was made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QuotaRef {
+pub(crate) struct QuotaRef {
     pub per_hour: u32,
     pub per_day: u32,
     pub timezone: String,
 }
 
 impl QuotaRef {
-    pub fn to_quota(&self) -> Option<Quota> {
+    pub(crate) fn to_quota(&self) -> Option<Quota> {
         Some(Quota {
             per_hour: self.per_hour,
             per_day: self.per_day,
@@ -162,7 +162,7 @@ impl QuotaRef {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub format_version: u32,
     pub now: DateTime<Utc>,
     pub lock: Option<LockRef>,
@@ -179,14 +179,14 @@ pub struct Plan {
 /// `require_test_in`: the environment whose state must hold a `sent` test record of a unit's
 /// content before the unit may go out here, and what that state holds.
 #[derive(Clone, Debug, Default)]
-pub struct TestGate {
+pub(crate) struct TestGate {
     pub environment: String,
     /// Content digest → when it was last test-sent there (see `LockIndex::tested`).
     pub tested: HashMap<String, DateTime<FixedOffset>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub send: usize,
     pub scheduled: usize,
     pub expired: usize,
@@ -197,7 +197,7 @@ pub struct Summary {
 }
 
 impl Plan {
-    pub fn summary(&self) -> Summary {
+    pub(crate) fn summary(&self) -> Summary {
         let mut s = Summary {
             errors: self.errors.len(),
             ..Summary::default()
@@ -216,19 +216,19 @@ impl Plan {
         s
     }
 
-    pub fn has_errors(&self) -> bool {
+    pub(crate) fn has_errors(&self) -> bool {
         !self.errors.is_empty() || self.actions.iter().any(|a| a.action.is_error())
     }
 
     /// Units that will be sent, now or later.
-    pub fn has_sends(&self) -> bool {
+    pub(crate) fn has_sends(&self) -> bool {
         self.actions
             .iter()
             .any(|a| matches!(a.action, Action::Send | Action::Scheduled))
     }
 
     /// `Plan: 1 to send now, 3 scheduled, 0 expired, 1 error.` or `No changes. Everything is sent.`
-    pub fn summary_line(&self) -> String {
+    pub(crate) fn summary_line(&self) -> String {
         let s = self.summary();
         if s.send + s.scheduled + s.expired + s.errors + s.untested == 0 {
             return "No changes. Everything is sent.".to_owned();
@@ -316,14 +316,14 @@ fn key_of(key: &str, id: &str) -> bool {
 }
 
 /// Makes the plan. `units` are in render order (file path, then locale order).
-pub fn plan(units: &[Unit], lock: Option<&Lock>, now: DateTime<Utc>, quota: &Quota) -> Plan {
+pub(crate) fn plan(units: &[Unit], lock: Option<&Lock>, now: DateTime<Utc>, quota: &Quota) -> Plan {
     plan_gated(units, lock, now, quota, None)
 }
 
 /// [`plan`] under `require_test_in`: a unit that would go out (now or later) whose content has
 /// no `sent` test record in `gate` is `untested` instead, and takes no quota slot.
 #[allow(clippy::too_many_lines)] // one pass per unit, then the scheduler; split it and the flow hides
-pub fn plan_gated(
+pub(crate) fn plan_gated(
     units: &[Unit],
     lock: Option<&Lock>,
     now: DateTime<Utc>,
@@ -694,7 +694,7 @@ fn unresolved_note(key: &str, status: Status) -> String {
 }
 
 /// Unified diff of the pretty-printed JSON bodies, sent → current.
-pub fn diff(sent: &serde_json::Value, current: &serde_json::Value) -> String {
+pub(crate) fn diff(sent: &serde_json::Value, current: &serde_json::Value) -> String {
     let old = pretty(sent);
     let new = pretty(current);
     TextDiff::from_lines(&old, &new)

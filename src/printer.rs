@@ -36,7 +36,7 @@ pub enum ColorChoice {
 }
 
 #[derive(Clone, Copy, Debug)]
-pub enum Style {
+pub(crate) enum Style {
     Red,
     Green,
     Yellow,
@@ -135,12 +135,12 @@ impl Printer {
     }
 
     /// Styles text bound for stdout.
-    pub fn out_style(&self, style: Style, text: &str) -> String {
+    pub(crate) fn out_style(&self, style: Style, text: &str) -> String {
         Self::paint(self.out_color, style, text)
     }
 
     /// Styles text bound for stderr.
-    pub fn err_style(&self, style: Style, text: &str) -> String {
+    pub(crate) fn err_style(&self, style: Style, text: &str) -> String {
         Self::paint(self.err_color, style, text)
     }
 
@@ -203,7 +203,7 @@ impl Printer {
 
     /// The stdout failure that was not a closed pipe, if any: the data the command produced did
     /// not all arrive, so the command must not exit 0.
-    pub fn stdout_error(&self) -> Option<String> {
+    pub(crate) fn stdout_error(&self) -> Option<String> {
         self.lock().out_failed.as_ref().map(ToString::to_string)
     }
 
@@ -288,7 +288,7 @@ const OWN_COLOURS: &[&str] = &["[0m", "[1m", "[2m", "[31m", "[32m", "[33m", "[36
 /// `text` with every control character but newline and tab written as a visible `\u{..}`
 /// escape. Kept as they are: pushform's own colour codes when `own_colours` (the stream is in
 /// colour), and a carriage return that starts the text (pushform's own countdown line).
-pub fn escape_controls(text: &str, own_colours: bool) -> Cow<'_, str> {
+pub(crate) fn escape_controls(text: &str, own_colours: bool) -> Cow<'_, str> {
     let safe = |c: char| !c.is_control() || c == '\n' || c == '\t';
     if text.chars().all(safe) && !text.starts_with('\r') {
         return Cow::Borrowed(text);

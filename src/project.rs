@@ -21,13 +21,13 @@ use crate::config::{self, Config};
 use crate::finding::Finding;
 use crate::node::{Node, YamlBudget, from_yaml, with_yaml_budget};
 
-pub const CAMPAIGNS_DIR: &str = "campaigns";
-pub const TEMPLATES_DIR: &str = "templates";
-pub const CATALOG_DIR: &str = "templates/locales";
+pub(crate) const CAMPAIGNS_DIR: &str = "campaigns";
+pub(crate) const TEMPLATES_DIR: &str = "templates";
+pub(crate) const CATALOG_DIR: &str = "templates/locales";
 
 /// The largest file pushform reads as repository content (1 MiB). A campaign, a template or a
 /// catalog is a few kilobytes; anything larger is a mistake or an attack.
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// The repository root that every read of repository content is confined to.
 #[derive(Clone, Debug)]
@@ -133,7 +133,7 @@ impl Project {
 
     /// [`Project::load`] for environment `env` (`--env`): its config is the environment
     /// deep-merged over the top level.
-    pub fn load_env(root: &Path, env: Option<&str>) -> Result<Project> {
+    pub(crate) fn load_env(root: &Path, env: Option<&str>) -> Result<Project> {
         let project = Project::read_env(root, env)?;
         if project.config_broken {
             let problems: Vec<String> = project
@@ -158,7 +158,7 @@ impl Project {
 
     /// [`Project::read`] for environment `env` (`--env`; `None`: the top level as written).
     /// An environment that is not declared is an error naming the declared ones.
-    pub fn read_env(root: &Path, env: Option<&str>) -> Result<Project> {
+    pub(crate) fn read_env(root: &Path, env: Option<&str>) -> Result<Project> {
         let mut findings = Vec::new();
         let mut config_broken = false;
         let mut broken_catalogs = BTreeSet::new();
@@ -305,11 +305,11 @@ impl Project {
     /// then only reports its consequences (platforms missing that the defaults set, translations
     /// missing that the catalog has) and buries the one real error among them: commands report
     /// the reading errors and stop instead.
-    pub fn inputs_broken(&self) -> bool {
+    pub(crate) fn inputs_broken(&self) -> bool {
         self.config_broken || !self.broken_catalogs.is_empty()
     }
 
-    pub fn templates_dir(&self) -> PathBuf {
+    pub(crate) fn templates_dir(&self) -> PathBuf {
         self.root.join(TEMPLATES_DIR)
     }
 }

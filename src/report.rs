@@ -40,7 +40,7 @@ fn weighing<'a>(
 /// later), one line each naming the project, so a reviewer sees who used the slots a unit waits
 /// for. Empty when there are none.
 #[must_use]
-pub fn other_projects(lock: &Lock, now: DateTime<Utc>, quota: &Quota) -> String {
+pub(crate) fn other_projects(lock: &Lock, now: DateTime<Utc>, quota: &Quota) -> String {
     let theirs = weighing(lock, now, quota);
     if theirs.is_empty() {
         return String::new();
@@ -61,7 +61,7 @@ pub fn other_projects(lock: &Lock, now: DateTime<Utc>, quota: &Quota) -> String 
 
 /// [`other_projects`] for the pull-request comment: a table under the plan.
 #[must_use]
-pub fn other_projects_markdown(lock: &Lock, now: DateTime<Utc>, quota: &Quota) -> String {
+pub(crate) fn other_projects_markdown(lock: &Lock, now: DateTime<Utc>, quota: &Quota) -> String {
     let theirs = weighing(lock, now, quota);
     if theirs.is_empty() {
         return String::new();
@@ -83,7 +83,7 @@ pub fn other_projects_markdown(lock: &Lock, now: DateTime<Utc>, quota: &Quota) -
 }
 
 /// GitHub refuses comments over 65,536 characters; stay clear of it.
-pub const MARKDOWN_LIMIT: usize = 65_000;
+pub(crate) const MARKDOWN_LIMIT: usize = 65_000;
 
 fn local(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz)
@@ -91,7 +91,7 @@ fn local(t: DateTime<Utc>, tz: Tz) -> String {
         .to_string()
 }
 
-pub fn reason_text(reason: Reason, quota: &Quota) -> String {
+pub(crate) fn reason_text(reason: Reason, quota: &Quota) -> String {
     match reason {
         Reason::HourQuota => format!("hour quota: {} sends in any 60 minutes", quota.per_hour),
         Reason::DayQuota => format!("day quota: {} sends a day in {}", quota.per_day, quota.tz),
@@ -101,7 +101,7 @@ pub fn reason_text(reason: Reason, quota: &Quota) -> String {
 }
 
 /// "packageName com.example.student, tag lang_zh" from a body's audience.
-pub fn audience_text(body: Option<&serde_json::Value>) -> String {
+pub(crate) fn audience_text(body: Option<&serde_json::Value>) -> String {
     let Some(a) = body.and_then(|b| b.get("audience")) else {
         return String::new();
     };
@@ -227,7 +227,13 @@ fn links(a: &PlannedUnit) -> Vec<String> {
 }
 
 /// The terminal form. `all` includes up-to-date units; `verbose` adds the full bodies.
-pub fn human(plan: &Plan, quota: &Quota, printer: &Printer, all: bool, verbose: bool) -> String {
+pub(crate) fn human(
+    plan: &Plan,
+    quota: &Quota,
+    printer: &Printer,
+    all: bool,
+    verbose: bool,
+) -> String {
     let mut out = String::new();
     let shown: Vec<&PlannedUnit> = plan
         .actions
@@ -330,7 +336,7 @@ fn pretty_body(body: &serde_json::Value) -> String {
     .unwrap_or_default()
 }
 
-pub fn json(plan: &Plan) -> String {
+pub(crate) fn json(plan: &Plan) -> String {
     let mut s = serde_json::to_string_pretty(plan).unwrap_or_default();
     s.push('\n');
     s
@@ -346,7 +352,7 @@ fn md_escape(s: &str) -> String {
 
 /// A pull-request comment: summary, a table of actions, then collapsible bodies and diffs,
 /// cut to stay under `MARKDOWN_LIMIT` with a notice saying what was left out.
-pub fn markdown(plan: &Plan, quota: &Quota) -> String {
+pub(crate) fn markdown(plan: &Plan, quota: &Quota) -> String {
     let mut head = String::new();
     let _ = writeln!(head, "<!-- pushform-plan -->\n### pushform plan\n");
     let icon = if plan.has_errors() {
@@ -578,7 +584,7 @@ fn compare_heading(c: &Comparison, quota: &Quota) -> String {
 }
 
 /// The terminal form of a comparison with the base plan (`plan --compare-to`).
-pub fn human_compare(c: &Comparison, quota: &Quota, printer: &Printer) -> String {
+pub(crate) fn human_compare(c: &Comparison, quota: &Quota, printer: &Printer) -> String {
     let mut out = format!("{}\n", compare_heading(c, quota));
     let code = |k: &str| printer.out_style(Style::Bold, k);
     for line in compare_lines(c, quota, &code) {
@@ -601,7 +607,7 @@ fn lock_line(plan: &Plan) -> String {
 
 /// The pull-request comment with the lock serial it was planned at and, with `--compare-to`,
 /// what this change does to the queue, placed under the summary where reviewers look first.
-pub fn markdown_with(plan: &Plan, quota: &Quota, comparison: Option<&Comparison>) -> String {
+pub(crate) fn markdown_with(plan: &Plan, quota: &Quota, comparison: Option<&Comparison>) -> String {
     let text = markdown(plan, quota);
     let mut extra = format!("{}\n\n", lock_line(plan));
     if let Some(c) = comparison {

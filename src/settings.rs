@@ -250,7 +250,7 @@ fn resolve_postgres(
 }
 
 /// Reads a secret from the environment; the error names the variable, never a value.
-pub fn env_var(name: &str) -> Result<String> {
+pub(crate) fn env_var(name: &str) -> Result<String> {
     let Ok(value) = std::env::var(name) else {
         bail!(
             "the environment variable {name} is not set: apply reads the App Key and App Secret \
@@ -281,17 +281,17 @@ fn check_secret(name: &str, value: &str) -> Result<()> {
 /// The earliest and latest instants pushform accepts as input (`--now`, `--sent-at`): every
 /// time it writes (in the provider's time zone, plus the days a schedule looks ahead) must
 /// still be a time it can read back, which a year near 9999 is not.
-pub fn earliest_time() -> DateTime<Utc> {
+pub(crate) fn earliest_time() -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp(0, 0).unwrap_or_default()
 }
 
 /// See [`earliest_time`]: 9000-01-01T00:00:00Z.
-pub fn latest_time() -> DateTime<Utc> {
+pub(crate) fn latest_time() -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp(221_845_392_000, 0).unwrap_or_default()
 }
 
 /// Parses an RFC 3339 time given as input by `what` (`--now`, `--sent-at`), and checks its range.
-pub fn parse_time(text: &str, what: &str) -> Result<DateTime<chrono::FixedOffset>> {
+pub(crate) fn parse_time(text: &str, what: &str) -> Result<DateTime<chrono::FixedOffset>> {
     let t = DateTime::parse_from_rfc3339(text.trim())
         .map_err(|e| anyhow!("{what} `{text}` is not an RFC 3339 time: {e}"))?;
     let utc = t.with_timezone(&Utc);

@@ -14,15 +14,15 @@ use crate::project::Project;
 use crate::render::Unit;
 
 /// Provider limits, named once.
-pub const MAX_TAGS: usize = 20;
-pub const MAX_USERIDS: usize = 1000;
-pub const MAX_CONTENT_BYTES: usize = 128 * 1024;
-pub const MAX_TITLE_CHARS: usize = 50;
-pub const MAX_CUSTOM_TYPE_CHARS: usize = 32;
-pub const MAX_BADGE: i64 = 9999;
+pub(crate) const MAX_TAGS: usize = 20;
+pub(crate) const MAX_USERIDS: usize = 1000;
+pub(crate) const MAX_CONTENT_BYTES: usize = 128 * 1024;
+pub(crate) const MAX_TITLE_CHARS: usize = 50;
+pub(crate) const MAX_CUSTOM_TYPE_CHARS: usize = 32;
+pub(crate) const MAX_BADGE: i64 = 9999;
 /// What one notification may carry to a device: APNs takes a 4 KB payload, FCM a 4 KB
 /// notification message (the vendor channels Android pushes go through are no larger).
-pub const MAX_DEVICE_PAYLOAD_BYTES: usize = 4096;
+pub(crate) const MAX_DEVICE_PAYLOAD_BYTES: usize = 4096;
 
 /// One broken rule, by field path inside the body (`notification.ios.badge`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,7 +85,7 @@ const KNOWN_TYPES: &[(&str, &[&str])] = &[
 ];
 
 /// Every provider rule that can be checked on one body.
-pub fn check_body(body: &PushBody) -> Vec<Issue> {
+pub(crate) fn check_body(body: &PushBody) -> Vec<Issue> {
     let mut issues = Vec::new();
     let userid_set = body
         .audience
@@ -260,7 +260,7 @@ pub fn check_json_body(v: &serde_json::Value) -> Result<(), String> {
 /// The provider wraps this in a few bytes of its own, so staying under the limit is needed, not
 /// sufficient; pushform cannot know those bytes exactly. Returns the size and the path of the
 /// alert used, where an oversized payload is reported.
-pub fn device_payload(n: &crate::body::Notification, channel: &str) -> (usize, String) {
+pub(crate) fn device_payload(n: &crate::body::Notification, channel: &str) -> (usize, String) {
     let mut payload = serde_json::Map::new();
     let mut put = |key: &str, value: Option<&String>| {
         if let Some(v) = value {
@@ -624,7 +624,7 @@ fn shown(text: &str) -> String {
 }
 
 /// The id rule: lowercase, stable, usable in file names and keys.
-pub fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     let mut chars = id.chars();
     chars
         .next()
@@ -644,7 +644,7 @@ pub fn check(project: &Project, units: &[Unit]) -> Vec<Finding> {
 }
 
 /// The rules across campaigns (ids, times, locale names) and of the config.
-pub fn check_project(project: &Project) -> Vec<Finding> {
+pub(crate) fn check_project(project: &Project) -> Vec<Finding> {
     let mut findings = Vec::new();
     let config = &project.config;
     findings.extend(config.schedule.findings());
@@ -754,13 +754,13 @@ pub fn check_project(project: &Project) -> Vec<Finding> {
 
 /// How the finding about a campaign declaring the pseudo-locale starts: `render --locale en-XA`
 /// declares it itself (in its own copy of the project) and drops exactly these findings.
-pub const PSEUDO_DECLARED: &str = "`en-XA` is the pseudo-locale,";
+pub(crate) const PSEUDO_DECLARED: &str = "`en-XA` is the pseudo-locale,";
 
 /// Plural entries (a string of `t` written as CLDR forms) must have every form their locale
 /// uses, `other` always: Russian needs `one few many other`, Japanese only `other`. A catalog's
 /// entries are checked against the catalog's locale, a campaign's `strings` against the locale
 /// they are written under. The pseudo-locale is derived, never declared.
-pub fn check_plurals(project: &Project) -> Vec<Finding> {
+pub(crate) fn check_plurals(project: &Project) -> Vec<Finding> {
     let mut findings = Vec::new();
     for (locale, catalog) in &project.catalogs {
         plural_forms(locale, catalog, "t", &mut findings);
@@ -817,7 +817,7 @@ fn plural_forms(locale: &str, node: &Node, path: &str, findings: &mut Vec<Findin
 }
 
 /// The body rules of one unit, located in the files through the unit's rendered tree.
-pub fn check_unit(unit: &Unit) -> Vec<Finding> {
+pub(crate) fn check_unit(unit: &Unit) -> Vec<Finding> {
     check_body(&unit.body)
         .into_iter()
         .map(|issue| {
@@ -838,7 +838,7 @@ pub fn check_unit(unit: &Unit) -> Vec<Finding> {
 }
 
 /// Warns where two locales of one campaign could reach the same user: that user would get two pushes.
-pub fn overlapping_audiences(units: &[Unit], findings: &mut Vec<Finding>) {
+pub(crate) fn overlapping_audiences(units: &[Unit], findings: &mut Vec<Finding>) {
     // By file too: two files that reuse one id are an id error (reported by `check_project`),
     // not two locales of one campaign; and a locale is never compared with itself.
     let mut by_campaign: BTreeMap<(&str, &str), Vec<&Unit>> = BTreeMap::new();

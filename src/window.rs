@@ -80,7 +80,7 @@ impl fmt::Display for Window {
 
 /// `HH:MM` of minutes after midnight.
 #[must_use]
-pub fn hhmm(minutes: u32) -> String {
+pub(crate) fn hhmm(minutes: u32) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
@@ -163,7 +163,7 @@ impl WindowSpec {
 
 /// Checks a written window; every problem becomes a finding at `file`, the value's line and
 /// `field.from`/`field.to`/`field.timezone`.
-pub fn parse(
+pub(crate) fn parse(
     file: &str,
     field: &str,
     written: &WindowFile,

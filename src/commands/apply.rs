@@ -12,16 +12,16 @@ use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::client::{self, Client, Credentials};
 use crate::config::Config;
 use crate::exit::Exit;
-use crate::plan::{self, Action, Plan};
+use crate::plan::{self, Action};
 use crate::printer::{Printer, Style};
 use crate::render::Unit;
 use crate::report;
 use crate::settings::{Settings, StateSpec, env_var};
-use crate::state::{self, Holder, Lock};
+use crate::state::{self, Holder};
 
 use super::plan::{load_valid, read_plan};
 
-pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<Exit> {
+pub(super) fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<Exit> {
     let Some((loaded, settings)) = load_valid(global, printer, "apply")? else {
         return Ok(Exit::Error);
     };
@@ -52,7 +52,8 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
     apply::check_app_key(&lock, &key_sha1, args.new_app_key)?;
     let gate = super::plan::test_gate(global, config, printer, rehearsal)?;
 
-    // Nothing is sent while any send of the lock is unresolved: its quota use and its fate are unknown.
+    // Nothing is sent while any send of the lock is unresolved: its quota use and its fate are
+    // unknown. The protocol enforces it too; checking here first fails before the plan is shown.
     let full = plan::plan_gated(
         &loaded.units,
         Some(&lock),
@@ -60,46 +61,38 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
         &settings.quota,
         gate.as_ref(),
     );
-    let unresolved: Vec<_> = full
-        .actions
-        .iter()
-        .filter(|a| a.action == Action::Unresolved)
-        .collect();
-    if !unresolved.is_empty() {
-        for a in &unresolved {
+    if let Err(blocked) = apply::check_unresolved(&full) {
+        for (key, note) in &blocked.sends {
             printer.err(&format!(
-                "{} {}: {}\n",
+                "{} {key}: {note}\n",
                 printer.err_style(Style::Red, "?"),
-                a.key,
-                a.note.as_deref().unwrap_or_default()
             ));
         }
-        bail!(
-            "apply is blocked: {} unresolved {} (listed above). Resolve with `pushform state resolve KEY --sent` or `--not-sent`",
-            unresolved.len(),
-            if unresolved.len() == 1 {
-                "send"
-            } else {
-                "sends"
-            }
-        );
+        return Err(blocked.into());
     }
 
-    let mut selected: Vec<Unit> = apply::select_targets(&loaded.units, &args.target)?
+    let targeted: Vec<Unit> = apply::select_targets(&loaded.units, &args.target)?
         .into_iter()
         .cloned()
         .collect();
-    if let Some(path) = &args.plan {
-        let saved = read_plan(path)?;
-        check_fresh(&saved, &lock, &loaded.units, &selected)?;
-        let keys: Vec<&str> = saved
-            .actions
-            .iter()
-            .filter(|a| matches!(a.action, Action::Send | Action::Scheduled))
-            .map(|a| a.key.as_str())
-            .collect();
-        selected.retain(|u| keys.contains(&u.key.as_str()));
-    }
+    let saved = args.plan.as_deref().map(read_plan).transpose()?;
+    let selected: Vec<Unit> = match &saved {
+        Some(saved) => {
+            apply::check_fresh(saved, &lock, &loaded.units, &targeted)?;
+            let keys: Vec<&str> = saved
+                .actions
+                .iter()
+                .filter(|a| matches!(a.action, Action::Send | Action::Scheduled))
+                .map(|a| a.key.as_str())
+                .collect();
+            targeted
+                .iter()
+                .filter(|u| keys.contains(&u.key.as_str()))
+                .cloned()
+                .collect()
+        }
+        None => targeted.clone(),
+    };
 
     let plan = plan::plan_gated(&selected, Some(&lock), now, &settings.quota, gate.as_ref());
     // Show what is about to happen, unless a reviewed plan file is being applied as it is.
@@ -143,6 +136,11 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<E
             rehearsal,
         },
         gate: gate.as_ref(),
+        saved: saved.as_ref().map(|plan| apply::Saved {
+            plan,
+            units: &loaded.units,
+            targeted: &targeted,
+        }),
     };
     let mut observe = |event: Event<'_>| progress(printer, &settings, &event);
     // The protocol takes the lease before its first send: a run with nothing due writes nothing.
@@ -279,66 +277,6 @@ fn finish(ending: &Ending, settings: &Settings, printer: &Printer, keep: &str) -
             Exit::Error
         }
     }
-}
-
-/// A saved plan is applied only to the state it was made against, and only if it had no error.
-///
-/// Every unit of the campaign files the plan knew must still render to the digest it planned,
-/// not only the ones it sends: an edit to a unit already sent turns it into a `!` error that a
-/// plain apply refuses, and a saved plan must not slip past that. `selected` are the units
-/// left by `--target`; the plan's sends must all be among them.
-fn check_fresh(saved: &Plan, lock: &Lock, units: &[Unit], selected: &[Unit]) -> Result<()> {
-    let current =
-        (!lock.sends.is_empty() || lock.serial > 0).then_some((lock.lineage.as_str(), lock.serial));
-    let planned = saved.lock.as_ref().map(|l| (l.lineage.as_str(), l.serial));
-    if current != planned {
-        let describe = |x: Option<(&str, u64)>| {
-            x.map_or("no lockfile".to_owned(), |(l, s)| {
-                format!("lineage {l} serial {s}")
-            })
-        };
-        bail!(
-            "stale plan: it was made against {}, but the lockfile is now at {}. Make a new plan",
-            describe(planned),
-            describe(current)
-        );
-    }
-    // `file` is null for units known only from the lock (`gone`): nothing to render.
-    for a in saved.actions.iter().filter(|a| a.file.is_some()) {
-        let sends = matches!(a.action, Action::Send | Action::Scheduled);
-        match (if sends { selected } else { units })
-            .iter()
-            .find(|u| u.key == a.key)
-        {
-            None => bail!(
-                "stale plan: `{}` is no longer in the campaign files (or not in --target). Make a new plan",
-                a.key
-            ),
-            Some(u) if Some(&u.digest) != a.digest.as_ref() => bail!(
-                "stale plan: the body of `{}` changed since the plan was made (sha1 {} now, {} planned). Make a new plan",
-                a.key,
-                u.digest,
-                a.digest.as_deref().unwrap_or("none")
-            ),
-            Some(_) => {}
-        }
-    }
-    // As a plain apply refuses a plan with errors, unless --target leaves them out.
-    if let Some(a) = saved
-        .actions
-        .iter()
-        .find(|a| a.action.is_error() && selected.iter().any(|u| u.key == a.key))
-    {
-        bail!(
-            "the saved plan has errors (`{}` is marked `{}`: {}); it cannot be applied. Fix them and make a new plan",
-            a.key,
-            a.action.symbol(),
-            a.note
-                .as_deref()
-                .unwrap_or("see `pushform show` of the plan file")
-        );
-    }
-    Ok(())
 }
 
 /// The endpoints a run sends to: `--endpoint`/`PUSHFORM_ENDPOINT`, else `api.endpoints`, else

@@ -57,7 +57,7 @@ fn starter_files() -> Vec<(&'static str, String)> {
     ]
 }
 
-pub fn run(global: &GlobalArgs, args: &InitArgs, printer: &Printer) -> Result<Exit> {
+pub(super) fn run(global: &GlobalArgs, args: &InitArgs, printer: &Printer) -> Result<Exit> {
     let dir = target_dir(&global.dir, args.directory.as_deref());
     let files = starter_files();
 

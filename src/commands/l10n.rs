@@ -12,7 +12,7 @@ use crate::l10n::{exchange, po, pseudo, xliff};
 use crate::printer::{Printer, Style};
 use crate::project::{CATALOG_DIR, Project};
 
-pub fn run(global: &GlobalArgs, command: &L10nCommand, printer: &Printer) -> Result<Exit> {
+pub(super) fn run(global: &GlobalArgs, command: &L10nCommand, printer: &Printer) -> Result<Exit> {
     let project = Project::load(&global.dir)?;
     if !project.broken_catalogs.is_empty() {
         printer.findings(&project.findings);

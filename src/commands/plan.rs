@@ -18,7 +18,7 @@ use crate::state::LockIndex;
 use super::validate::{Loaded, load};
 
 /// Loads, renders and validates the project; prints the findings. `None` when it has errors.
-pub fn load_valid(
+pub(super) fn load_valid(
     global: &GlobalArgs,
     printer: &Printer,
     what: &str,
@@ -69,7 +69,7 @@ pub(crate) fn test_gate(
     }))
 }
 
-pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Result<Exit> {
+pub(super) fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Result<Exit> {
     let Some((loaded, settings)) = load_valid(global, printer, "plan")? else {
         return Ok(Exit::Error);
     };
@@ -142,7 +142,7 @@ fn present(
     printer.out(&text);
 }
 
-pub fn exit_for(plan: &Plan, detailed: bool) -> Exit {
+pub(super) fn exit_for(plan: &Plan, detailed: bool) -> Exit {
     if plan.has_errors() {
         Exit::Error
     } else if detailed && plan.has_sends() {
@@ -153,7 +153,7 @@ pub fn exit_for(plan: &Plan, detailed: bool) -> Exit {
 }
 
 /// Reads a saved plan, refusing files of another format or version.
-pub fn read_plan(path: &std::path::Path) -> Result<Plan> {
+pub(super) fn read_plan(path: &std::path::Path) -> Result<Plan> {
     let text = fs::read_to_string(path)
         .with_context(|| format!("cannot read the plan file {}", path.display()))?;
     let value: serde_json::Value = serde_json::from_str(&text)
@@ -176,7 +176,7 @@ pub fn read_plan(path: &std::path::Path) -> Result<Plan> {
         .with_context(|| format!("{} is not a valid pushform plan file", path.display()))
 }
 
-pub fn show(args: &ShowArgs, printer: &Printer) -> Result<Exit> {
+pub(super) fn show(args: &ShowArgs, printer: &Printer) -> Result<Exit> {
     let plan = read_plan(&args.file)?;
     let Some(quota) = plan.quota.to_quota() else {
         bail!(

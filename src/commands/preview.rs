@@ -19,7 +19,7 @@ use super::render::select;
 /// and no run ever writes into (or cleans) a folder that holds anything else.
 const MARKER: &str = ".pushform-preview";
 
-pub fn run(global: &GlobalArgs, args: &PreviewArgs, printer: &Printer) -> Result<Exit> {
+pub(super) fn run(global: &GlobalArgs, args: &PreviewArgs, printer: &Printer) -> Result<Exit> {
     let Some((loaded, settings)) = load_valid(global, printer, "preview")? else {
         return Ok(Exit::Error);
     };

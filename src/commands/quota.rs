@@ -11,7 +11,7 @@ use crate::printer::{Printer, Style};
 use crate::quota;
 use crate::state::{self, Freshness, Lock, LockIndex};
 
-pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
+pub(super) fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
     let settings = super::state::project_settings(global)?;
     let store = state::open(&settings);
     let snapshot = store.read(Freshness::Current)?;

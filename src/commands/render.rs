@@ -16,7 +16,7 @@ use crate::project::Project;
 
 use super::validate::{load, load_env, load_project};
 
-pub fn run(global: &GlobalArgs, args: &RenderArgs, printer: &Printer) -> Result<Exit> {
+pub(super) fn run(global: &GlobalArgs, args: &RenderArgs, printer: &Printer) -> Result<Exit> {
     let mut each: Vec<(Option<String>, super::Loaded)> = Vec::new();
     if args.locale.as_deref() == Some(pseudo::LOCALE) {
         let mut project = Project::read_env(&global.dir, global.env.as_deref())?;
@@ -92,7 +92,7 @@ pub fn run(global: &GlobalArgs, args: &RenderArgs, printer: &Printer) -> Result<
 }
 
 /// Units named by KEY arguments (a campaign id or a unit key), in render order; all without any.
-pub fn select<'u>(units: &'u [Unit], keys: &[String]) -> Result<Vec<&'u Unit>> {
+pub(super) fn select<'u>(units: &'u [Unit], keys: &[String]) -> Result<Vec<&'u Unit>> {
     if keys.is_empty() {
         return Ok(units.iter().collect());
     }

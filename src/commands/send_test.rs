@@ -30,7 +30,7 @@ use super::plan::load_valid;
 /// The provider's limit on `audience.userid`.
 const MAX_TEST_USERS: usize = 1000;
 
-pub fn run(global: &GlobalArgs, args: &SendTestArgs, printer: &Printer) -> Result<Exit> {
+pub(super) fn run(global: &GlobalArgs, args: &SendTestArgs, printer: &Printer) -> Result<Exit> {
     let Some((loaded, settings)) = load_valid(global, printer, "test send")? else {
         return Ok(Exit::Error);
     };

@@ -18,7 +18,7 @@ use crate::state::{self, Freshness, Holder, Lock, Record, Session, Status, Store
 
 use super::validate::load;
 
-pub fn run(global: &GlobalArgs, command: &StateCommand, printer: &Printer) -> Result<Exit> {
+pub(super) fn run(global: &GlobalArgs, command: &StateCommand, printer: &Printer) -> Result<Exit> {
     match command {
         StateCommand::List { format } => list(global, *format, printer),
         StateCommand::Show { key } => show(global, key, printer),

@@ -31,7 +31,7 @@ pub fn load(global: &GlobalArgs) -> Result<Loaded> {
 
 /// The environments `validate` and `render` go through when no `--env` narrows them: every
 /// declared one whose config merges (one that does not is already a finding).
-pub fn every_environment(global: &GlobalArgs, config: &Config) -> Vec<String> {
+pub(super) fn every_environment(global: &GlobalArgs, config: &Config) -> Vec<String> {
     if global.env.is_some() {
         return Vec::new();
     }
@@ -44,12 +44,12 @@ pub fn every_environment(global: &GlobalArgs, config: &Config) -> Vec<String> {
 }
 
 /// [`load`] in environment `env` (its config deep-merged over the top level).
-pub fn load_env(global: &GlobalArgs, env: Option<&str>) -> Result<Loaded> {
+pub(super) fn load_env(global: &GlobalArgs, env: Option<&str>) -> Result<Loaded> {
     Ok(load_project(Project::read_env(&global.dir, env)?))
 }
 
 /// Renders and checks a project already read (and perhaps turned into its pseudo-locale form).
-pub fn load_project(mut project: Project) -> Loaded {
+pub(super) fn load_project(mut project: Project) -> Loaded {
     if project.inputs_broken() {
         // The config or a catalog did not parse: say so and stop, rather than render every unit
         // without it and report a cascade of false consequences.
@@ -81,7 +81,7 @@ pub fn load_project(mut project: Project) -> Loaded {
     }
 }
 
-pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
+pub(super) fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
     let mut loaded = load(global)?;
     // Every environment renders with its own defaults: check each (the top level alone is no
     // environment), report each problem once, and name the environments of a problem that
@@ -148,6 +148,6 @@ pub fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-pub fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+pub(super) fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
 }

@@ -19,7 +19,7 @@ use crate::validate::MAX_TITLE_CHARS;
 
 /// What one locale's export holds.
 #[derive(Debug)]
-pub struct Export {
+pub(crate) struct Export {
     pub source_locale: String,
     pub target_locale: String,
     /// The default locale's catalog, relative to the project root.
@@ -29,7 +29,7 @@ pub struct Export {
 
 /// One key of the catalog.
 #[derive(Debug)]
-pub struct Unit {
+pub(crate) struct Unit {
     pub key: String,
     /// The provider's length limit of the field this key is shown in (a notification title).
     pub maxwidth: Option<usize>,
@@ -37,7 +37,7 @@ pub struct Unit {
 }
 
 #[derive(Debug)]
-pub enum Text {
+pub(crate) enum Text {
     Single {
         source: String,
         target: Option<String>,
@@ -54,7 +54,7 @@ pub enum Text {
 }
 
 #[derive(Debug)]
-pub struct Form {
+pub(crate) struct Form {
     pub category: &'static str,
     pub source: String,
     pub target: Option<String>,
@@ -82,7 +82,7 @@ fn title_keys(project: &Project) -> Vec<String> {
         .collect()
 }
 
-pub fn default_locale(project: &Project) -> Result<String> {
+pub(crate) fn default_locale(project: &Project) -> Result<String> {
     match &project.config.locales.default {
         Some(d) => Ok(d.clone()),
         None => bail!(
@@ -92,7 +92,7 @@ pub fn default_locale(project: &Project) -> Result<String> {
 }
 
 /// The export of `locale`: every string and plural entry of the default locale's catalog.
-pub fn export(project: &Project, locale: &str) -> Result<Export> {
+pub(crate) fn export(project: &Project, locale: &str) -> Result<Export> {
     let default = default_locale(project)?;
     if locale == default {
         bail!(
@@ -165,7 +165,7 @@ pub fn export(project: &Project, locale: &str) -> Result<Export> {
 
 /// One translation read back from a file.
 #[derive(Debug, PartialEq)]
-pub struct Translated {
+pub(crate) struct Translated {
     pub key: String,
     /// The CLDR category, for a form of a plural entry.
     pub form: Option<String>,
@@ -177,7 +177,7 @@ pub struct Translated {
 
 /// A file read back: its target locale and translations (empty targets already left out).
 #[derive(Debug)]
-pub struct Imported {
+pub(crate) struct Imported {
     pub locale: String,
     pub entries: Vec<Translated>,
 }
@@ -211,7 +211,7 @@ fn expected(export: &Export, entry: &Translated) -> Option<Vec<String>> {
 
 /// Checks an imported file against the current default locale, and returns the catalog text to
 /// write plus warnings (placeholders a translation left out).
-pub fn import(project: &Project, imported: &Imported) -> Result<(String, Vec<String>)> {
+pub(crate) fn import(project: &Project, imported: &Imported) -> Result<(String, Vec<String>)> {
     let export = export(project, &imported.locale)?;
     let mut stale = Vec::new();
     let mut damaged = Vec::new();
@@ -294,10 +294,10 @@ pub fn import(project: &Project, imported: &Imported) -> Result<(String, Vec<Str
 /// A catalog as written back: keys sorted (plural forms in CLDR order), strings double-quoted,
 /// so the same content always gives the same bytes and a re-import diffs by line.
 #[derive(Debug, Default)]
-pub struct Tree(BTreeMap<String, Item>);
+pub(crate) struct Tree(BTreeMap<String, Item>);
 
 #[derive(Debug)]
-pub enum Item {
+pub(crate) enum Item {
     Str(String),
     /// A number or boolean, written as it was.
     Raw(String),
@@ -305,11 +305,11 @@ pub enum Item {
 }
 
 impl Tree {
-    pub fn new() -> Tree {
+    pub(crate) fn new() -> Tree {
         Tree::default()
     }
 
-    pub fn from_node(node: &Node) -> Tree {
+    pub(crate) fn from_node(node: &Node) -> Tree {
         let mut tree = Tree::new();
         for e in node.as_map().unwrap_or_default() {
             let item = match &e.value.kind {

@@ -7,7 +7,7 @@ use crate::node::{Kind, Node};
 
 /// Every translatable entry of a catalog or `strings` mapping, by dotted key, in file order: a
 /// string, or a plural entry (one key for all its forms). Sections are walked into.
-pub fn entries(node: &Node) -> Vec<(String, &Node)> {
+pub(crate) fn entries(node: &Node) -> Vec<(String, &Node)> {
     let mut out = Vec::new();
     walk(node, "", &mut out);
     out
@@ -28,12 +28,12 @@ fn walk<'a>(node: &'a Node, prefix: &str, out: &mut Vec<(String, &'a Node)>) {
 }
 
 /// The entry at a dotted key, if the mapping has one (a string, plural entry or section).
-pub fn lookup<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
+pub(crate) fn lookup<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
     key.split('.').try_fold(node, |n, part| n.get(part))
 }
 
 /// The line of an entry's key, for findings (0 when unknown).
-pub fn key_line(node: &Node, key: &str) -> u32 {
+pub(crate) fn key_line(node: &Node, key: &str) -> u32 {
     let mut current = node;
     let mut line = 0;
     for part in key.split('.') {
@@ -51,7 +51,7 @@ pub fn key_line(node: &Node, key: &str) -> u32 {
 
 /// The keys of `t` a template source reads: `t.title`, `t.inbox.unread` → `title`,
 /// `inbox.unread`. Only template code counts, not text around it.
-pub fn uses(source: &str) -> Vec<String> {
+pub(crate) fn uses(source: &str) -> Vec<String> {
     let mut out = Vec::new();
     for piece in placeholders::split(source) {
         let placeholders::Piece::Code(code) = piece else {
@@ -85,7 +85,7 @@ pub fn uses(source: &str) -> Vec<String> {
 }
 
 /// The keys read by every string leaf of a tree, with the field path of each leaf.
-pub fn uses_in_tree(node: &Node, path: &str, out: &mut Vec<(String, String)>) {
+pub(crate) fn uses_in_tree(node: &Node, path: &str, out: &mut Vec<(String, String)>) {
     match &node.kind {
         Kind::Str(s) => out.extend(uses(s).into_iter().map(|k| (k, path.to_owned()))),
         Kind::Seq(items) => {
@@ -108,7 +108,7 @@ pub fn uses_in_tree(node: &Node, path: &str, out: &mut Vec<(String, String)>) {
 }
 
 /// Whether a used key covers a catalog key: the same key, or a section it lies in.
-pub fn covers(used: &str, key: &str) -> bool {
+pub(crate) fn covers(used: &str, key: &str) -> bool {
     key == used
         || key
             .strip_prefix(used)

@@ -4,11 +4,11 @@
 //! Everything here is pure: it reads a loaded [`Project`](crate::project::Project) and returns
 //! values; the `l10n` command prints them and writes files.
 
-pub mod exchange;
-pub mod keys;
-pub mod placeholders;
-pub mod plural;
-pub mod po;
-pub mod pseudo;
-pub mod status;
-pub mod xliff;
+pub(crate) mod exchange;
+pub(crate) mod keys;
+pub(crate) mod placeholders;
+pub(crate) mod plural;
+pub(crate) mod po;
+pub(crate) mod pseudo;
+pub(crate) mod status;
+pub(crate) mod xliff;

@@ -4,7 +4,7 @@
 
 /// A piece of a string: text a translator translates, or template code they must keep.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Piece<'a> {
+pub(crate) enum Piece<'a> {
     Text(&'a str),
     Code(&'a str),
 }
@@ -13,7 +13,7 @@ const OPEN: [(&str, &str); 3] = [("{{", "}}"), ("{%", "%}"), ("{#", "#}")];
 
 /// Splits a string into text and template code. An opening `{{` without its closing is text
 /// (see [`damage`] to find it).
-pub fn split(source: &str) -> Vec<Piece<'_>> {
+pub(crate) fn split(source: &str) -> Vec<Piece<'_>> {
     let mut out = Vec::new();
     let mut rest = source;
     let mut text_start = 0usize;
@@ -45,7 +45,7 @@ pub fn split(source: &str) -> Vec<Piece<'_>> {
 }
 
 /// The template code of a string, in order.
-pub fn codes(source: &str) -> Vec<&str> {
+pub(crate) fn codes(source: &str) -> Vec<&str> {
     split(source)
         .into_iter()
         .filter_map(|p| match p {
@@ -56,7 +56,7 @@ pub fn codes(source: &str) -> Vec<&str> {
 }
 
 /// A placeholder with its inner spacing normalised, so `{{name}}` and `{{ name }}` are the same.
-pub fn normal(code: &str) -> String {
+pub(crate) fn normal(code: &str) -> String {
     let inner: Vec<&str> = code[2..code.len() - 2].split_whitespace().collect();
     format!(
         "{} {} {}",
@@ -67,7 +67,7 @@ pub fn normal(code: &str) -> String {
 }
 
 /// The placeholders of `source`, normalised, sorted and deduplicated.
-pub fn names(source: &str) -> Vec<String> {
+pub(crate) fn names(source: &str) -> Vec<String> {
     let mut out: Vec<String> = codes(source).into_iter().map(normal).collect();
     out.sort();
     out.dedup();
@@ -76,7 +76,7 @@ pub fn names(source: &str) -> Vec<String> {
 
 /// A broken delimiter left in the text, e.g. `{{ name }` or `name }}`: what a careless edit of a
 /// placeholder leaves behind.
-pub fn damage(source: &str) -> Option<String> {
+pub(crate) fn damage(source: &str) -> Option<String> {
     for piece in split(source) {
         if let Piece::Text(text) = piece {
             for mark in ["{{", "{%", "{#", "}}", "%}", "#}"] {

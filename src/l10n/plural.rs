@@ -12,7 +12,7 @@ use icu_plurals::{PluralCategory, PluralRules};
 use crate::node::{Kind, Node};
 
 /// Every CLDR category, in CLDR's order (the order forms are listed and exported in).
-pub const CATEGORIES: [&str; 6] = ["zero", "one", "two", "few", "many", "other"];
+pub(crate) const CATEGORIES: [&str; 6] = ["zero", "one", "two", "few", "many", "other"];
 
 fn name(category: PluralCategory) -> &'static str {
     match category {
@@ -34,7 +34,7 @@ fn rules(locale: &str) -> Option<PluralRules> {
 
 /// The categories the locale's integers and decimals can take, in CLDR order; `other` is
 /// always among them.
-pub fn categories(locale: &str) -> Vec<&'static str> {
+pub(crate) fn categories(locale: &str) -> Vec<&'static str> {
     let mut used: Vec<&'static str> = rules(locale)
         .map(|r| r.categories().map(name).collect())
         .unwrap_or_default();
@@ -50,13 +50,13 @@ pub fn categories(locale: &str) -> Vec<&'static str> {
 
 /// The category of a number written as text (`3`, `-21`, `1.5`) in a locale, or `None` when the
 /// text is not a number.
-pub fn category_for(locale: &str, number: &str) -> Option<&'static str> {
+pub(crate) fn category_for(locale: &str, number: &str) -> Option<&'static str> {
     let decimal = Decimal::try_from_str(number.trim()).ok()?;
     Some(rules(locale).map_or("other", |r| name(r.category_for(&decimal))))
 }
 
 /// Whether a mapping is a plural entry: non-empty, and every key a CLDR category.
-pub fn is_plural(node: &Node) -> bool {
+pub(crate) fn is_plural(node: &Node) -> bool {
     match &node.kind {
         Kind::Map(entries) => {
             !entries.is_empty() && entries.iter().all(|e| CATEGORIES.contains(&e.key.as_str()))
@@ -66,7 +66,7 @@ pub fn is_plural(node: &Node) -> bool {
 }
 
 /// The categories `locale` needs that a plural entry lacks, in CLDR order.
-pub fn missing(locale: &str, entry: &Node) -> Vec<&'static str> {
+pub(crate) fn missing(locale: &str, entry: &Node) -> Vec<&'static str> {
     categories(locale)
         .into_iter()
         .filter(|c| entry.get(c).is_none())

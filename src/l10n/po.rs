@@ -69,7 +69,7 @@ fn plural_forms(locale: &str) -> Option<&'static str> {
     (categories.len() == expected).then_some(formula)
 }
 
-pub fn write(export: &Export) -> String {
+pub(crate) fn write(export: &Export) -> String {
     let categories = plural::categories(&export.target_locale);
     let mut out = format!(
         "# {} strings of {} to translate into {}; written by `pushform l10n export`.\n",
@@ -166,7 +166,7 @@ struct Entry {
 
 /// Reads a PO file back: the `Language` header and every entry with a translation (fuzzy
 /// entries, which a tool marks as unchecked, are left out).
-pub fn read(text: &str) -> Result<Imported> {
+pub(crate) fn read(text: &str) -> Result<Imported> {
     let mut entries: Vec<Entry> = Vec::new();
     let mut current = Entry::default();
     // Which field a continuation line ("…") extends.

@@ -16,7 +16,7 @@ use crate::node::{Entry, Kind, Node};
 use crate::project::Project;
 
 /// The pseudo-locale's tag (CLDR's private-use region for pseudo-accents).
-pub const LOCALE: &str = "en-XA";
+pub(crate) const LOCALE: &str = "en-XA";
 
 /// How much longer pseudo text is than its source, in percent.
 const GROWTH_PERCENT: usize = 35;
@@ -33,7 +33,7 @@ fn accent(c: char) -> char {
 /// One string in pseudo form: text outside `{{ … }}`, `{% … %}` and `{# … #}` accented, then
 /// padded and bracketed: `Hello {{ name }}` → `[Ĥéļļö {{ name }} ·····]`. A final newline (a
 /// YAML block scalar's) stays last.
-pub fn text(source: &str) -> String {
+pub(crate) fn text(source: &str) -> String {
     let (body, newline) = match source.strip_suffix('\n') {
         Some(body) => (body, "\n"),
         None => (source, ""),
@@ -58,7 +58,7 @@ pub fn text(source: &str) -> String {
 }
 
 /// Every string of a tree in pseudo form, keeping its shape and where it was written.
-pub fn tree(node: &Node) -> Node {
+pub(crate) fn tree(node: &Node) -> Node {
     let kind = match &node.kind {
         Kind::Str(s) => Kind::Str(text(s)),
         Kind::Seq(items) => Kind::Seq(items.iter().map(tree).collect()),
@@ -85,7 +85,7 @@ pub fn tree(node: &Node) -> Node {
 /// included) in pseudo form, its audience that of the default locale. Campaigns without
 /// `locales` render in `en-XA` too. A campaign that does not declare the default locale has no
 /// source text and is left out.
-pub fn apply(project: &mut Project) -> Result<()> {
+pub(crate) fn apply(project: &mut Project) -> Result<()> {
     let Some(default) = project.config.locales.default.clone() else {
         bail!(
             "the pseudo-locale `{LOCALE}` is made from the default locale: set `locales.default` in pushform.yaml"

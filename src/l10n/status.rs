@@ -17,7 +17,7 @@ use crate::node::{Kind, Node};
 use crate::project::{CATALOG_DIR, Project, TEMPLATES_DIR};
 
 #[derive(Debug, Serialize)]
-pub struct Status {
+pub(crate) struct Status {
     /// `locales.default` of pushform.yaml.
     pub default_locale: Option<String>,
     pub locales: Vec<LocaleStatus>,
@@ -28,13 +28,13 @@ pub struct Status {
 }
 
 impl Status {
-    pub fn missing(&self) -> usize {
+    pub(crate) fn missing(&self) -> usize {
         self.locales.iter().map(|l| l.missing.len()).sum()
     }
 }
 
 #[derive(Debug, Serialize)]
-pub struct LocaleStatus {
+pub(crate) struct LocaleStatus {
     pub locale: String,
     /// (campaign, key) pairs read in this locale.
     pub used: usize,
@@ -44,7 +44,7 @@ pub struct LocaleStatus {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Filled {
+pub(crate) struct Filled {
     pub campaign: String,
     pub key: String,
     /// Where the text came from, e.g. `templates/locales/en.yaml`.
@@ -52,7 +52,7 @@ pub struct Filled {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Missing {
+pub(crate) struct Missing {
     pub campaign: String,
     pub key: String,
     /// Where the template reads it, e.g. `campaigns/a.yaml` `push.notification.title`.
@@ -62,14 +62,14 @@ pub struct Missing {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Place {
+pub(crate) struct Place {
     pub file: String,
     pub line: u32,
     pub key: String,
 }
 
 #[derive(Debug, Serialize)]
-pub struct PlaceholderLoss {
+pub(crate) struct PlaceholderLoss {
     pub file: String,
     pub line: u32,
     pub key: String,
@@ -122,7 +122,7 @@ fn layers<'a>(project: &'a Project, campaign: &'a Campaign, chain: &'a [String])
     out
 }
 
-pub fn compute(project: &Project) -> Status {
+pub(crate) fn compute(project: &Project) -> Status {
     let default = project.config.locales.default.clone();
     let mut per_locale: BTreeMap<String, LocaleStatus> = BTreeMap::new();
     let mut used_anywhere: BTreeSet<String> = BTreeSet::new();

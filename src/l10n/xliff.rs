@@ -123,7 +123,7 @@ fn unit(
     let _ = writeln!(out, "{indent}</unit>");
 }
 
-pub fn write(export: &Export) -> String {
+pub(crate) fn write(export: &Export) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -202,7 +202,7 @@ fn attr(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Result<Option<Stri
 }
 
 /// Reads an XLIFF 2.0 file back: its target language and every unit with a non-empty target.
-pub fn read(text: &str) -> Result<Imported> {
+pub(crate) fn read(text: &str) -> Result<Imported> {
     let mut reader = Reader::from_str(text);
     let mut locale = None;
     let mut units: Vec<UnitRead> = Vec::new();

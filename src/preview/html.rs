@@ -7,10 +7,10 @@
 use std::fmt::Write as _;
 
 /// The stylesheet every page links (`style.css` at the site root).
-pub const STYLE: &str = include_str!("style.css");
+pub(crate) const STYLE: &str = include_str!("style.css");
 
 /// Escapes `s` for HTML text and for double- or single-quoted attribute values.
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -26,7 +26,7 @@ pub fn esc(s: &str) -> String {
 }
 
 /// A whole page: `root` is the relative path to the site root ("" or "../").
-pub fn page(title: &str, root: &str, body: &str) -> String {
+pub(super) fn page(title: &str, root: &str, body: &str) -> String {
     let mut out = String::new();
     let _ = write!(
         out,

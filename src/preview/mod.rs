@@ -19,8 +19,8 @@
 //! Building the site is pure ([`site`] returns the pages); writing it is the command's job.
 
 mod html;
-pub mod phone;
-pub mod text;
+pub(crate) mod phone;
+pub(crate) mod text;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -32,12 +32,12 @@ use crate::plan::{Action, Plan, PlannedUnit};
 use crate::quota::Quota;
 use crate::report;
 
-pub use html::{STYLE, esc};
+pub(crate) use html::{STYLE, esc};
 use phone::View;
 
 /// One unit to show, in render order.
 #[derive(Clone, Debug)]
-pub struct UnitInput<'a> {
+pub(crate) struct UnitInput<'a> {
     pub key: &'a str,
     pub campaign: &'a str,
     pub locale: Option<&'a str>,
@@ -49,14 +49,14 @@ pub struct UnitInput<'a> {
 
 /// A send already recorded in the lock (any status counts against the quota).
 #[derive(Clone, Debug)]
-pub struct Past {
+pub(crate) struct Past {
     pub key: String,
     pub at: DateTime<Utc>,
     pub status: String,
 }
 
 /// What the site is built from.
-pub struct Input<'a> {
+pub(crate) struct Input<'a> {
     pub plan: &'a Plan,
     pub quota: &'a Quota,
     /// The units to give a page, in render order.
@@ -67,13 +67,13 @@ pub struct Input<'a> {
 
 /// One file of the site: its path relative to the site root, and its text.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Page {
+pub(crate) struct Page {
     pub path: String,
     pub text: String,
 }
 
 /// Builds the site: `style.css`, `index.html` and one page per campaign.
-pub fn site(input: &Input) -> Vec<Page> {
+pub(crate) fn site(input: &Input) -> Vec<Page> {
     let mut campaigns: BTreeMap<&str, Vec<&UnitInput>> = BTreeMap::new();
     let mut order: Vec<&str> = Vec::new();
     for u in &input.units {
@@ -110,7 +110,7 @@ pub fn site(input: &Input) -> Vec<Page> {
 
 /// A file name for a campaign id. Ids are `[a-z0-9][a-z0-9._-]*`; anything else (a gone key
 /// from an old lock) is spelled out so no name can climb out of `units/`.
-pub fn page_name(campaign: &str) -> String {
+pub(crate) fn page_name(campaign: &str) -> String {
     let mut out = String::new();
     for c in campaign.chars() {
         let plain = c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';

@@ -15,14 +15,14 @@ use crate::body::PushBody;
 use super::text::{Clamped, Units};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Platform {
+pub(crate) enum Platform {
     Ios,
     Android,
     Harmony,
 }
 
 impl Platform {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Platform::Ios => "iOS",
             Platform::Android => "Android",
@@ -33,7 +33,7 @@ impl Platform {
 
 /// One way a platform shows a notification, and how much of it.
 #[derive(Clone, Copy, Debug)]
-pub struct ViewSpec {
+pub(crate) struct ViewSpec {
     pub platform: Platform,
     pub name: &'static str,
     /// CSS class of the card.
@@ -46,7 +46,7 @@ pub struct ViewSpec {
 
 /// The views and their clamps. Every text box is 17 em wide (about 240 px at the page's 14 px,
 /// a little narrower than a phone's notification text); titles get one line everywhere.
-pub const VIEWS: [ViewSpec; 5] = [
+pub(crate) const VIEWS: [ViewSpec; 5] = [
     ViewSpec {
         platform: Platform::Ios,
         name: "Lock screen",
@@ -91,7 +91,7 @@ pub const VIEWS: [ViewSpec; 5] = [
 
 /// An image the platform would show; the preview draws a placeholder and never loads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Image {
+pub(crate) struct Image {
     /// The field it comes from, e.g. `ios.richMediaUri`.
     pub field: &'static str,
     pub url: String,
@@ -99,7 +99,7 @@ pub struct Image {
 
 /// A notification as one view of one platform shows it.
 #[derive(Clone, Debug)]
-pub struct View {
+pub(crate) struct View {
     pub spec: ViewSpec,
     pub title: Clamped,
     pub body: Clamped,
@@ -125,7 +125,7 @@ fn first(candidates: &[(&'static str, Option<&String>)]) -> (Option<&'static str
 
 /// The platforms a body reaches: those in `platform`, or all when `audience.userid` is set
 /// (the provider then ignores `platform`). HarmonyOS goes with Android.
-pub fn targets(body: &PushBody) -> Vec<Platform> {
+pub(crate) fn targets(body: &PushBody) -> Vec<Platform> {
     let by_user = body
         .audience
         .as_ref()
@@ -148,7 +148,7 @@ pub fn targets(body: &PushBody) -> Vec<Platform> {
 }
 
 /// Every view of the platforms `body` reaches, in `VIEWS` order.
-pub fn views(body: &PushBody) -> Vec<View> {
+pub(crate) fn views(body: &PushBody) -> Vec<View> {
     let targets = targets(body);
     VIEWS
         .iter()
@@ -157,7 +157,7 @@ pub fn views(body: &PushBody) -> Vec<View> {
         .collect()
 }
 
-pub fn view(body: &PushBody, spec: ViewSpec) -> View {
+pub(crate) fn view(body: &PushBody, spec: ViewSpec) -> View {
     let n = body.notification.clone().unwrap_or_default();
     let ios = n.ios.clone().unwrap_or_default();
     let android = n.android.clone().unwrap_or_default();

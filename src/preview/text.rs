@@ -16,10 +16,10 @@
 //! CJK font (about two average Latin letters); emoji and unknown scripts 1.3 em.
 
 /// Twentieths of an em.
-pub type Units = u32;
+pub(crate) type Units = u32;
 
 /// The advance of `c` in a regular weight, in twentieths of an em, rounded up.
-pub fn advance(c: char) -> Units {
+pub(crate) fn advance(c: char) -> Units {
     match c {
         'i' | 'j' | 'l' | '|' | '\'' => 6,
         ' ' | '.' | ',' | ':' | ';' => 7,
@@ -37,7 +37,7 @@ pub fn advance(c: char) -> Units {
 }
 
 /// East Asian Wide or Fullwidth (UAX #11), the blocks that matter for notifications.
-pub fn is_wide(c: char) -> bool {
+pub(crate) fn is_wide(c: char) -> bool {
     matches!(c,
         '\u{1100}'..='\u{115f}'     // Hangul Jamo
         | '\u{2e80}'..='\u{303e}'   // CJK radicals, symbols and punctuation
@@ -81,7 +81,7 @@ fn may_break_between(a: char, b: char) -> bool {
 }
 
 /// The estimated width of `text` in `u`; `bold` adds 12% (bold faces are wider).
-pub fn width(text: &str, bold: bool) -> Units {
+pub(crate) fn width(text: &str, bold: bool) -> Units {
     let w: Units = text.chars().map(advance).sum();
     if bold { w + w.div_ceil(8) } else { w }
 }
@@ -97,7 +97,7 @@ fn normalise(text: &str) -> String {
 /// Breaks `text` into lines no wider than `max` (in `u`): greedy, at spaces and around wide
 /// characters, and inside a word only when the word alone is wider than a line. Newlines in the
 /// text are kept. The spaces a line breaks at are dropped, as browsers and phones do.
-pub fn wrap(text: &str, max: Units, bold: bool) -> Vec<String> {
+pub(crate) fn wrap(text: &str, max: Units, bold: bool) -> Vec<String> {
     let mut lines = Vec::new();
     for paragraph in normalise(text).split('\n') {
         let mut line = String::new();
@@ -155,7 +155,7 @@ fn tokens(paragraph: &str) -> Vec<String> {
 
 /// A text as one view of one platform shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Clamped {
+pub(crate) struct Clamped {
     /// Every line, as broken by `wrap`; the page shows the first `limit`.
     pub lines: Vec<String>,
     /// The platform's limit, in lines.
@@ -163,7 +163,7 @@ pub struct Clamped {
 }
 
 impl Clamped {
-    pub fn new(text: &str, width_u: Units, limit: usize, bold: bool) -> Clamped {
+    pub(crate) fn new(text: &str, width_u: Units, limit: usize, bold: bool) -> Clamped {
         let lines = if text.is_empty() {
             Vec::new()
         } else {
@@ -173,12 +173,12 @@ impl Clamped {
     }
 
     /// Whether the platform cuts this text.
-    pub fn is_cut(&self) -> bool {
+    pub(crate) fn is_cut(&self) -> bool {
         self.lines.len() > self.limit
     }
 
     /// Characters hidden by the cut (not counting the line breaks).
-    pub fn hidden_chars(&self) -> usize {
+    pub(crate) fn hidden_chars(&self) -> usize {
         self.lines
             .iter()
             .skip(self.limit)

@@ -432,14 +432,14 @@ mod rfc3339_secs {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::borrow::Cow;
 
-    pub fn serialize<S: Serializer>(
+    pub(super) fn serialize<S: Serializer>(
         at: &DateTime<FixedOffset>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Secs, false))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<DateTime<FixedOffset>, D::Error> {
         let text = Cow::<str>::deserialize(deserializer)?;
@@ -461,7 +461,7 @@ mod opt_rfc3339_secs {
 
     // serde's `with` hands the field by reference, hence `&Option`.
     #[allow(clippy::ref_option)]
-    pub fn serialize<S: Serializer>(
+    pub(super) fn serialize<S: Serializer>(
         at: &Option<DateTime<FixedOffset>>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
@@ -471,7 +471,7 @@ mod opt_rfc3339_secs {
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<DateTime<FixedOffset>>, D::Error> {
         match Option::<Cow<str>>::deserialize(deserializer)? {

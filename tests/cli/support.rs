@@ -16,28 +16,28 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 
 /// The repository root of this crate, which is itself a working campaign repository.
-pub fn sample_repo() -> PathBuf {
+pub(crate) fn sample_repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A campaign repository in a temp dir, with an empty `campaigns/` folder to start with.
-pub struct Repo {
+pub(crate) struct Repo {
     dir: tempfile::TempDir,
 }
 
 impl Repo {
-    pub fn new() -> Repo {
+    pub(crate) fn new() -> Repo {
         let dir = tempfile::tempdir().expect("create a temp dir");
         fs::create_dir(dir.path().join("campaigns")).expect("create campaigns/");
         Repo { dir }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// Writes `text` to `path` (relative to the repo root), creating folders; replaces any old file.
-    pub fn file(&self, path: &str, text: &str) -> &Repo {
+    pub(crate) fn file(&self, path: &str, text: &str) -> &Repo {
         let path = self.dir.path().join(path);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).expect("create parent folders");
@@ -47,20 +47,20 @@ impl Repo {
     }
 
     /// Runs `pushform ARGS…` in this repo.
-    pub fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         pushform(self.path(), args)
     }
 
     /// `pushform state init`: the empty state every repository needs before its first write
     /// (`state import`, `apply`), since pushform never starts a history by itself.
-    pub fn init_state(&self) -> &Repo {
+    pub(crate) fn init_state(&self) -> &Repo {
         self.run(&["state", "init"]).success();
         self
     }
 }
 
 /// A minimal campaign that breaks no rule, with `notification` written as given (a flow mapping).
-pub fn campaign(id: &str, notification: &str) -> String {
+pub(crate) fn campaign(id: &str, notification: &str) -> String {
     format!(
         "id: {id}\npush:\n  platform: [ios, android]\n  audience: {{packageName: com.example, is_to_all: false}}\n  notification: {notification}\n"
     )
@@ -68,7 +68,7 @@ pub fn campaign(id: &str, notification: &str) -> String {
 
 /// The outcome of one run of the binary.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     /// The exit code; -1 if the process was killed by a signal (a crash, which no test expects).
     pub code: i32,
     pub stdout: String,
@@ -77,7 +77,7 @@ pub struct Run {
 
 impl Run {
     #[track_caller]
-    pub fn code(&self, expected: i32) -> &Run {
+    pub(crate) fn code(&self, expected: i32) -> &Run {
         assert_eq!(
             self.code, expected,
             "exit code\n--- stdout\n{}\n--- stderr\n{}",
@@ -88,19 +88,19 @@ impl Run {
 
     /// Asserts exit code 0.
     #[track_caller]
-    pub fn success(&self) -> &Run {
+    pub(crate) fn success(&self) -> &Run {
         self.code(0)
     }
 
     /// Asserts exit code 1 (an error, reported, not a crash).
     #[track_caller]
-    pub fn failure(&self) -> &Run {
+    pub(crate) fn failure(&self) -> &Run {
         self.code(1)
     }
 
     /// Asserts that stderr contains every one of `needles`, in that order.
     #[track_caller]
-    pub fn stderr_has(&self, needles: &[&str]) -> &Run {
+    pub(crate) fn stderr_has(&self, needles: &[&str]) -> &Run {
         let mut rest = self.stderr.as_str();
         for needle in needles {
             match rest.find(needle) {
@@ -115,7 +115,7 @@ impl Run {
     }
 
     /// The error and warning lines of stderr (`error: …`, `warning: …`), without excerpts.
-    pub fn finding_lines(&self) -> Vec<&str> {
+    pub(crate) fn finding_lines(&self) -> Vec<&str> {
         self.stderr
             .lines()
             .filter(|l| l.starts_with("error: ") || l.starts_with("warning: "))
@@ -124,7 +124,7 @@ impl Run {
 
     /// Stdout parsed as JSON.
     #[track_caller]
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|err| {
             panic!(
                 "stdout is not JSON ({err})\n--- stdout\n{}\n--- stderr\n{}",
@@ -136,13 +136,13 @@ impl Run {
 
 /// Runs the built `pushform` binary in `dir` with `args`, in a clean environment (see the
 /// module documentation).
-pub fn pushform(dir: &Path, args: &[&str]) -> Run {
+pub(crate) fn pushform(dir: &Path, args: &[&str]) -> Run {
     pushform_with(dir, &[], args)
 }
 
 /// Like [`pushform`], with `env` set on top of the clean environment, and killed (failing the
 /// test) if it runs longer than 60 s: for inputs that once hung.
-pub fn pushform_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+pub(crate) fn pushform_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
     let mut cmd = Command::from_std(clean_command(dir));
     cmd.timeout(std::time::Duration::from_mins(1));
     for (name, value) in env {
@@ -158,7 +158,7 @@ pub fn pushform_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
 
 /// The built binary to run in `dir`, in the clean environment of [`pushform`], for a test that
 /// wires the standard streams itself (a full disk, a closed pipe).
-pub fn clean_command(dir: &Path) -> std::process::Command {
+pub(crate) fn clean_command(dir: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pushform"));
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
@@ -175,7 +175,7 @@ pub fn clean_command(dir: &Path) -> std::process::Command {
 
 /// A whole run as one text to snapshot, as minijinja-cli's `assert_cmd_snapshot!` does: the exit
 /// code, then stdout and stderr in full, with `dir` (a temp folder) written as `[REPO]`.
-pub fn transcript(dir: &Path, code: Option<i32>, stdout: &str, stderr: &str) -> String {
+pub(crate) fn transcript(dir: &Path, code: Option<i32>, stdout: &str, stderr: &str) -> String {
     let code = code.map_or_else(|| "killed by a signal".to_owned(), |c| c.to_string());
     let text =
         format!("exit code: {code}\n----- stdout -----\n{stdout}----- stderr -----\n{stderr}");
@@ -191,7 +191,7 @@ fn dir_real(dir: &str) -> String {
 
 /// Snapshot settings that replace the parts of a transcript that differ on every run by
 /// stand-ins: UUIDs (lineages, request ids), the emulator's port, push ids and OS error numbers.
-pub fn transcript_settings() -> insta::Settings {
+pub(crate) fn transcript_settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(
         r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",

@@ -17,17 +17,17 @@ use sha1::{Digest, Sha1};
 use tempfile::TempDir;
 
 /// The credentials the emulator accepts by default.
-pub const KEY: &str = "test-key";
-pub const SECRET: &str = "test-secret";
+pub(super) const KEY: &str = "test-key";
+pub(super) const SECRET: &str = "test-secret";
 
 /// The sample repository's "now" at which two units are due, in UTC (15:00 in Asia/Shanghai).
-pub const SAMPLE_NOW: &str = "2026-11-26T07:00:00Z";
+pub(super) const SAMPLE_NOW: &str = "2026-11-26T07:00:00Z";
 /// The same instant as the lockfile records it, in the configured time zone.
-pub const SAMPLE_NOW_LOCAL: &str = "2026-11-26T15:00:00+08:00";
+pub(super) const SAMPLE_NOW_LOCAL: &str = "2026-11-26T15:00:00+08:00";
 
 /// A loopback endpoint for `plan` in a rehearsal (plan never contacts it): against the
 /// default, real endpoints, plan refuses a state holding rehearsal records.
-pub const REHEARSAL_ENDPOINT: &str = "http://127.0.0.1:9";
+pub(super) const REHEARSAL_ENDPOINT: &str = "http://127.0.0.1:9";
 
 /// No single pushform run may take longer than this.
 const RUN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -37,13 +37,13 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 // ---------------------------------------------------------------------------
 
 /// A campaign repository in its own temporary folder.
-pub struct Repo {
+pub(super) struct Repo {
     dir: TempDir,
 }
 
 impl Repo {
     /// A copy of the sample repository at the project root (8 units, quota 2/hour 3/day).
-    pub fn sample() -> Repo {
+    pub(super) fn sample() -> Repo {
         let repo = Repo::empty();
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         fs::copy(
@@ -58,7 +58,7 @@ impl Repo {
     }
 
     /// `pushform state init`: an empty state, as every repository needs before its first apply.
-    pub fn init_state(&self) {
+    pub(super) fn init_state(&self) {
         self.pushform().args(&["state", "init"]).run().ok();
     }
 
@@ -67,7 +67,7 @@ impl Repo {
     /// Campaign `cNN` (one file each, `campaigns/cNN.yaml`, so plan order is file order) is
     /// a push-only notification to tag `tNN`; every third campaign fans out into two locales,
     /// so keys of both shapes (`cNN` and `cNN/en`) are exercised. Bodies are all distinct.
-    pub fn fixture(units: usize, per_hour: u32, per_day: u32, timeout_secs: u64) -> Repo {
+    pub(super) fn fixture(units: usize, per_hour: u32, per_day: u32, timeout_secs: u64) -> Repo {
         let repo = Repo::empty();
         repo.write(
             "pushform.yaml",
@@ -106,7 +106,7 @@ impl Repo {
     }
 
     /// A repository already made in `dir` (e.g. a fresh clone), deleted with it.
-    pub fn from_dir(dir: TempDir) -> Repo {
+    pub(super) fn from_dir(dir: TempDir) -> Repo {
         Repo { dir }
     }
 
@@ -119,11 +119,11 @@ impl Repo {
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn write(&self, rel: &str, text: &str) {
+    pub(super) fn write(&self, rel: &str, text: &str) {
         let path = self.path().join(rel);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).expect("mkdir");
@@ -131,12 +131,12 @@ impl Repo {
         fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     }
 
-    pub fn read(&self, rel: &str) -> String {
+    pub(super) fn read(&self, rel: &str) -> String {
         let path = self.path().join(rel);
         fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
     }
 
-    pub fn lock_path(&self) -> PathBuf {
+    pub(super) fn lock_path(&self) -> PathBuf {
         self.path().join("pushform.lock")
     }
 
@@ -145,22 +145,22 @@ impl Repo {
     }
 
     /// The lockfile, if there is one (it must parse).
-    pub fn try_lock(&self) -> Option<Lock> {
+    pub(super) fn try_lock(&self) -> Option<Lock> {
         self.store().load().expect("the lockfile parses")
     }
 
     /// The lockfile, which must exist.
-    pub fn lock(&self) -> Lock {
+    pub(super) fn lock(&self) -> Lock {
         self.try_lock().expect("a lockfile exists")
     }
 
     /// `pushform` in this repository, with a clean environment (see [`Pushform`]).
-    pub fn pushform(&self) -> Pushform {
+    pub(super) fn pushform(&self) -> Pushform {
         Pushform::new(self.path())
     }
 
     /// `pushform state import KEY --sent-at AT`, which must succeed: history made outside apply.
-    pub fn import(&self, key: &str, at: &str) {
+    pub(super) fn import(&self, key: &str, at: &str) {
         self.pushform()
             .args(&["state", "import", key, "--sent-at", at])
             .run()
@@ -168,7 +168,7 @@ impl Repo {
     }
 
     /// `pushform` against `emu` with its credentials, at `now`.
-    pub fn apply_cmd(&self, emu: &Emulator, now: &str) -> Pushform {
+    pub(super) fn apply_cmd(&self, emu: &Emulator, now: &str) -> Pushform {
         self.pushform()
             .endpoint(&emu.base_url())
             .creds(KEY, SECRET)
@@ -196,14 +196,14 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// One `pushform` invocation being prepared. The environment is the test's minus every
 /// `PUSHFORM_*` and `RONGCLOUD_*` variable, plus `NO_COLOR=1`; the rest is set explicitly.
-pub struct Pushform {
+pub(super) struct Pushform {
     cmd: Command,
     line: Vec<String>,
 }
 
 /// How a run ended.
 #[derive(Debug)]
-pub struct Ran {
+pub(super) struct Ran {
     pub status: ExitStatus,
     pub stdout: String,
     pub stderr: String,
@@ -226,23 +226,23 @@ impl Pushform {
         }
     }
 
-    pub fn args(mut self, args: &[&str]) -> Self {
+    pub(super) fn args(mut self, args: &[&str]) -> Self {
         self.cmd.args(args);
         self.line.extend(args.iter().map(|a| (*a).to_owned()));
         self
     }
 
-    pub fn env(mut self, name: &str, value: &str) -> Self {
+    pub(super) fn env(mut self, name: &str, value: &str) -> Self {
         self.cmd.env(name, value);
         self.line.insert(0, format!("{name}={value}"));
         self
     }
 
-    pub fn endpoint(self, urls: &str) -> Self {
+    pub(super) fn endpoint(self, urls: &str) -> Self {
         self.env("PUSHFORM_ENDPOINT", urls)
     }
 
-    pub fn creds(mut self, key: &str, secret: &str) -> Self {
+    pub(super) fn creds(mut self, key: &str, secret: &str) -> Self {
         // Not in `line`: a failing test must not print the secret either.
         self.cmd
             .env("RONGCLOUD_APP_KEY", key)
@@ -250,12 +250,12 @@ impl Pushform {
         self
     }
 
-    pub fn now(self, rfc3339: &str) -> Self {
+    pub(super) fn now(self, rfc3339: &str) -> Self {
         self.env("PUSHFORM_NOW", rfc3339)
     }
 
     /// Runs to the end (stdin a closed pipe, so never a terminal), within a timeout.
-    pub fn run(self) -> Ran {
+    pub(super) fn run(self) -> Ran {
         let line = self.line.join(" ");
         let output = assert_cmd::Command::from_std(self.cmd)
             .timeout(RUN_TIMEOUT)
@@ -273,7 +273,7 @@ impl Pushform {
 
 impl Pushform {
     /// Starts it in the background: no terminal, output discarded (for runs that get killed).
-    pub fn spawn(mut self) -> std::process::Child {
+    pub(super) fn spawn(mut self) -> std::process::Child {
         self.cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -285,7 +285,7 @@ impl Pushform {
     /// Starts it in the background in a process group of its own, output discarded: kill it
     /// with [`kill_group`] and every process it started (git, and git's own children) dies with
     /// it, as on a runner that is lost.
-    pub fn spawn_group(mut self) -> std::process::Child {
+    pub(super) fn spawn_group(mut self) -> std::process::Child {
         use std::os::unix::process::CommandExt as _;
         self.cmd
             .process_group(0)
@@ -297,7 +297,7 @@ impl Pushform {
     }
 
     /// Starts it in the background with its output captured; finish with [`Running::finish`].
-    pub fn start(mut self) -> Running {
+    pub(super) fn start(mut self) -> Running {
         let child = self
             .cmd
             .stdin(Stdio::null())
@@ -315,7 +315,7 @@ impl Pushform {
 
 /// SIGKILL to the whole process group led by `child` (see [`Pushform::spawn_group`]), then
 /// reaps it. `None` if it was killed, its exit code if it had already ended.
-pub fn kill_group(child: &mut std::process::Child) -> Option<i32> {
+pub(super) fn kill_group(child: &mut std::process::Child) -> Option<i32> {
     let _ = Command::new("kill")
         .args(["-9", "--", &format!("-{}", child.id())])
         .stderr(Stdio::null())
@@ -324,19 +324,19 @@ pub fn kill_group(child: &mut std::process::Child) -> Option<i32> {
 }
 
 /// A pushform started in the background.
-pub struct Running {
+pub(super) struct Running {
     child: std::process::Child,
     line: String,
     started: Instant,
 }
 
 impl Running {
-    pub fn pid(&self) -> u32 {
+    pub(super) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Waits for it to end, killing it if it runs past the timeout.
-    pub fn finish(mut self) -> Ran {
+    pub(super) fn finish(mut self) -> Ran {
         // Drain the pipes on their own threads so a chatty child never blocks on a full pipe.
         let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
             std::thread::spawn(move || {
@@ -369,33 +369,33 @@ impl Running {
 
 impl Ran {
     /// The command line run (environment variables and arguments, never credentials).
-    pub fn line(&self) -> &str {
+    pub(super) fn line(&self) -> &str {
         &self.line
     }
 
     /// The exit code, `None` if killed by a signal.
-    pub fn code(&self) -> Option<i32> {
+    pub(super) fn code(&self) -> Option<i32> {
         self.status.code()
     }
 
     #[track_caller]
-    pub fn expect_code(&self, code: i32) -> &Self {
+    pub(super) fn expect_code(&self, code: i32) -> &Self {
         assert_eq!(self.code(), Some(code), "unexpected exit of {self}");
         self
     }
 
     #[track_caller]
-    pub fn ok(&self) -> &Self {
+    pub(super) fn ok(&self) -> &Self {
         self.expect_code(0)
     }
 
     #[track_caller]
-    pub fn fails(&self) -> &Self {
+    pub(super) fn fails(&self) -> &Self {
         self.expect_code(1)
     }
 
     #[track_caller]
-    pub fn stderr_has(&self, needle: &str) -> &Self {
+    pub(super) fn stderr_has(&self, needle: &str) -> &Self {
         assert!(
             self.stderr.contains(needle),
             "stderr lacks {needle:?} in {self}"
@@ -404,7 +404,7 @@ impl Ran {
     }
 
     #[track_caller]
-    pub fn stdout_has(&self, needle: &str) -> &Self {
+    pub(super) fn stdout_has(&self, needle: &str) -> &Self {
         assert!(
             self.stdout.contains(needle),
             "stdout lacks {needle:?} in {self}"
@@ -428,7 +428,7 @@ impl std::fmt::Display for Ran {
 // ---------------------------------------------------------------------------
 
 /// An emulator with the provider's default quota (2/hour, 3/day, UTC+8 days).
-pub fn emulator() -> Emulator {
+pub(super) fn emulator() -> Emulator {
     Emulator::start(EmulatorConfig {
         stall: Duration::from_secs(3),
         ..EmulatorConfig::new(pushform::validate::check_json_body)
@@ -437,7 +437,7 @@ pub fn emulator() -> Emulator {
 }
 
 /// An emulator whose quota never gets in the way.
-pub fn roomy_emulator() -> Emulator {
+pub(super) fn roomy_emulator() -> Emulator {
     Emulator::start(EmulatorConfig {
         per_hour: 100_000,
         per_day: 100_000,
@@ -448,7 +448,7 @@ pub fn roomy_emulator() -> Emulator {
 }
 
 /// A loopback base URL where nothing listens: bind an OS-assigned port, note it, let it go.
-pub fn dead_endpoint() -> String {
+pub(super) fn dead_endpoint() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     drop(listener);
@@ -458,7 +458,7 @@ pub fn dead_endpoint() -> String {
 /// Waits until the emulator has seen no new request for a while, as an operator checking the
 /// provider's console later would: a killed client may have left a whole request in the socket
 /// that the emulator has yet to read. Bounded to 3 s.
-pub fn settle(emu: &Emulator) {
+pub(super) fn settle(emu: &Emulator) {
     let quiet = Duration::from_millis(200);
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut seen = (emu.requests(), emu.received().len());
@@ -476,13 +476,13 @@ pub fn settle(emu: &Emulator) {
 }
 
 /// Unix ms of an RFC 3339 instant (to pin the emulator's quota clock to pushform's).
-pub fn ms(rfc3339: &str) -> i64 {
+pub(super) fn ms(rfc3339: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
         .expect("RFC 3339")
         .timestamp_millis()
 }
 
-pub fn sha1_hex(bytes: &[u8]) -> String {
+pub(super) fn sha1_hex(bytes: &[u8]) -> String {
     hex::encode(Sha1::digest(bytes))
 }
 
@@ -491,7 +491,7 @@ pub fn sha1_hex(bytes: &[u8]) -> String {
 // ---------------------------------------------------------------------------
 
 /// Records of `lock` for `key`, oldest first.
-pub fn records<'a>(lock: &'a Lock, key: &str) -> Vec<&'a Record> {
+pub(super) fn records<'a>(lock: &'a Lock, key: &str) -> Vec<&'a Record> {
     lock.sends.iter().filter(|r| r.key == key).collect()
 }
 
@@ -500,7 +500,7 @@ pub fn records<'a>(lock: &'a Lock, key: &str) -> Vec<&'a Record> {
 /// was accepted twice, nothing is in the lock as sent that the emulator did not accept
 /// (imports aside), and no record is left unresolved.
 #[track_caller]
-pub fn assert_exactly_once(lock: &Lock, received: &[Received]) {
+pub(super) fn assert_exactly_once(lock: &Lock, received: &[Received]) {
     let mut by_digest: HashMap<String, &Received> = HashMap::new();
     for r in received {
         let digest = sha1_hex(&r.bytes);

@@ -10,10 +10,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The instant the sample is previewed at (as in the plan tests).
-pub const NOW: &str = "2026-11-26T15:00:00+08:00";
+pub(crate) const NOW: &str = "2026-11-26T15:00:00+08:00";
 
 /// Every file below `dir`, relative paths with `/`, in path order.
-pub fn files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files(dir: &Path) -> Vec<PathBuf> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
@@ -31,7 +31,7 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Every `src="…"`, `href="…"` and `url(…)` target in a page or stylesheet.
-pub fn references(text: &str) -> Vec<String> {
+pub(crate) fn references(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for opener in ["src=\"", "src='", "href=\"", "href='", "url("] {
         let lower = text.to_ascii_lowercase();

@@ -33,10 +33,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 /// The superuser initdb creates.
-pub const SUPERUSER: &str = "postgres";
+pub(crate) const SUPERUSER: &str = "postgres";
 
 /// A running cluster, stopped and deleted on drop.
-pub struct Cluster {
+pub(crate) struct Cluster {
     /// Holds `data/`, the socket, the log and the password file; `None` once
     /// handed to the watchdog (the shared cluster).
     dir: Option<tempfile::TempDir>,
@@ -55,7 +55,7 @@ impl Cluster {
     ///
     /// # Panics
     /// If no cluster can be started (the message says why and how to install one).
-    pub fn shared() -> &'static Cluster {
+    pub(crate) fn shared() -> &'static Cluster {
         static SHARED: OnceLock<Cluster> = OnceLock::new();
         SHARED.get_or_init(|| {
             let mut cluster = Cluster::start();
@@ -68,7 +68,7 @@ impl Cluster {
     ///
     /// # Panics
     /// If `initdb`/`pg_ctl` are missing or fail (with their output).
-    pub fn start() -> Cluster {
+    pub(crate) fn start() -> Cluster {
         let bin = find_bin().unwrap_or_else(|| {
             panic!(
                 "the PostgreSQL tests need initdb and pg_ctl (on PATH or in \
@@ -119,21 +119,21 @@ impl Cluster {
         );
     }
 
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.port
     }
 
-    pub fn password(&self) -> &str {
+    pub(crate) fn password(&self) -> &str {
         &self.password
     }
 
     /// The folder holding the server's unix socket.
-    pub fn socket_dir(&self) -> &Path {
+    pub(crate) fn socket_dir(&self) -> &Path {
         &self.root
     }
 
     /// A URL for `user`/`password` to `database` over TCP on loopback.
-    pub fn url_for(&self, user: &str, password: &str, database: &str) -> String {
+    pub(crate) fn url_for(&self, user: &str, password: &str, database: &str) -> String {
         format!(
             "postgresql://{user}:{password}@127.0.0.1:{}/{database}",
             self.port
@@ -141,18 +141,18 @@ impl Cluster {
     }
 
     /// The superuser's URL for `database`.
-    pub fn url(&self, database: &str) -> String {
+    pub(crate) fn url(&self, database: &str) -> String {
         self.url_for(SUPERUSER, &self.password, database)
     }
 
     /// A superuser connection to `database`.
-    pub fn admin(&self, database: &str) -> postgres::Client {
+    pub(crate) fn admin(&self, database: &str) -> postgres::Client {
         postgres::Client::connect(&self.url(database), postgres::NoTls)
             .unwrap_or_else(|e| panic!("connect to {database} as the superuser: {e:?}"))
     }
 
     /// Creates a fresh database (dropping one of that name) and returns its superuser URL.
-    pub fn create_database(&self, name: &str) -> String {
+    pub(crate) fn create_database(&self, name: &str) -> String {
         let mut admin = self.admin("postgres");
         // Two statements: neither may run inside a (multi-statement) transaction.
         for sql in [
@@ -168,7 +168,7 @@ impl Cluster {
 
     /// Restarts the server; `immediate` skips the shutdown checkpoint, as a
     /// crash would, so the restart replays the WAL. Every session is cut.
-    pub fn restart(&self, immediate: bool) {
+    pub(crate) fn restart(&self, immediate: bool) {
         let mode = if immediate { "immediate" } else { "fast" };
         let output = self.tool(
             "pg_ctl",
@@ -196,7 +196,7 @@ impl Cluster {
     /// for `127.0.0.1` and `localhost` signed by a throwaway CA, and returns
     /// the CA's PEM file: what a client's `sslrootcert` names. Needs the
     /// `openssl` command.
-    pub fn enable_tls(&self) -> &Path {
+    pub(crate) fn enable_tls(&self) -> &Path {
         self.tls_ca.get_or_init(|| {
             let tls = self.root.join("tls");
             fs::create_dir(&tls).expect("create the tls folder");

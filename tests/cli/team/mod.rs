@@ -18,15 +18,15 @@ use tempfile::TempDir;
 
 /// The instant the sample plans are made at: a Thursday afternoon in Shanghai, before every
 /// sample campaign's `not_before` and `not_after`.
-pub const NOW: &str = "2026-11-26T15:00:00+08:00";
+pub(crate) const NOW: &str = "2026-11-26T15:00:00+08:00";
 
 /// The crate root, which is also the sample campaign repository.
-pub fn crate_root() -> PathBuf {
+pub(crate) fn crate_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// `pushform` run in `dir`, with none of the caller's pushform or credential variables.
-pub fn pushform(dir: &Path) -> assert_cmd::Command {
+pub(crate) fn pushform(dir: &Path) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_pushform"));
     cmd.current_dir(dir)
         .env_remove("PUSHFORM_NOW")
@@ -39,7 +39,7 @@ pub fn pushform(dir: &Path) -> assert_cmd::Command {
 
 /// A private copy of the sample repository: its config, campaigns and templates, and an empty
 /// state.
-pub fn sample_copy() -> TempDir {
+pub(crate) fn sample_copy() -> TempDir {
     let tmp = sample_copy_without_state();
     // An empty state, as `pushform state init` makes for every repository before its first apply.
     pushform(tmp.path())
@@ -50,7 +50,7 @@ pub fn sample_copy() -> TempDir {
 }
 
 /// The same without a state (no lockfile).
-pub fn sample_copy_without_state() -> TempDir {
+pub(crate) fn sample_copy_without_state() -> TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let root = crate_root();
     fs::copy(root.join("pushform.yaml"), tmp.path().join("pushform.yaml")).unwrap();
@@ -60,13 +60,13 @@ pub fn sample_copy_without_state() -> TempDir {
 }
 
 /// A fresh `pushform init` in a temporary folder.
-pub fn init_copy() -> TempDir {
+pub(crate) fn init_copy() -> TempDir {
     let tmp = tempfile::tempdir().unwrap();
     pushform(tmp.path()).arg("init").assert().success();
     tmp
 }
 
-pub fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -80,7 +80,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// Every file below `dir` with its bytes, by path relative to `dir`, in path order.
-pub fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
         for entry in fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
@@ -104,7 +104,7 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// Every `.yaml`/`.yml` file below `dir`, in path order.
-pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = snapshot_tree(dir)
         .into_iter()
         .map(|(name, _)| dir.join(name))
@@ -115,7 +115,7 @@ pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// A YAML file as JSON, the way editors and CI systems see it.
-pub fn yaml_value(path: &Path) -> serde_json::Value {
+pub(crate) fn yaml_value(path: &Path) -> serde_json::Value {
     let text = fs::read_to_string(path).unwrap();
     serde_saphyr::from_str::<serde_json::Value>(&text)
         .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()))

@@ -7,6 +7,14 @@
 //! real clock and the updated history, so a slot is only used when it is due, an expired unit is
 //! never sent, and a saved plan applied late behaves like a fresh one. Nothing here prints: the
 //! caller observes `Event`s.
+//!
+//! This file is the loop and its types; `checks` holds the rules that refuse a run before
+//! anything is sent, `outcome` the recording of a send's outcome and what to say when that fails.
+
+mod checks;
+mod outcome;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,8 +30,14 @@ use crate::render::Unit;
 use crate::settings::Now;
 use crate::state::{Lock, Outcome, Record, RecordError, Session, Status};
 
+pub(crate) use checks::{
+    Saved, app_key_sha1, check_app_key, check_fresh, check_rehearsals, check_unresolved,
+};
+pub(crate) use outcome::record_outcome;
+use outcome::{After, SettledElsewhere, unrecorded_note};
+
 /// Anything that can POST a body: the real client, or a fake in tests.
-pub trait Sender {
+pub(crate) trait Sender {
     fn send(&self, body: &[u8], request_id: &str) -> SendOutcome;
 }
 
@@ -35,7 +49,7 @@ impl Sender for client::Client {
 
 /// Test-only places to abort the process inside the protocol (`PUSHFORM_CRASH_AT`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CrashPoint {
+pub(crate) enum CrashPoint {
     /// Right after the `sending` record is durable, before the request.
     AfterSending,
     /// Right after the answer is read, before anything is recorded.
@@ -45,7 +59,7 @@ pub enum CrashPoint {
 }
 
 impl CrashPoint {
-    pub fn parse(s: &str) -> Option<CrashPoint> {
+    pub(crate) fn parse(s: &str) -> Option<CrashPoint> {
         match s {
             "after-sending" => Some(CrashPoint::AfterSending),
             "after-response" => Some(CrashPoint::AfterResponse),
@@ -55,7 +69,7 @@ impl CrashPoint {
     }
 }
 
-pub struct Options<'a> {
+pub(crate) struct Options<'a> {
     pub quota: &'a Quota,
     pub now: Now,
     /// Keep going: sleep until the next scheduled slot instead of stopping.
@@ -67,85 +81,30 @@ pub struct Options<'a> {
     pub stamp: Stamp,
     /// `require_test_in`: units whose content was not test-sent there are never sent.
     pub gate: Option<&'a TestGate>,
+    /// The reviewed plan file being applied, if any: refused unless still fresh.
+    pub saved: Option<Saved<'a>>,
 }
 
 /// The marks a run puts on every record it writes: its environment, the hash of its App Key,
 /// and whether it is a rehearsal (every endpoint loopback).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     pub environment: Option<String>,
     pub app_key_sha1: Option<String>,
     pub rehearsal: bool,
 }
 
 impl Stamp {
-    pub fn mark(&self, record: &mut Record) {
+    pub(crate) fn mark(&self, record: &mut Record) {
         record.environment.clone_from(&self.environment);
         record.app_key_sha1.clone_from(&self.app_key_sha1);
         record.rehearsal = self.rehearsal.then_some(true);
     }
 }
 
-/// Hex SHA-1 of an App Key: what records carry instead of the key.
-pub fn app_key_sha1(app_key: &str) -> String {
-    crate::body::digest(app_key.as_bytes())
-}
-
-/// Refuses a state whose latest key-marked record was written under another App Key, before
-/// anything is sent: a staging key against the production state (or a state copied from
-/// another app) would plan against a history that is not this key's. `rotated` is the
-/// acknowledgement of a deliberate key rotation (`--new-app-key`).
-pub fn check_app_key(lock: &Lock, sha1: &str, rotated: bool) -> Result<()> {
-    let Some(last) = lock.sends.iter().rev().find(|r| r.app_key_sha1.is_some()) else {
-        return Ok(());
-    };
-    let theirs = last.app_key_sha1.as_deref().unwrap_or_default();
-    if theirs == sha1 || rotated {
-        return Ok(());
-    }
-    Err(anyhow!(
-        "this state was written with another App Key (sha1 {theirs}, latest record `{}` at \
-         {}{}), and this run signs with App Key sha1 {sha1}: nothing was sent. Check that the \
-         App Key variables and --env name the same app as the state. If the App Key was \
-         rotated on purpose, pass --new-app-key once to accept the new key; its first record \
-         marks the state as the new key's",
-        last.key,
-        last.attempted_at.to_rfc3339(),
-        last.environment
-            .as_deref()
-            .map(|e| format!(", environment `{e}`"))
-            .unwrap_or_default()
-    ))
-}
-
-/// Refuses a state holding rehearsal records (sent to a loopback emulator, received by no
-/// one) when the endpoints are real: those units would show as sent and never reach users.
-pub fn check_rehearsals(lock: &Lock, rehearsal: bool) -> Result<()> {
-    if rehearsal {
-        return Ok(());
-    }
-    let keys: Vec<&str> = lock
-        .sends
-        .iter()
-        .filter(|r| r.is_rehearsal())
-        .map(|r| r.key.as_str())
-        .collect();
-    if let Some(first) = keys.first() {
-        return Err(anyhow!(
-            "the state holds {} rehearsal {} (sent to a loopback emulator, e.g. `{first}`), \
-             but the endpoints are real: those pushes would count as sent and never reach \
-             users. Nothing was sent. Remove them with `pushform state forget-rehearsals` (or \
-             use a state of its own for rehearsals)",
-            keys.len(),
-            if keys.len() == 1 { "record" } else { "records" }
-        ));
-    }
-    Ok(())
-}
-
 /// What happened, for the caller to show as it happens.
 #[derive(Clone, Debug)]
-pub enum Event<'a> {
+pub(crate) enum Event<'a> {
     Sending {
         unit: &'a Unit,
     },
@@ -166,7 +125,7 @@ pub enum Event<'a> {
 
 /// How an apply ended.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Ending {
+pub(crate) enum Ending {
     /// Everything due was sent; `scheduled` remain for later (0 with --wait).
     Done {
         sent: usize,
@@ -197,12 +156,6 @@ pub enum Ending {
     Interrupted { sent: usize },
 }
 
-/// How many times the outcome of a send is offered to the store, and the first pause between
-/// attempts (doubled each time): a store that cannot take the outcome leaves `sending`, which
-/// blocks every later run, so it is worth a few seconds of retrying.
-const OUTCOME_ATTEMPTS: u32 = 5;
-const OUTCOME_BACKOFF: Duration = Duration::from_millis(200);
-
 /// Applies the pending units among `units` against the state held by `session`.
 ///
 /// Every record change goes through [`Session::commit`], which returns only once the change is
@@ -210,13 +163,31 @@ const OUTCOME_BACKOFF: Duration = Duration::from_millis(200);
 /// the `sending` intent outlives a runner that dies during the POST. The edit that writes
 /// `sending` plans again on the state it is applied to, so a backend that had to re-read its
 /// state (another writer moved first) never sends a unit that is no longer due.
-pub fn apply(
+///
+/// Before anything else it enforces the two rules no caller may skip: nothing is sent while a
+/// send of the state is unresolved ([`Unresolved`](checks::Unresolved)), and a saved plan is
+/// applied only to the state and bodies it was made against ([`check_fresh`]).
+pub(crate) fn apply(
     session: &mut dyn Session,
     units: &[Unit],
     sender: &dyn Sender,
     opts: &Options<'_>,
     observe: &mut dyn FnMut(Event<'_>),
 ) -> Result<Ending> {
+    {
+        let lock = current(session)?;
+        let now = opts.now.get();
+        check_unresolved(&plan::plan_gated(
+            units,
+            Some(lock),
+            now,
+            opts.quota,
+            opts.gate,
+        ))?;
+        if let Some(saved) = &opts.saved {
+            check_fresh(saved.plan, lock, saved.units, saved.targeted)?;
+        }
+    }
     let mut sent = 0;
     loop {
         if opts.stop.load(Ordering::SeqCst) {
@@ -445,120 +416,6 @@ fn current(session: &dyn Session) -> Result<&Lock> {
         .ok_or_else(|| anyhow!("internal error: the state vanished during apply"))
 }
 
-/// Settles the `sending` record of `request_id`, retrying a store that cannot take it yet.
-/// The record is found by its request id, not its position, so a state re-read after another
-/// writer moved still gets the right record; one already settled the same way is left alone.
-pub(crate) fn record_outcome(
-    session: &mut dyn Session,
-    key: &str,
-    request_id: &str,
-    settle: &Outcome,
-    endpoint: Option<&str>,
-    status: Status,
-) -> Result<()> {
-    let message = format!("pushform: {key} {status}");
-    let mut edit = |lock: &mut Lock| -> Result<bool> {
-        let index = lock
-            .sends
-            .iter()
-            .position(|r| r.request_id.as_deref() == Some(request_id))
-            .ok_or_else(|| {
-                anyhow!(
-                    "the `sending` record of `{key}` (request {request_id}) is gone from the state"
-                )
-            })?;
-        let found = lock.sends[index].status;
-        if found == status {
-            return Ok(false);
-        }
-        if found != Status::Sending {
-            return Err(SettledElsewhere {
-                key: key.to_owned(),
-                request_id: request_id.to_owned(),
-                status: found,
-            }
-            .into());
-        }
-        lock.settle(index, settle.clone())
-            .map_err(|e| anyhow!("{e}"))?;
-        lock.sends[index].endpoint = endpoint.map(str::to_owned);
-        Ok(true)
-    };
-    let mut pause = OUTCOME_BACKOFF;
-    let mut attempt = 1;
-    loop {
-        match session.commit(&message, &mut edit) {
-            Ok(_) => return Ok(()),
-            // No retry changes another writer's decision.
-            Err(err) if err.downcast_ref::<SettledElsewhere>().is_some() => return Err(err),
-            Err(err) if attempt >= OUTCOME_ATTEMPTS => {
-                return Err(err.context(format!("{attempt} attempts to record the outcome failed")));
-            }
-            Err(_) => {
-                std::thread::sleep(pause);
-                pause *= 2;
-                attempt += 1;
-            }
-        }
-    }
-}
-
-/// The `sending` record of a push in flight was settled by another writer (e.g. `state
-/// resolve`) before its outcome could be recorded: the state no longer says `sending`.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "the record of `{key}` (request {request_id}) is already {status}: another writer changed \
-     it while the push was in flight"
-)]
-pub(crate) struct SettledElsewhere {
-    key: String,
-    request_id: String,
-    status: Status,
-}
-
-/// What to tell the operator when the outcome of a send could not be recorded: `settled` is
-/// the status another writer gave the record meanwhile, `None` when it still says `sending`.
-fn unrecorded_note(key: &str, ending: &After, settled: Option<Status>, attempted: &str) -> String {
-    match (ending, settled) {
-        (After::Continue { push_id, .. }, None) => format!(
-            "`{key}` WAS SENT (push id {push_id}) but recording it failed. The state still says \
-             `sending`, so later runs are blocked and will not resend it; once the problem is \
-             fixed run `pushform state resolve {key} --sent --push-id {push_id}`"
-        ),
-        (_, None) => format!(
-            "the outcome of `{key}` could not be recorded. The state still says `sending`; check \
-             the provider, then run `pushform state resolve {key} --sent` or `--not-sent`"
-        ),
-        (After::Continue { push_id, .. }, Some(Status::Sent)) => format!(
-            "`{key}` WAS SENT (push id {push_id}); another writer had already recorded it as \
-             sent meanwhile, without this push id"
-        ),
-        (After::Continue { push_id, .. }, Some(status)) => format!(
-            "`{key}` WAS SENT (push id {push_id}), but while it was in flight another writer \
-             changed its record to `{status}`: the state does not record this send, and a later \
-             run may send it again. Record it now with `pushform state import {key} --sent-at \
-             {attempted} --push-id {push_id}`"
-        ),
-        (After::Stop(Ending::Unknown { .. }), Some(status)) => format!(
-            "`{key}` MAY HAVE BEEN SENT (its outcome is unknown), and while it was in flight \
-             another writer changed its record to `{status}`. Check the provider; if it was \
-             sent and the state does not say so, record it with `pushform state import {key} \
-             --sent-at {attempted}`"
-        ),
-        (_, Some(status)) => format!(
-            "`{key}` was not sent, and while the attempt was in flight another writer changed \
-             its record to `{status}`; nothing else was recorded"
-        ),
-    }
-}
-
-/// What the loop does once an outcome is recorded.
-enum After {
-    Continue { push_id: String, endpoint: String },
-    Rejected { code: i64, message: String },
-    Stop(Ending),
-}
-
 fn crash_if(opts: &Options<'_>, point: CrashPoint) {
     if opts.crash_at == Some(point) {
         // Test hook: die like a killed process, without unwinding or flushing anything.
@@ -610,7 +467,7 @@ fn sleep_until(
 }
 
 /// Keys named by `--target` (a campaign id or a unit key) must exist.
-pub fn select_targets<'u>(units: &'u [Unit], targets: &[String]) -> Result<Vec<&'u Unit>> {
+pub(crate) fn select_targets<'u>(units: &'u [Unit], targets: &[String]) -> Result<Vec<&'u Unit>> {
     if targets.is_empty() {
         return Ok(units.iter().collect());
     }
@@ -633,222 +490,4 @@ pub fn select_targets<'u>(units: &'u [Unit], targets: &[String]) -> Result<Vec<&
         ));
     }
     Ok(selected)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// An in-memory state whose every write succeeds at once.
-    struct Memory(Lock, usize);
-
-    /// A state another runner writes to just before this one's first write lands (a lost
-    /// compare-and-swap: the edit is applied to the moved state).
-    struct Racing {
-        inner: Memory,
-        theirs: Option<Record>,
-    }
-
-    impl Session for Racing {
-        fn current(&self) -> Option<&Lock> {
-            self.inner.current()
-        }
-        fn create(&mut self, lock: Lock, message: &str) -> Result<()> {
-            self.inner.create(lock, message)
-        }
-        fn commit(
-            &mut self,
-            message: &str,
-            edit: &mut dyn FnMut(&mut Lock) -> Result<bool>,
-        ) -> Result<bool> {
-            if let Some(record) = self.theirs.take() {
-                self.inner.0.append(record);
-            }
-            self.inner.commit(message, edit)
-        }
-        fn lease(&mut self) -> Result<()> {
-            Ok(())
-        }
-        fn release(&mut self) -> Result<()> {
-            Ok(())
-        }
-    }
-
-    struct Counting(std::cell::Cell<usize>);
-
-    impl Sender for Counting {
-        fn send(&self, _: &[u8], _: &str) -> SendOutcome {
-            self.0.set(self.0.get() + 1);
-            SendOutcome::Sent {
-                push_id: "p".to_owned(),
-                endpoint: "e".to_owned(),
-            }
-        }
-    }
-
-    #[test]
-    fn an_unresolved_send_that_lands_mid_run_stops_the_run_before_its_next_send() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("campaigns")).unwrap();
-        for id in ["a", "b"] {
-            std::fs::write(
-                dir.path().join(format!("campaigns/{id}.yaml")),
-                format!(
-                    "id: {id}\npush: {{platform: [ios], audience: {{is_to_all: false, packageName: p}}, notification: {{alert: {id}}}}}\n"
-                ),
-            )
-            .unwrap();
-        }
-        let project = crate::project::Project::load(dir.path()).unwrap();
-        let (units, findings) = crate::render::render_all(&project);
-        assert!(findings.is_empty(), "{findings:?}");
-        // Another runner's `sending` for `b` lands between this run's plan and its write.
-        let mut theirs = sending("b", "theirs");
-        theirs.digest.clone_from(&units[1].digest);
-        theirs.body = units[1].body_json();
-        let mut session = Racing {
-            inner: Memory(Lock::new(), 0),
-            theirs: Some(theirs),
-        };
-        let quota = Quota {
-            per_hour: 2,
-            per_day: 3,
-            tz: chrono_tz::Asia::Shanghai,
-        };
-        let stop = AtomicBool::new(false);
-        let opts = Options {
-            quota: &quota,
-            now: Now::Pinned(
-                DateTime::parse_from_rfc3339("2026-11-26T15:00:00+08:00")
-                    .unwrap()
-                    .with_timezone(&Utc),
-            ),
-            wait: false,
-            crash_at: None,
-            stop: &stop,
-            stamp: Stamp::default(),
-            gate: None,
-        };
-        let sender = Counting(std::cell::Cell::new(0));
-        let err = apply(&mut session, &units, &sender, &opts, &mut |_| {}).unwrap_err();
-        let text = format!("{err:#}");
-        assert!(text.contains("`a` was not sent"), "{text}");
-        assert!(text.contains("1 unresolved send (`b`)"), "{text}");
-        assert_eq!(sender.0.get(), 0, "nothing was sent");
-        let keys: Vec<&str> = session
-            .inner
-            .0
-            .sends
-            .iter()
-            .map(|r| r.key.as_str())
-            .collect();
-        assert_eq!(keys, ["b"], "no `sending` record of this run");
-    }
-
-    impl Session for Memory {
-        fn current(&self) -> Option<&Lock> {
-            Some(&self.0)
-        }
-        fn create(&mut self, lock: Lock, _: &str) -> Result<()> {
-            self.0 = lock;
-            Ok(())
-        }
-        fn commit(
-            &mut self,
-            _: &str,
-            edit: &mut dyn FnMut(&mut Lock) -> Result<bool>,
-        ) -> Result<bool> {
-            self.1 += 1;
-            let mut next = self.0.clone();
-            let changed = edit(&mut next)?;
-            if changed {
-                self.0 = next;
-            }
-            Ok(changed)
-        }
-        fn lease(&mut self) -> Result<()> {
-            Ok(())
-        }
-        fn release(&mut self) -> Result<()> {
-            Ok(())
-        }
-    }
-
-    fn sending(key: &str, request_id: &str) -> Record {
-        Record {
-            key: key.to_owned(),
-            campaign: key.to_owned(),
-            locale: None,
-            digest: "d".to_owned(),
-            body: serde_json::json!({}),
-            status: Status::Sending,
-            attempted_at: DateTime::parse_from_rfc3339("2026-11-26T15:00:00+08:00").unwrap(),
-            push_id: None,
-            request_id: Some(request_id.to_owned()),
-            endpoint: None,
-            error: None,
-            source: None,
-            resolved_at: None,
-            accepted: None,
-            project: None,
-            kind: None,
-            environment: None,
-            app_key_sha1: None,
-            rehearsal: None,
-        }
-    }
-
-    #[test]
-    fn an_outcome_for_a_record_another_writer_settled_is_refused_at_once_and_told_plainly() {
-        let mut lock = Lock::new();
-        let mut record = sending("x", "r1");
-        record.status = Status::Rejected;
-        lock.append(record);
-        let mut session = Memory(lock, 0);
-        let sent = Outcome::Sent {
-            push_id: Some("p1".to_owned()),
-            request_id: Some("r1".to_owned()),
-        };
-        let err = record_outcome(&mut session, "x", "r1", &sent, None, Status::Sent).unwrap_err();
-        let settled = err.downcast_ref::<SettledElsewhere>().map(|s| s.status);
-        assert_eq!(settled, Some(Status::Rejected), "{err:#}");
-        assert_eq!(session.1, 1, "no retry changes another writer's decision");
-        assert_eq!(
-            session.0.sends[0].status,
-            Status::Rejected,
-            "nothing written"
-        );
-
-        let ending = After::Continue {
-            push_id: "p1".to_owned(),
-            endpoint: "e".to_owned(),
-        };
-        let note = unrecorded_note("x", &ending, settled, "2026-11-26T15:00:00+08:00");
-        assert!(!note.contains("still says `sending`"), "{note}");
-        assert!(note.contains("WAS SENT (push id p1)"), "{note}");
-        assert!(note.contains("`rejected`"), "{note}");
-        assert!(
-            note.contains(
-                "pushform state import x --sent-at 2026-11-26T15:00:00+08:00 --push-id p1"
-            ),
-            "{note}"
-        );
-        // Still `sending`: the old advice stands.
-        let note = unrecorded_note("x", &ending, None, "2026-11-26T15:00:00+08:00");
-        assert!(note.contains("still says `sending`"), "{note}");
-    }
-
-    #[test]
-    fn an_outcome_for_a_sending_record_is_written_once() {
-        let mut lock = Lock::new();
-        lock.append(sending("x", "r1"));
-        let mut session = Memory(lock, 0);
-        let sent = Outcome::Sent {
-            push_id: Some("p1".to_owned()),
-            request_id: Some("r1".to_owned()),
-        };
-        record_outcome(&mut session, "x", "r1", &sent, Some("e"), Status::Sent).unwrap();
-        assert_eq!(session.0.sends[0].status, Status::Sent);
-        assert_eq!(session.0.sends[0].endpoint.as_deref(), Some("e"));
-    }
 }
