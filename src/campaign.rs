@@ -1,4 +1,4 @@
-//! One campaign file (DESIGN §2): its identity, timing, variables, locales and the templated
+//! One campaign file (docs/contract.md §2): its identity, timing, variables, locales and the templated
 //! `push` body. Parsing keeps the line of every value so later findings can point at it; the
 //! body itself stays an untyped tree until it has been merged and rendered.
 

@@ -1,4 +1,4 @@
-//! `pushform.yaml`, the optional project config (DESIGN §3). Every key is optional and unknown
+//! `pushform.yaml`, the optional project config (docs/contract.md §3). Every key is optional and unknown
 //! keys are errors, so a typo such as `per_hours` cannot silently fall back to a default.
 
 use indexmap::IndexMap;

@@ -1,5 +1,5 @@
 //! The plan: a pure function of (rendered units, lockfile, now, quota) to a `Plan` value
-//! (DESIGN §6). It decides, for every unit, whether it goes out now, when it is scheduled and
+//! (docs/contract.md §6). It decides, for every unit, whether it goes out now, when it is scheduled and
 //! why, whether it was edited after it was sent, and what blocks apply. Printing a plan is
 //! `report`'s job; applying one is `apply`'s.
 //!

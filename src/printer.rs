@@ -145,7 +145,7 @@ impl Printer {
     }
 
     /// Data. A closed pipe (`pushform render | head`) is not an error: the reader has what it
-    /// wanted. Any other failure is kept for [`Printer::stdout_error`].
+    /// wanted. Any other failure is kept for `Printer::stdout_error`.
     pub fn out(&self, text: &str) {
         let text = escape_controls(text, self.out_color != StreamChoice::Never);
         let mut streams = self.lock();

@@ -1,10 +1,10 @@
-//! A campaign repository on disk (DESIGN §1), read once: the config, every campaign file in
+//! A campaign repository on disk (docs/contract.md §1), read once: the config, every campaign file in
 //! path order, and the shared string catalogs. Problems in individual files become findings so
 //! that one broken campaign does not hide the problems of the others.
 //!
 //! A pull request is untrusted input, and its plan runs in CI next to the runner's files and
 //! environment. So every file read as repository content goes through [`Jail::read`]: it must be
-//! a regular file, no larger than [`MAX_FILE_BYTES`], whose real path (symbolic links resolved)
+//! a regular file, no larger than `MAX_FILE_BYTES`, whose real path (symbolic links resolved)
 //! is inside the repository. A link to `/proc/self/environ` or `/etc/passwd`, a device, a FIFO
 //! or a directory link that loops is refused by name, before a byte of it is read.
 
@@ -70,7 +70,7 @@ impl Jail {
 
     /// Reads a file of repository content as text, refusing (by name, without reading it) a
     /// path outside the repository, anything but a regular file, and a file over
-    /// [`MAX_FILE_BYTES`].
+    /// `MAX_FILE_BYTES`.
     pub fn read(&self, path: &Path) -> Result<String> {
         let name = self.name(path);
         let real = self.resolve(path)?;

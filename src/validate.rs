@@ -1,4 +1,4 @@
-//! Validation: every rule of the provider's `/push.json` page (DESIGN §4) and the campaign
+//! Validation: every rule of the provider's `/push.json` page (docs/contract.md §4) and the campaign
 //! rules, all reported at once.
 //!
 //! `check_body` is pure and knows nothing of files: it returns issues keyed by field path, which
@@ -231,7 +231,7 @@ pub(crate) fn check_body(body: &PushBody) -> Vec<Issue> {
 }
 
 /// The provider's verdict on a body as sent (JSON): the typed body, then the error-severity rules
-/// of [`check_body`], all broken ones in one message. The body rules an emulator is given, so a
+/// of `check_body`, all broken ones in one message. The body rules an emulator is given, so a
 /// body pushform accepts is one the stand-in provider accepts, and a rule added to one is added
 /// to both.
 ///

@@ -1,4 +1,4 @@
-//! Every rule of DESIGN §4, each with a body that breaks it and the exact issue it must produce
+//! Every rule of docs/contract.md §4, each with a body that breaks it and the exact issue it must produce
 //! (severity, field path, message), and the campaign-level rules checked over a project on disk.
 //!
 //! Body tests start from one valid body and change one thing with a JSON merge patch, then

@@ -8,7 +8,7 @@
 //!   variables removed (so `--help` wraps the same everywhere).
 //! - [`Run`] is what came back: exit code, stdout and stderr as text, with assertions that print
 //!   all three when they fail.
-//! - [`sample_repo`] is the project's own root, the sample campaign repository (DESIGN §1).
+//! - [`sample_repo`] is the project's own root, the sample campaign repository (docs/contract.md §1).
 
 use std::fs;
 use std::path::{Path, PathBuf};

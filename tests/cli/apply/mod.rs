@@ -2,7 +2,7 @@
 //! under every fault the emulator can inject, at every crash point, under random kill -9, with
 //! two applies racing, with saved plans, and with a secret that must never leak.
 //!
-//! The invariant behind every test (DESIGN §7, §9): a push is never received twice and never
+//! The invariant behind every test (docs/contract.md §7, §9): a push is never received twice and never
 //! received without being in the lockfile as sent. See `harness.rs` for the helpers.
 
 mod harness;
