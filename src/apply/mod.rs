@@ -28,13 +28,13 @@ use crate::plan::{self, Action, Plan, TestGate};
 use crate::quota::{self, Quota};
 use crate::render::Unit;
 use crate::settings::Now;
-use crate::state::{Lock, Outcome, Record, RecordError, Session, Status};
+use crate::state::{Lock, Record, Session, Status};
 
 pub(crate) use checks::{
     Saved, app_key_sha1, check_app_key, check_fresh, check_rehearsals, check_unresolved,
 };
-pub(crate) use outcome::record_outcome;
 use outcome::{After, SettledElsewhere, unrecorded_note};
+pub(crate) use outcome::{record_outcome, settlement};
 
 /// Anything that can POST a body: the real client, or a fake in tests.
 pub(crate) trait Sender {
@@ -300,77 +300,34 @@ pub(crate) fn apply(
         crash_if(opts, CrashPoint::AfterResponse);
 
         // 3. The outcome, durably.
-        let rid = Some(request_id.clone());
-        let (settle, endpoint, ending) = match outcome {
-            SendOutcome::Sent { push_id, endpoint } => (
-                Outcome::Sent {
-                    push_id: Some(push_id.clone()),
-                    request_id: rid,
-                },
-                Some(endpoint.clone()),
-                After::Continue { push_id, endpoint },
-            ),
+        let (settle, endpoint, status) = settlement(&outcome, &request_id);
+        let ending = match outcome {
+            SendOutcome::Sent { push_id, endpoint } => After::Continue { push_id, endpoint },
             SendOutcome::Rejected {
                 code,
                 http_status,
                 message,
-                endpoint,
-            } => {
-                let message = if message.is_empty() {
+                ..
+            } => After::Rejected {
+                code,
+                message: if message.is_empty() {
                     format!("HTTP {http_status}")
                 } else {
                     message
-                };
-                (
-                    Outcome::Rejected {
-                        request_id: rid,
-                        error: RecordError {
-                            code,
-                            message: message.clone(),
-                        },
-                    },
-                    Some(endpoint),
-                    After::Rejected { code, message },
-                )
-            }
-            SendOutcome::Unknown { reason, endpoint } => (
-                Outcome::Unknown {
-                    request_id: rid,
-                    error: Some(RecordError {
-                        code: 0,
-                        message: reason.clone(),
-                    }),
                 },
-                Some(endpoint),
-                After::Stop(Ending::Unknown {
-                    sent,
-                    key: unit.key.clone(),
-                    reason,
-                }),
-            ),
-            SendOutcome::Unreachable { reason } => (
-                // Provably not sent: the unit stays pending; the attempt is kept for the record.
-                Outcome::Rejected {
-                    request_id: rid,
-                    error: RecordError {
-                        code: 0,
-                        message: format!("not sent, no endpoint reachable: {reason}"),
-                    },
-                },
-                None,
-                After::Stop(Ending::Unreachable {
-                    sent,
-                    key: unit.key.clone(),
-                    reason,
-                }),
-            ),
+            },
+            SendOutcome::Unknown { reason, .. } => After::Stop(Ending::Unknown {
+                sent,
+                key: unit.key.clone(),
+                reason,
+            }),
+            SendOutcome::Unreachable { reason } => After::Stop(Ending::Unreachable {
+                sent,
+                key: unit.key.clone(),
+                reason,
+            }),
         };
         crash_if(opts, CrashPoint::BeforeSent);
-        let status = match &settle {
-            Outcome::Sent { .. } => Status::Sent,
-            Outcome::Rejected { .. } => Status::Rejected,
-            Outcome::Unknown { .. } => Status::Unknown,
-        };
         if let Err(err) = record_outcome(
             session,
             &unit.key,

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 
-use crate::state::{Lock, Outcome, Session, Status};
+use crate::client::SendOutcome;
+use crate::state::{Lock, Outcome, RecordError, Session, Status};
 
 use super::Ending;
 
@@ -133,4 +134,66 @@ pub(super) enum After {
     Continue { push_id: String, endpoint: String },
     Rejected { code: i64, message: String },
     Stop(Ending),
+}
+
+/// What the state records for an answer of the provider: the outcome, the endpoint that
+/// answered (none when nothing was reachable), and the status it gives the record. One mapping
+/// for `apply` and `send-test`, so a test send is recorded exactly as a send is.
+pub(crate) fn settlement(
+    outcome: &SendOutcome,
+    request_id: &str,
+) -> (Outcome, Option<String>, Status) {
+    let rid = Some(request_id.to_owned());
+    match outcome {
+        SendOutcome::Sent { push_id, endpoint } => (
+            Outcome::Sent {
+                push_id: Some(push_id.clone()),
+                request_id: rid,
+            },
+            Some(endpoint.clone()),
+            Status::Sent,
+        ),
+        SendOutcome::Rejected {
+            code,
+            http_status,
+            message,
+            endpoint,
+        } => (
+            Outcome::Rejected {
+                request_id: rid,
+                error: RecordError {
+                    code: *code,
+                    message: if message.is_empty() {
+                        format!("HTTP {http_status}")
+                    } else {
+                        message.clone()
+                    },
+                },
+            },
+            Some(endpoint.clone()),
+            Status::Rejected,
+        ),
+        SendOutcome::Unknown { reason, endpoint } => (
+            Outcome::Unknown {
+                request_id: rid,
+                error: Some(RecordError {
+                    code: 0,
+                    message: reason.clone(),
+                }),
+            },
+            Some(endpoint.clone()),
+            Status::Unknown,
+        ),
+        SendOutcome::Unreachable { reason } => (
+            Outcome::Rejected {
+                request_id: rid,
+                error: RecordError {
+                    code: 0,
+                    message: format!("not sent, no endpoint reachable: {reason}"),
+                },
+            },
+            None,
+            Status::Rejected,
+        ),
+    }
 }

@@ -3,6 +3,7 @@
 use super::checks::Unresolved;
 use super::outcome::OUTCOME_ATTEMPTS;
 use super::*;
+use crate::state::Outcome;
 
 /// An in-memory state whose every write succeeds at once.
 struct Memory(Lock, usize);

@@ -20,9 +20,7 @@ use crate::printer::{Printer, Style};
 use crate::quota;
 use crate::render::Unit;
 use crate::report;
-use crate::state::{
-    self, Holder, Lock, LockIndex, Outcome, Record, RecordError, RecordKind, Status,
-};
+use crate::state::{self, Holder, Lock, LockIndex, Record, RecordKind, Status};
 
 use super::apply::{endpoints, make_client};
 use super::plan::load_valid;
@@ -122,7 +120,7 @@ pub(super) fn run(global: &GlobalArgs, args: &SendTestArgs, printer: &Printer) -
     // 2. The request: the unit's bytes with the test audience.
     let outcome = client.send(&bytes, &request_id);
     // 3. The outcome, durably.
-    let (settle, endpoint, status) = settle_of(&outcome, &request_id);
+    let (settle, endpoint, status) = apply::settlement(&outcome, &request_id);
     let recorded = apply::record_outcome(
         session.as_mut(),
         &unit.key,
@@ -217,62 +215,6 @@ fn check_quota(
             settings.local(*t).format("%Y-%m-%d %H:%M:%S %:z")
         ),
         None => bail!("no send of the quota is free in the next 3 days; nothing was sent"),
-    }
-}
-
-fn settle_of(outcome: &SendOutcome, request_id: &str) -> (Outcome, Option<String>, Status) {
-    let rid = Some(request_id.to_owned());
-    match outcome {
-        SendOutcome::Sent { push_id, endpoint } => (
-            Outcome::Sent {
-                push_id: Some(push_id.clone()),
-                request_id: rid,
-            },
-            Some(endpoint.clone()),
-            Status::Sent,
-        ),
-        SendOutcome::Rejected {
-            code,
-            http_status,
-            message,
-            endpoint,
-        } => (
-            Outcome::Rejected {
-                request_id: rid,
-                error: RecordError {
-                    code: *code,
-                    message: if message.is_empty() {
-                        format!("HTTP {http_status}")
-                    } else {
-                        message.clone()
-                    },
-                },
-            },
-            Some(endpoint.clone()),
-            Status::Rejected,
-        ),
-        SendOutcome::Unknown { reason, endpoint } => (
-            Outcome::Unknown {
-                request_id: rid,
-                error: Some(RecordError {
-                    code: 0,
-                    message: reason.clone(),
-                }),
-            },
-            Some(endpoint.clone()),
-            Status::Unknown,
-        ),
-        SendOutcome::Unreachable { reason } => (
-            Outcome::Rejected {
-                request_id: rid,
-                error: RecordError {
-                    code: 0,
-                    message: format!("not sent, no endpoint reachable: {reason}"),
-                },
-            },
-            None,
-            Status::Rejected,
-        ),
     }
 }
 
