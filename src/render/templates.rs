@@ -3,12 +3,14 @@
 //! contexts the leaves render with. Kept apart from rendering so "compile once, render many"
 //! is one place's invariant.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
 use minijinja::value::Value;
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 
 use super::diagnostics::{innermost, template_finding};
 use super::strings::{Lookups, plural_filter, plural_formatter};
@@ -181,7 +183,7 @@ impl Templates {
                     return;
                 }
                 if once.contains(source.as_str()) {
-                    match self.env.template_from_named_str(ONCE_NAME, source) {
+                    match guarded(|| self.env.template_from_named_str(ONCE_NAME, source)) {
                         Ok(_) => {
                             self.once.insert(source.clone());
                         }
@@ -190,7 +192,7 @@ impl Templates {
                     return;
                 }
                 let name = format!("{LEAF_PREFIX}{}>", self.names.len());
-                match self.env.add_template_owned(name.clone(), source.clone()) {
+                match guarded(|| self.env.add_template_owned(name.clone(), source.clone())) {
                     Ok(()) => {
                         self.names.insert(source.clone(), name);
                     }
@@ -222,7 +224,7 @@ impl Templates {
         let template = if let Some(name) = self.names.get(source) {
             self.env.get_template(name)
         } else if self.once.contains(source) {
-            self.env.template_from_named_str(ONCE_NAME, source)
+            guarded(|| self.env.template_from_named_str(ONCE_NAME, source))
         } else {
             return Err(LeafError::Reported);
         };
@@ -246,7 +248,7 @@ impl Templates {
             return Err(over_fuel());
         }
         let captured = template
-            .and_then(|t| t.render_captured(ctx))
+            .and_then(|t| guarded(|| t.render_captured(ctx)))
             .map_err(|err| {
                 // A render that ran out burnt all its fuel: charge it, so that a campaign of
                 // thousands of leaves that each loop until they run out is stopped early.
@@ -373,4 +375,36 @@ pub(super) fn load_template(
 
 pub(super) fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+thread_local! {
+    /// Whether this thread is inside [`guarded`], whose panics are expected and reported as errors.
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+}
+
+static QUIET_HOOK: Once = Once::new();
+
+/// minijinja panics (`unreachable!`) on a few malformed templates that its parser accepts, such
+/// as `{% import 'macros.j2' as m*a %}`. Campaign text comes from pull requests and must never
+/// crash pushform: a panic while compiling or rendering one template becomes an ordinary template
+/// error of that template, and the panic message is not printed. Panics anywhere else still are.
+fn guarded<T>(f: impl FnOnce() -> Result<T, minijinja::Error>) -> Result<T, minijinja::Error> {
+    QUIET_HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let outer = GUARDED.with(|g| g.replace(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(outer));
+    result.unwrap_or_else(|_| {
+        Err(minijinja::Error::new(
+            ErrorKind::SyntaxError,
+            "this template cannot be compiled: the target of a `set`, `for`, `import` or \
+             `from` is not a plain name",
+        ))
+    })
 }

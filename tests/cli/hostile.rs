@@ -536,3 +536,27 @@ fn many_leaves_that_each_loop_share_one_budget_per_push() {
     );
     assert_eq!(unit_budget, 1, "{}", run.stderr);
 }
+
+#[test]
+fn a_template_that_crashes_the_template_engine_is_an_error_not_a_panic() {
+    // Found by `props::mutated_campaign_files_never_panic`: minijinja 3.1 reaches `unreachable!`
+    // compiling an import whose target is an expression. A pull request must not crash pushform.
+    let repo = Repo::new();
+    repo.file("templates/macros.j2", "{% macro f() %}x{% endmacro %}")
+        .file(
+            "campaigns/a.yaml",
+            &campaign(
+                "a",
+                "{title: T, alert: \"{% import 'macros.j2' as m*a %}x\"}",
+            ),
+        );
+    let run = pushform_with(repo.path(), &[], &["validate"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("campaigns/a.yaml:5: push.notification.alert: template error"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
