@@ -879,6 +879,14 @@ impl PgWriter {
         }
     }
 
+    /// A write transaction on this writer's session (the one holding the scope's lock).
+    fn begin(&mut self) -> anyhow::Result<postgres::Transaction<'_>> {
+        self.state
+            .client
+            .transaction()
+            .map_err(|e| db_error(&e, "cannot begin a write"))
+    }
+
     /// Appends `record` (status `sending` as apply writes it, or any status
     /// for `state import`) for this project and bumps the scope's serial, in
     /// one transaction committed before returning: once this returns `Ok`,
@@ -893,11 +901,7 @@ impl PgWriter {
             self.state.project.clone(),
             self.key,
         );
-        let mut tx = self
-            .state
-            .client
-            .transaction()
-            .map_err(|e| db_error(&e, "cannot begin a write"))?;
+        let mut tx = self.begin()?;
         let serial = current_serial(&mut tx, &scope)?;
         bump_serial(&mut tx, &scope, key, serial)?;
         let id = insert_record(&mut tx, &scope, &project, record)?;
@@ -931,11 +935,7 @@ impl PgWriter {
                 (Status::Unknown, None, request_id.as_deref(), error.as_ref())
             }
         };
-        let mut tx = self
-            .state
-            .client
-            .transaction()
-            .map_err(|e| db_error(&e, "cannot begin a write"))?;
+        let mut tx = self.begin()?;
         let serial = current_serial(&mut tx, &scope)?;
         bump_serial(&mut tx, &scope, key, serial)?;
         let updated = tx
@@ -1002,11 +1002,7 @@ impl PgWriter {
             self.key,
         );
         let serial = i64::try_from(lock.serial).context("the lockfile serial is too large")?;
-        let mut tx = self
-            .state
-            .client
-            .transaction()
-            .map_err(|e| db_error(&e, "cannot begin a write"))?;
+        let mut tx = self.begin()?;
         assert_locked(&mut tx, key)?;
         if let Some(meta) = read_meta(&mut tx, &scope)? {
             let count: i64 = tx
@@ -1081,11 +1077,7 @@ impl PgWriter {
             self.state.project.clone(),
             self.key,
         );
-        let mut tx = self
-            .state
-            .client
-            .transaction()
-            .map_err(|e| db_error(&e, "cannot begin a write"))?;
+        let mut tx = self.begin()?;
         assert_locked(&mut tx, key)?;
         // `lock_scope` migrated the schema: it is this build's.
         let Some(mut stored) = load_in(&mut tx, &scope, schema_version_supported())? else {
