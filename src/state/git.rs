@@ -990,6 +990,16 @@ mod cas_tests {
     }
 
     /// A bare remote and two clones of it, each a store on the same state branch.
+    /// [`two_clones`] after `state init` from the first: an empty state on the remote.
+    fn two_clones_with_a_state() -> (tempfile::TempDir, GitStore, GitStore) {
+        let (tmp, a, b) = two_clones();
+        a.open(&holder(), None)
+            .unwrap()
+            .create(Lock::new(), "init")
+            .unwrap();
+        (tmp, a, b)
+    }
+
     fn two_clones() -> (tempfile::TempDir, GitStore, GitStore) {
         let tmp = tempfile::tempdir().unwrap();
         git(tmp.path(), &["init", "-q", "--bare", "r.git"]);
@@ -1041,11 +1051,7 @@ mod cas_tests {
 
     #[test]
     fn a_writer_that_lost_the_race_re_reads_and_re_applies_its_edit() {
-        let (_tmp, a, b) = two_clones();
-        a.open(&holder(), None)
-            .unwrap()
-            .create(Lock::new(), "init")
-            .unwrap();
+        let (_tmp, a, b) = two_clones_with_a_state();
         // Both read the same tip; b writes first.
         let mut sa = a.open(&holder(), None).unwrap();
         let mut sb = b.open(&holder(), None).unwrap();
@@ -1091,11 +1097,7 @@ mod cas_tests {
 
     #[test]
     fn a_live_lease_stops_other_writers_and_a_cleared_one_stops_its_holder() {
-        let (_tmp, a, b) = two_clones();
-        a.open(&holder(), None)
-            .unwrap()
-            .create(Lock::new(), "init")
-            .unwrap();
+        let (_tmp, a, b) = two_clones_with_a_state();
         let mut sa = a.open(&holder(), None).unwrap();
         sa.lease().unwrap();
         let refused = b
@@ -1136,11 +1138,7 @@ mod cas_tests {
 
     #[test]
     fn a_writer_without_a_lease_that_lost_the_race_to_a_leased_apply_writes_nothing() {
-        let (_tmp, a, b) = two_clones();
-        a.open(&holder(), None)
-            .unwrap()
-            .create(Lock::new(), "init")
-            .unwrap();
+        let (_tmp, a, b) = two_clones_with_a_state();
         // a is an operator's `state resolve` that read the state before the apply started.
         let mut sa = a.open(&holder(), None).unwrap();
         // b is an apply: it takes the lease and writes `sending` for x.
