@@ -13,6 +13,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use similar::TextDiff;
 
+use crate::body::JsonBody;
 use crate::quota::{self, Pending, Priority, Quota, Reason, Slot};
 use crate::render::{Unit, unit_key};
 use crate::state::{KeyState, Lock, LockIndex, Record, Status};
@@ -88,7 +89,7 @@ pub(crate) struct PlannedUnit {
     /// Digest of the current rendering (or of the lock's record for `gone`).
     pub digest: Option<String>,
     /// The body that would be sent (send, scheduled, changed, expired).
-    pub body: Option<serde_json::Value>,
+    pub body: Option<JsonBody>,
     /// Unified diff, sent body → current body (changed).
     pub diff: Option<String>,
     /// A sentence for the reader: why it expired, what is unresolved and how to resolve it.
@@ -309,6 +310,39 @@ fn look(body: &serde_json::Value) -> String {
     .to_string()
 }
 
+/// [`look`] of a body's bytes, reading only the three fields instead of building the whole
+/// JSON tree (it runs for every pending unit).
+fn look_of_bytes(bytes: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct Shape {
+        #[serde(default)]
+        audience: serde_json::Value,
+        #[serde(default)]
+        notification: Option<Headline>,
+    }
+    #[derive(Deserialize)]
+    struct Headline {
+        #[serde(default)]
+        title: serde_json::Value,
+        #[serde(default)]
+        alert: serde_json::Value,
+    }
+    match serde_json::from_slice::<Shape>(bytes) {
+        Ok(Shape {
+            audience,
+            notification,
+        }) => {
+            let (title, alert) = notification
+                .map_or((serde_json::Value::Null, serde_json::Value::Null), |n| {
+                    (n.title, n.alert)
+                });
+            serde_json::json!([audience, title, alert]).to_string()
+        }
+        // Not the shape of a body (a `notification` that is no mapping): the general form.
+        Err(_) => look(&serde_json::from_slice(bytes).unwrap_or_default()),
+    }
+}
+
 /// Whether `key` belongs to campaign `id` (`id` itself or `id/<locale>`).
 fn key_of(key: &str, id: &str) -> bool {
     key.strip_prefix(id)
@@ -419,7 +453,7 @@ pub(crate) fn plan_gated(
             Some(KeyState::Sent { digest, body }) => {
                 if *digest != unit.digest {
                     planned.action = Action::Changed;
-                    planned.body = Some(unit.body_json());
+                    planned.body = Some(JsonBody::from_bytes(&unit.bytes));
                     planned.diff = Some(diff(body, &unit.body_json()));
                     planned.note = Some(if history_key == unit.key {
                         format!(
@@ -444,7 +478,7 @@ pub(crate) fn plan_gated(
                 planned.note = Some(unresolved_note(history_key, *status));
             }
             Some(KeyState::AllRejected) | None => {
-                planned.body = Some(unit.body_json());
+                planned.body = Some(JsonBody::from_bytes(&unit.bytes));
                 // Keys whose history may hold this body without it being a re-send.
                 let ours = |key: &str| {
                     key == unit.key
@@ -484,14 +518,15 @@ pub(crate) fn plan_gated(
                     planned.action = Action::Duplicate;
                     planned.duplicate_of = Some(other.clone());
                     planned.note = Some(format!(
-                        "this exact body (sha1 {}) is also pending as `{other}`: both would reach                          the same users. Delete one of the two (or make the bodies differ)",
+                        "this exact body (sha1 {}) is also pending as `{other}`: both would reach \
+                         the same users. Delete one of the two (or make the bodies differ)",
                         unit.digest
                     ));
                     actions.push(planned);
                     continue;
                 }
                 pending_bodies.insert(unit.digest.clone(), unit.key.clone());
-                let looks = planned.body.as_ref().map(look).unwrap_or_default();
+                let looks = look_of_bytes(&unit.bytes);
                 if let Some(other) = seen
                     .by_look
                     .get(&looks)
@@ -947,6 +982,8 @@ mod tests {
         assert_eq!(get("a").action, Action::Send);
         assert_eq!(get("b").action, Action::Duplicate);
         assert_eq!(get("b").duplicate_of.as_deref(), Some("a"));
+        let note = get("b").note.as_deref().unwrap();
+        assert!(note.contains("both would reach the same users."), "{note}");
         assert!(plan.has_errors());
     }
 

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::body::PushBody;
+use crate::body::{JsonBody, PushBody};
 use crate::compare::Comparison;
 use crate::plan::{Action, Plan, PlannedUnit};
 use crate::printer::{Printer, Style};
@@ -264,7 +264,8 @@ pub(crate) fn human(
             printer.out_style(Style::Bold, &a.key),
             when(a, quota),
         );
-        let audience = audience_text(a.body.as_ref());
+        let body = a.body.as_ref().map(JsonBody::value);
+        let audience = audience_text(body.as_ref());
         if matches!(
             a.action,
             Action::Send
@@ -278,7 +279,7 @@ pub(crate) fn human(
                 out,
                 "      {} {audience}  {}",
                 printer.out_style(Style::Dim, "to"),
-                headline(a.body.as_ref())
+                headline(body.as_ref())
             );
         }
         for line in links(a) {
@@ -306,7 +307,7 @@ pub(crate) fn human(
                 let _ = writeln!(out, "      {styled}");
             }
         }
-        if verbose && let Some(body) = &a.body {
+        if verbose && let Some(body) = &body {
             for line in pretty_body(body).lines() {
                 let _ = writeln!(out, "      {}", printer.out_style(Style::Dim, line));
             }
@@ -402,8 +403,10 @@ pub(crate) fn markdown(plan: &Plan, quota: &Quota) -> String {
                 a.action.symbol().trim().replace(' ', ""),
                 a.key,
                 md_escape(&when(a, quota)),
-                md_escape(&audience_text(a.body.as_ref())),
-                md_escape(&headline(a.body.as_ref())),
+                md_escape(&audience_text(
+                    a.body.as_ref().map(JsonBody::value).as_ref()
+                )),
+                md_escape(&headline(a.body.as_ref().map(JsonBody::value).as_ref())),
             );
         }
         rows.push('\n');
@@ -451,7 +454,7 @@ pub(crate) fn markdown(plan: &Plan, quota: &Quota) -> String {
                 "<details><summary><code>{}</code> body <sub>sha1 {}</sub></summary>\n\n```json\n{}\n```\n</details>\n\n",
                 a.key,
                 a.digest.as_deref().unwrap_or_default(),
-                pretty_body(body)
+                pretty_body(&body.value())
             );
         }
         if !d.is_empty() {

@@ -637,7 +637,7 @@ pub(crate) fn valid_id(id: &str) -> bool {
 pub fn check(project: &Project, units: &[Unit]) -> Vec<Finding> {
     let mut findings = check_project(project);
     for unit in units {
-        findings.extend(check_unit(unit));
+        findings.extend(check_unit(unit, &unit.push_body()));
     }
     overlapping_audiences(units, &mut findings);
     findings
@@ -817,8 +817,8 @@ fn plural_forms(locale: &str, node: &Node, path: &str, findings: &mut Vec<Findin
 }
 
 /// The body rules of one unit, located in the files through the unit's rendered tree.
-pub(crate) fn check_unit(unit: &Unit) -> Vec<Finding> {
-    check_body(&unit.body)
+pub(crate) fn check_unit(unit: &Unit, body: &PushBody) -> Vec<Finding> {
+    check_body(body)
         .into_iter()
         .map(|issue| {
             let origin = unit.tree.locate(&issue.path);
@@ -851,8 +851,7 @@ pub(crate) fn overlapping_audiences(units: &[Unit], findings: &mut Vec<Finding>)
     for group in by_campaign.values() {
         for (i, a) in group.iter().enumerate() {
             for b in group[i + 1..].iter().filter(|b| b.locale != a.locale) {
-                let (Some(x), Some(y)) = (a.body.audience.as_ref(), b.body.audience.as_ref())
-                else {
+                let (Some(x), Some(y)) = (a.audience.as_ref(), b.audience.as_ref()) else {
                     continue;
                 };
                 let reason = if x.is_to_all == Some(true) || y.is_to_all == Some(true) {

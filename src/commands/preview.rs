@@ -40,9 +40,11 @@ pub(super) fn run(global: &GlobalArgs, args: &PreviewArgs, printer: &Printer) ->
         .filter(|a| a.action == plan::Action::Changed)
         .map(|a| a.key.as_str())
         .collect();
+    let bodies: Vec<_> = selected.iter().map(|u| u.push_body()).collect();
     let units = selected
         .iter()
-        .map(|u| {
+        .zip(&bodies)
+        .map(|(u, body)| {
             let sent = match index.state(&u.key) {
                 Some(KeyState::Sent { body, .. }) if changed.contains(u.key.as_str()) => {
                     serde_json::from_value((*body).clone()).ok()
@@ -54,7 +56,7 @@ pub(super) fn run(global: &GlobalArgs, args: &PreviewArgs, printer: &Printer) ->
                 campaign: &u.campaign,
                 locale: u.locale.as_deref(),
                 file: &u.file,
-                body: &u.body,
+                body,
                 sent,
             }
         })

@@ -66,7 +66,7 @@ pub(super) fn run(global: &GlobalArgs, args: &RenderArgs, printer: &Printer) -> 
                     locale: u.locale.as_deref(),
                     file: &u.file,
                     digest: &u.digest,
-                    body: &u.body,
+                    body: u.push_body(),
                 })
                 .collect();
             format!("{}\n", serde_json::to_string_pretty(&list)?)
@@ -82,7 +82,7 @@ pub(super) fn run(global: &GlobalArgs, args: &RenderArgs, printer: &Printer) -> 
                     printer.out_style(Style::Dim, &format!("({})", u.file)),
                     printer.out_style(Style::Dim, &format!("sha1:{}", u.digest))
                 );
-                let _ = writeln!(out, "{}\n", serde_json::to_string_pretty(&u.body)?);
+                let _ = writeln!(out, "{}\n", serde_json::to_string_pretty(&u.push_body())?);
             }
             out
         }
@@ -119,5 +119,5 @@ struct Row<'a> {
     locale: Option<&'a str>,
     file: &'a str,
     digest: &'a str,
-    body: &'a PushBody,
+    body: PushBody,
 }

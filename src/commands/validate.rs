@@ -65,8 +65,8 @@ pub(super) fn load_project(mut project: Project) -> Loaded {
     // Each unit is checked as it is rendered and its tree (only needed to locate findings)
     // dropped at once: a repository of 30,000 units never holds 30,000 trees.
     let mut unit_findings = Vec::new();
-    let (units, mut findings) = render::render_all_with(&project, &mut |unit| {
-        unit_findings.extend(validate::check_unit(unit));
+    let (units, mut findings) = render::render_all_with(&project, &mut |unit, body| {
+        unit_findings.extend(validate::check_unit(unit, body));
         unit.tree = Node::new(Kind::Null);
     });
     findings.append(&mut project.findings);

@@ -61,7 +61,9 @@ pub struct Unit {
     pub locale_index: usize,
     pub not_before: Option<DateTime<FixedOffset>>,
     pub not_after: Option<DateTime<FixedOffset>>,
-    pub body: PushBody,
+    /// The body's audience (the rest of the body is read from `bytes` when needed, see
+    /// [`Unit::push_body`]: a plan of 30,000 units does not hold 30,000 parsed bodies).
+    pub audience: Option<body::Audience>,
     /// The exact bytes POSTed.
     pub bytes: Vec<u8>,
     /// Lowercase hex SHA-1 of `bytes`.
@@ -84,6 +86,12 @@ impl Unit {
     pub fn body_json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.bytes).unwrap_or(serde_json::Value::Null)
     }
+
+    /// The body as the typed `PushBody` it was rendered to, read back from [`Unit::bytes`]
+    /// (which `PushBody::to_bytes` wrote, so the round trip is exact).
+    pub fn push_body(&self) -> PushBody {
+        serde_json::from_slice(&self.bytes).unwrap_or_default()
+    }
 }
 
 pub fn unit_key(campaign: &str, locale: Option<&str>) -> String {
@@ -96,14 +104,18 @@ pub fn unit_key(campaign: &str, locale: Option<&str>) -> String {
 /// Renders every campaign of the project. Units that fail to render are left out and explained
 /// in the findings.
 pub fn render_all(project: &Project) -> (Vec<Unit>, Vec<Finding>) {
-    render_all_with(project, &mut |_| {})
+    render_all_with(project, &mut |_, _| {})
 }
 
+/// What [`render_all_with`] calls on each unit as soon as it is rendered, with its typed body.
+pub(crate) type OnUnit<'a> = dyn FnMut(&mut Unit, &PushBody) + 'a;
+
 /// Like `render_all`, calling `on_unit` on each unit as soon as it is rendered: a command can
-/// check a unit and drop its tree there, so a large repository never holds every tree at once.
+/// check a unit and drop its tree there, so a large repository never holds every tree (nor
+/// every typed body) at once.
 pub(crate) fn render_all_with(
     project: &Project,
-    on_unit: &mut dyn FnMut(&mut Unit),
+    on_unit: &mut OnUnit<'_>,
 ) -> (Vec<Unit>, Vec<Finding>) {
     let mut findings = Vec::new();
     let templates = Arc::new(Templates::compile(project, &mut findings));
@@ -129,7 +141,7 @@ fn render_campaign(
     campaign: &Campaign,
     units: &mut Vec<Unit>,
     findings: &mut Vec<Finding>,
-    on_unit: &mut dyn FnMut(&mut Unit),
+    on_unit: &mut OnUnit<'_>,
 ) {
     let config = &project.config;
     let base = match &config.defaults.push {
@@ -204,7 +216,7 @@ fn render_campaign(
                     locale_index,
                     not_before: campaign.not_before,
                     not_after: campaign.not_after,
-                    body,
+                    audience: body.audience.clone(),
                     bytes,
                     digest,
                     audience_origin: tree.locate("audience"),
@@ -213,7 +225,7 @@ fn render_campaign(
                     schedule: campaign.schedule_for(if keyed { locale } else { None }, config),
                 });
                 if let Some(unit) = units.last_mut() {
-                    on_unit(unit);
+                    on_unit(unit, &body);
                 }
             }
             Err(errors) => findings.extend(errors.into_iter().map(|f| {
