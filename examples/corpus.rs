@@ -279,7 +279,7 @@ fn write_lock(args: &Args) -> anyhow::Result<()> {
             campaign: u.campaign.clone(),
             locale: u.locale.clone(),
             digest: u.digest.clone(),
-            body: u.body_json(),
+            body: u.json_body(),
             status: Status::Sent,
             attempted_at: at.with_timezone(&tz),
             push_id: Some(format!("push{i:08}")),

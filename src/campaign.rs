@@ -127,6 +127,17 @@ pub struct Campaign {
 }
 
 impl Campaign {
+    /// Drops the trees a campaign is rendered from, once it has been rendered and checked
+    /// (see `commands::validate::Loaded`); its id, file, times and scheduling stay.
+    pub(crate) fn forget_trees(&mut self) {
+        self.push = Node::new(crate::node::Kind::Null);
+        self.vars = None;
+        for locale in &mut self.locales {
+            locale.audience = None;
+            locale.strings = None;
+        }
+    }
+
     /// The scheduling of this campaign's unit in `locale` (`None` for a campaign without
     /// locales). A window without its own `timezone` is read in `quota.timezone`.
     pub fn schedule_for(&self, locale: Option<&str>, config: &Config) -> UnitSchedule {

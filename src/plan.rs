@@ -290,7 +290,7 @@ impl<'a> Seen<'a> {
             }
             if r.status == Status::Sent {
                 seen.by_look
-                    .entry(look(&r.body))
+                    .entry(look_of_bytes(r.body.as_bytes()))
                     .or_default()
                     .push(r.key.as_str());
             }
@@ -454,7 +454,7 @@ pub(crate) fn plan_gated(
                 if *digest != unit.digest {
                     planned.action = Action::Changed;
                     planned.body = Some(JsonBody::from_bytes(&unit.bytes));
-                    planned.diff = Some(diff(body, &unit.body_json()));
+                    planned.diff = Some(diff(&body.value(), &unit.body_json()));
                     planned.note = Some(if history_key == unit.key {
                         format!(
                             "`{}` was already sent with another body; a push cannot be changed after sending. \
@@ -786,7 +786,7 @@ mod tests {
             campaign: unit.campaign.clone(),
             locale: None,
             digest: unit.digest.clone(),
-            body: unit.body_json(),
+            body: unit.body_json().into(),
             status,
             attempted_at: DateTime::parse_from_rfc3339(at).unwrap(),
             push_id: None,

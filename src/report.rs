@@ -737,7 +737,7 @@ mod other_projects_tests {
             campaign: key.to_owned(),
             locale: None,
             digest: "d".to_owned(),
-            body: serde_json::json!({}),
+            body: serde_json::json!({}).into(),
             status: Status::Sent,
             attempted_at: DateTime::parse_from_rfc3339(at).unwrap(),
             push_id: None,

@@ -234,7 +234,7 @@ pub(crate) fn apply(
             campaign: unit.campaign.clone(),
             locale: unit.locale.clone(),
             digest: unit.digest.clone(),
-            body: unit.body_json(),
+            body: unit.json_body(),
             status: Status::Sending,
             attempted_at: local,
             push_id: None,

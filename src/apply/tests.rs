@@ -100,7 +100,7 @@ fn an_unresolved_send_that_lands_mid_run_stops_the_run_before_its_next_send() {
     // Another runner's `sending` for `b` lands between this run's plan and its write.
     let mut theirs = sending("b", "theirs");
     theirs.digest.clone_from(&units[1].digest);
-    theirs.body = units[1].body_json();
+    theirs.body = units[1].body_json().into();
     let mut session = Racing {
         inner: Memory(Lock::new(), 0),
         theirs: Some(theirs),
@@ -154,7 +154,7 @@ fn sending(key: &str, request_id: &str) -> Record {
         campaign: key.to_owned(),
         locale: None,
         digest: "d".to_owned(),
-        body: serde_json::json!({}),
+        body: serde_json::json!({}).into(),
         status: Status::Sending,
         attempted_at: DateTime::parse_from_rfc3339("2026-11-26T15:00:00+08:00").unwrap(),
         push_id: None,

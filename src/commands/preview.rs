@@ -47,7 +47,7 @@ pub(super) fn run(global: &GlobalArgs, args: &PreviewArgs, printer: &Printer) ->
         .map(|(u, body)| {
             let sent = match index.state(&u.key) {
                 Some(KeyState::Sent { body, .. }) if changed.contains(u.key.as_str()) => {
-                    serde_json::from_value((*body).clone()).ok()
+                    serde_json::from_slice(body.as_bytes()).ok()
                 }
                 _ => None,
             };

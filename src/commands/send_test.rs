@@ -86,7 +86,7 @@ pub(super) fn run(global: &GlobalArgs, args: &SendTestArgs, printer: &Printer) -
         campaign: unit.campaign.clone(),
         locale: unit.locale.clone(),
         digest: body::digest(&bytes),
-        body: value,
+        body: value.into(),
         status: Status::Sending,
         attempted_at: settings.local(now),
         push_id: None,

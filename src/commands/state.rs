@@ -388,7 +388,7 @@ fn import(
         campaign: unit.campaign.clone(),
         locale: unit.locale.clone(),
         digest: unit.digest.clone(),
-        body: unit.body_json(),
+        body: unit.json_body(),
         status: Status::Sent,
         attempted_at: at,
         push_id,
@@ -428,7 +428,7 @@ fn accept(global: &GlobalArgs, key: &str, wait: &LockWait, printer: &Printer) ->
     let (_store, mut session) = open_session(&settings, wait, "pushform state accept")?;
     let now = settings.local(settings.now.get());
     session.commit(&format!("pushform: {key} accepted"), &mut |lock| {
-        lock.accept(key, unit.digest.clone(), unit.body_json(), now)
+        lock.accept(key, unit.digest.clone(), unit.json_body(), now)
             .map_err(|e| anyhow!("{e}"))?;
         Ok(true)
     })?;

@@ -14,6 +14,9 @@ use crate::validate;
 
 /// A project read, rendered and checked.
 pub struct Loaded {
+    /// The project, its campaigns without their trees (`push`, `vars`, each locale's `audience`
+    /// and `strings`): those are rendered into `units` and checked, and a repository of 10,000
+    /// campaigns should not hold them through the rest of the command.
     pub project: Project,
     pub units: Vec<Unit>,
     pub findings: Vec<Finding>,
@@ -62,16 +65,20 @@ pub(super) fn load_project(mut project: Project) -> Loaded {
             findings,
         };
     }
-    // Each unit is checked as it is rendered and its tree (only needed to locate findings)
-    // dropped at once: a repository of 30,000 units never holds 30,000 trees.
+    // Each unit is checked as it is rendered and its tree and string sources (only needed to
+    // locate findings) dropped at once: a repository of 30,000 units never holds 30,000 trees.
     let mut unit_findings = Vec::new();
     let (units, mut findings) = render::render_all_with(&project, &mut |unit, body| {
         unit_findings.extend(validate::check_unit(unit, body));
         unit.tree = Node::new(Kind::Null);
+        unit.strings_used = Vec::new();
     });
     findings.append(&mut project.findings);
     findings.extend(validate::check_project(&project));
     findings.append(&mut unit_findings);
+    for campaign in &mut project.campaigns {
+        campaign.forget_trees();
+    }
     validate::overlapping_audiences(&units, &mut findings);
     finding::sort(&mut findings);
     Loaded {

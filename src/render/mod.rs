@@ -87,6 +87,11 @@ impl Unit {
         serde_json::from_slice(&self.bytes).unwrap_or(serde_json::Value::Null)
     }
 
+    /// The body's bytes as a [`JsonBody`](crate::body::JsonBody), for a record of it.
+    pub fn json_body(&self) -> body::JsonBody {
+        body::JsonBody::from_bytes(&self.bytes)
+    }
+
     /// The body as the typed `PushBody` it was rendered to, read back from [`Unit::bytes`]
     /// (which `PushBody::to_bytes` wrote, so the round trip is exact).
     pub fn push_body(&self) -> PushBody {
@@ -119,7 +124,14 @@ pub(crate) fn render_all_with(
 ) -> (Vec<Unit>, Vec<Finding>) {
     let mut findings = Vec::new();
     let templates = Arc::new(Templates::compile(project, &mut findings));
-    let mut units = Vec::new();
+    // One unit per locale (or one for a campaign without): no doubling growth of a large Vec.
+    let mut units = Vec::with_capacity(
+        project
+            .campaigns
+            .iter()
+            .map(|c| c.locales.len().max(1))
+            .sum(),
+    );
     for (index, campaign) in project.campaigns.iter().enumerate() {
         render_campaign(
             project,

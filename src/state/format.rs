@@ -5,6 +5,7 @@
 use std::fmt;
 use std::path::Path;
 
+use crate::body::JsonBody;
 use anyhow::{anyhow, bail};
 use chrono::{DateTime, FixedOffset, SubsecRound};
 use serde::{Deserialize, Serialize, Serializer};
@@ -42,7 +43,7 @@ pub struct Record {
     /// SHA-1 hex of the body as rendered for this attempt.
     pub digest: String,
     #[serde(serialize_with = "serialize_sorted")]
-    pub body: Value,
+    pub body: JsonBody,
     pub status: Status,
     #[serde(with = "rfc3339_secs")]
     pub attempted_at: DateTime<FixedOffset>,
@@ -170,7 +171,7 @@ pub struct RecordError {
 pub struct Accepted {
     pub digest: String,
     #[serde(serialize_with = "serialize_sorted")]
-    pub body: Value,
+    pub body: JsonBody,
     #[serde(with = "rfc3339_secs")]
     pub at: DateTime<FixedOffset>,
 }
@@ -340,7 +341,7 @@ impl Lock {
         &mut self,
         key: &str,
         digest: String,
-        body: Value,
+        body: JsonBody,
         at: DateTime<FixedOffset>,
     ) -> Result<usize, LockError> {
         let index = self.latest_of(
@@ -405,8 +406,8 @@ pub(crate) fn try_to_pretty_json(lock: &Lock) -> serde_json::Result<String> {
 /// Serialises a JSON value with object keys sorted at every level. `serde_json`
 /// sorts by default, but a dependency turning on its `preserve_order` feature
 /// would silently make the file's bytes depend on insertion order.
-fn serialize_sorted<S: Serializer>(value: &Value, serializer: S) -> Result<S::Ok, S::Error> {
-    Sorted(value).serialize(serializer)
+fn serialize_sorted<S: Serializer>(body: &JsonBody, serializer: S) -> Result<S::Ok, S::Error> {
+    Sorted(&body.value()).serialize(serializer)
 }
 
 struct Sorted<'a>(&'a Value);

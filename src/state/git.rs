@@ -1027,7 +1027,7 @@ mod cas_tests {
             campaign: key.to_owned(),
             locale: None,
             digest: format!("d-{key}"),
-            body: serde_json::json!({"k": key}),
+            body: serde_json::json!({"k": key}).into(),
             status: Status::Sending,
             attempted_at: DateTime::parse_from_rfc3339("2026-11-26T15:00:00+08:00").unwrap(),
             push_id: None,

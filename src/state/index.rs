@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::body::JsonBody;
 use chrono::{DateTime, FixedOffset, Utc};
-use serde_json::Value;
 
 use super::format::{Lock, Status};
 
@@ -13,7 +13,7 @@ use super::format::{Lock, Status};
 pub enum KeyState<'a> {
     /// Delivered. `digest`/`body` are the effective reference: the accepted
     /// rendering if `state accept` set one, else what was sent.
-    Sent { digest: &'a str, body: &'a Value },
+    Sent { digest: &'a str, body: &'a JsonBody },
     /// A `sending`/`unknown` record is not followed by any sent one: the push
     /// may have been delivered, so nothing may be sent until it is resolved.
     Unresolved { status: Status },
@@ -58,7 +58,7 @@ impl<'a> LockIndex<'a> {
             // evidence that its content was seen, never a sent (or maybe sent) unit.
             if record.is_test() {
                 if record.status == Status::Sent
-                    && let Some(content) = crate::body::content_digest_of_value(&record.body)
+                    && let Some(content) = crate::body::content_digest(record.body.as_bytes())
                 {
                     tested.insert(content, record.attempted_at);
                 }

@@ -24,6 +24,7 @@ pub mod store;
 #[cfg(test)]
 mod tests;
 
+pub use crate::body::JsonBody;
 pub use file::{AcquireError, FileStore, LockGuard, LockStore};
 pub use format::*;
 pub use index::{KeyState, LockIndex};

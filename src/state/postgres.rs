@@ -34,6 +34,8 @@ use chrono::{DateTime, FixedOffset, SubsecRound, Utc};
 use postgres::{Client, GenericClient, Row};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
+
+use crate::body::JsonBody;
 use sha1::{Digest, Sha1};
 
 use super::format::{
@@ -1414,8 +1416,8 @@ fn parse_status(text: &str) -> anyhow::Result<Status> {
 
 /// A body as stored: compact JSON with object keys sorted at every level, the
 /// same value the lockfile writes (whatever serde_json's map order).
-fn canonical_json(value: &Value) -> anyhow::Result<String> {
-    serde_json::to_string(&Sorted(value)).context("cannot serialise a body")
+fn canonical_json(body: &JsonBody) -> anyhow::Result<String> {
+    serde_json::to_string(&Sorted(&body.value())).context("cannot serialise a body")
 }
 
 struct Sorted<'a>(&'a Value);

@@ -27,7 +27,7 @@ fn record(key: &str, status: Status, digest: &str, at: &str) -> Record {
         campaign,
         locale,
         digest: digest.to_owned(),
-        body: json!({"title": digest}),
+        body: json!({"title": digest}).into(),
         status,
         attempted_at: ts(at),
         push_id: None,
@@ -66,7 +66,7 @@ fn full_record() -> Record {
         "d1",
         "2026-12-01T10:00:01+08:00",
     );
-    r.body = json!({"z": 1, "a": {"y": [1, 2.5, null], "b": "ü\"\n"}});
+    r.body = json!({"z": 1, "a": {"y": [1, 2.5, null], "b": "ü\"\n"}}).into();
     r.push_id = Some("50whSR6kQiHb7YgFwQzXIb".into());
     r.request_id = Some("req-1".into());
     r.endpoint = Some("https://api.rong-api.com".into());
@@ -78,7 +78,7 @@ fn full_record() -> Record {
     r.resolved_at = Some(ts("2026-12-02T00:00:00Z"));
     r.accepted = Some(Accepted {
         digest: "d2".into(),
-        body: json!({"k": "v"}),
+        body: json!({"k": "v"}).into(),
         at: ts("2026-12-03T01:02:03-05:00"),
     });
     r
@@ -118,7 +118,7 @@ fn serialisation_is_the_documented_format() {
         "abc",
         "2026-12-01T10:00:01.5+08:00",
     );
-    r.body = json!({"z": [{"y": 1, "b": 2}], "a": 1});
+    r.body = json!({"z": [{"y": 1, "b": 2}], "a": 1}).into();
     lock.append(r);
     let mut r = record("solo", Status::Sent, "def", "2026-12-01T02:00:02Z");
     r.push_id = Some("P".into());
@@ -487,11 +487,13 @@ fn accept_marks_the_latest_sent_or_unknown_record() {
         record("s", Status::Sending, "d", "2026-01-01T00:00:00Z"),
     ]);
     assert_eq!(
-        lock.accept("a", "n1".into(), json!({"v": 1}), at).unwrap(),
+        lock.accept("a", "n1".into(), json!({"v": 1}).into(), at)
+            .unwrap(),
         1
     );
     assert_eq!(
-        lock.accept("a", "n2".into(), json!({"v": 2}), at).unwrap(),
+        lock.accept("a", "n2".into(), json!({"v": 2}).into(), at)
+            .unwrap(),
         1
     );
     let accepted = lock.sends[1].accepted.as_ref().unwrap();
@@ -499,7 +501,9 @@ fn accept_marks_the_latest_sent_or_unknown_record() {
     assert_eq!(lock.sends[1].digest, "d1", "the sent digest stays as sent");
     assert!(lock.sends[0].accepted.is_none());
 
-    let err = lock.accept("r", "n".into(), json!({}), at).unwrap_err();
+    let err = lock
+        .accept("r", "n".into(), json!({}).into(), at)
+        .unwrap_err();
     assert_eq!(
         err,
         LockError::NotAcceptable {
@@ -508,13 +512,13 @@ fn accept_marks_the_latest_sent_or_unknown_record() {
         }
     );
     assert!(
-        lock.accept("s", "n".into(), json!({}), at)
+        lock.accept("s", "n".into(), json!({}).into(), at)
             .unwrap_err()
             .to_string()
             .contains("s cannot be accepted: its latest record is sending")
     );
     assert!(matches!(
-        lock.accept("nope", "n".into(), json!({}), at),
+        lock.accept("nope", "n".into(), json!({}).into(), at),
         Err(LockError::UnknownKey { .. })
     ));
 }
@@ -543,9 +547,9 @@ fn index_precedence() {
         record("sent-unknown-rejected", Status::Unknown, "u", t),
         record("sent-unknown-rejected", Status::Rejected, "r", t),
     ]);
-    lock.accept("accepted", "acc".into(), json!({"a": 1}), ts(t))
+    lock.accept("accepted", "acc".into(), json!({"a": 1}).into(), ts(t))
         .unwrap();
-    lock.accept("accepted-unknown", "acc2".into(), json!({}), ts(t))
+    lock.accept("accepted-unknown", "acc2".into(), json!({}).into(), ts(t))
         .unwrap();
     let index = LockIndex::new(&lock);
     let state = |key: &str| index.state(key).cloned();
@@ -565,7 +569,7 @@ fn index_precedence() {
         state("accepted"),
         Some(KeyState::Sent {
             digest: "acc",
-            body: &json!({"a": 1})
+            body: &json!({"a": 1}).into()
         })
     );
     assert_eq!(
@@ -751,7 +755,12 @@ fn resolve_and_accept_never_take_another_projects_record() {
         Err(LockError::UnknownKey { .. })
     ));
     assert!(matches!(
-        lock.accept("welcome/en", "d9".to_owned(), serde_json::json!({}), at),
+        lock.accept(
+            "welcome/en",
+            "d9".to_owned(),
+            serde_json::json!({}).into(),
+            at
+        ),
         Err(LockError::UnknownKey { .. })
     ));
     assert_eq!(lock.sends, [theirs]);
@@ -774,7 +783,8 @@ fn a_test_record_is_quota_history_and_test_evidence_never_a_sent_unit() {
     let mut test = record("sale", Status::Sent, "t1", "2026-11-26T15:00:00+08:00");
     test.kind = Some(RecordKind::Test);
     test.body = json!({"audience": {"userid": ["qa"], "is_to_all": false},
-                       "notification": {"title": "Hi"}});
+                       "notification": {"title": "Hi"}})
+    .into();
     let mut unsettled = record("other", Status::Sending, "t2", "2026-11-26T15:10:00+08:00");
     unsettled.kind = Some(RecordKind::Test);
     let lock = lock_with(vec![test, unsettled]);

@@ -41,7 +41,7 @@ fn record(key: &str, attempted_at: &str, status: Status) -> Record {
         campaign: campaign.to_owned(),
         locale: (!locale.is_empty()).then(|| locale.to_owned()),
         digest: format!("digest-of-{key}"),
-        body: json!({"notification": {"title": format!("Hi {key}"), "alert": "é ✓"}, "platform": ["ios"]}),
+        body: json!({"notification": {"title": format!("Hi {key}"), "alert": "é ✓"}, "platform": ["ios"]}).into(),
         status,
         attempted_at: at(attempted_at),
         push_id: None,
@@ -649,7 +649,7 @@ fn write_lock_runs_the_lockfile_loop_of_the_commands() {
     lock.accept(
         "sale/en",
         "d2".to_owned(),
-        json!({"x": 1}),
+        json!({"x": 1}).into(),
         at("2026-12-02T10:00:00Z"),
     )
     .unwrap();
@@ -708,7 +708,7 @@ fn write_lock_refuses_what_the_lockfile_rules_forbid() {
     rewritten.sends[0].status = Status::Rejected;
     refused(&mut rewritten, &mut writer, "would rewrite its outcome");
     let mut other_body = lock.clone();
-    other_body.sends[0].body = json!({"other": true});
+    other_body.sends[0].body = json!({"other": true}).into();
     refused(&mut other_body, &mut writer, "would become another attempt");
     let mut fewer = lock.clone();
     fewer.sends.clear();
@@ -833,7 +833,7 @@ fn sample_lock() -> Lock {
     sent.request_id = Some("req-1".to_owned());
     sent.accepted = Some(Accepted {
         digest: "new-digest".to_owned(),
-        body: json!({"b": [1, 2.5, {"z": null, "a": true}], "a": "x"}),
+        body: json!({"b": [1, 2.5, {"z": null, "a": true}], "a": "x"}).into(),
         at: at("2026-12-02T09:00:00-05:30"),
     });
     let mut rejected = record(
@@ -1278,7 +1278,7 @@ fn a_test_record_is_stored_and_read_back_as_a_test_record() {
     assert_eq!(index.history().len(), 1);
     assert_eq!(
         index.tested().keys().cloned().collect::<Vec<_>>(),
-        crate::body::content_digest_of_value(&test.body)
+        crate::body::content_digest(test.body.as_bytes())
             .into_iter()
             .collect::<Vec<_>>()
     );
