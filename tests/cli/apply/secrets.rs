@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use pushform::emulator::{Emulator, EmulatorConfig, Fault};
 
-use super::harness::{KEY, Ran, Repo, SAMPLE_NOW, dead_endpoint};
+use super::harness::{KEY, Repo, SAMPLE_NOW, dead_endpoint};
+use crate::support::Run;
 
 const SECRET: &str = "Zq8-SECRET-d41d8cd98f00b204-never-print-me";
 
@@ -33,7 +34,7 @@ fn the_app_secret_appears_in_no_output_and_no_file() {
     })
     .expect("emulator");
     // Every command gets the secret in its environment, as in CI.
-    let run_at = |now: &str, endpoint: &str, args: &[&str]| -> Ran {
+    let run_at = |now: &str, endpoint: &str, args: &[&str]| -> Run {
         repo.pushform()
             .endpoint(endpoint)
             .creds(KEY, SECRET)
@@ -105,7 +106,7 @@ fn the_app_secret_appears_in_no_output_and_no_file() {
         1,
         "the signature was checked and refused"
     );
-    let failed: Vec<i32> = runs.iter().filter_map(Ran::code).collect();
+    let failed: Vec<i32> = runs.iter().filter_map(Run::exit_code).collect();
     assert_eq!(
         failed.iter().filter(|&&c| c == 1).count(),
         6,
