@@ -9,7 +9,10 @@
 //!   [`pushform_with`] are its one-line forms. The apply and team harnesses build on it.
 //! - [`Run`] is what came back: exit status, stdout and stderr as text, with assertions that
 //!   print the command line and all output when they fail.
-//! - [`sample_repo`] is the project's own root, the sample campaign repository (docs/contract.md §1).
+//! - [`sample_repo`] is the project's own root, the sample campaign repository (docs/contract.md §1);
+//!   [`copy_sample`] copies it (configuration, campaigns, templates) into a temp folder.
+//! - [`transcript`] and [`transcript_settings`] make a whole run one snapshot; [`action`] reads
+//!   one unit's action out of `plan --format json`.
 
 mod command;
 mod isolation;
@@ -34,7 +37,7 @@ pub(crate) fn copy_sample(to: &Path) {
 }
 
 /// Copies the folder `from` to `to`, recursively.
-pub(crate) fn copy_dir(from: &Path, to: &Path) {
+fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("create the target folder");
     for entry in fs::read_dir(from).expect("read the folder") {
         let entry = entry.expect("read a folder entry");

@@ -13,7 +13,7 @@ use tempfile::TempDir;
 
 use super::harness::{
     Repo, SAMPLE_NOW, SECRET, assert_exactly_once, emulator, records, roomy_emulator, rounds,
-    settle, settle_open_sends, splitmix64,
+    settle, settle_open_sends, splitmix64, wait_for_request,
 };
 use crate::support::kill_group;
 
@@ -339,11 +339,7 @@ fn killed_while_the_provider_holds_the_request_the_remote_already_says_sending()
     emu.set_fault(Fault::StallAfterBody, 1);
     let runner = remote.runner();
     let mut child = runner.apply_cmd(&emu, SAMPLE_NOW).spawn_group();
-    let started = Instant::now();
-    while emu.requests() == 0 && started.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(emu.requests(), 1, "the request reached the provider");
+    wait_for_request(&emu);
     assert_eq!(kill_group(&mut child), None, "killed mid-request");
     drop(runner);
     let lock = remote.lock().expect("state");

@@ -222,6 +222,17 @@ pub(super) fn settle(emu: &Emulator) {
     }
 }
 
+/// Waits until `emu` holds a request (under the stall fault, to kill a run mid-request),
+/// bounded to 20 s.
+#[track_caller]
+pub(super) fn wait_for_request(emu: &Emulator) {
+    let started = Instant::now();
+    while emu.requests() == 0 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(emu.requests(), 1, "the request reached the provider");
+}
+
 /// Unix ms of an RFC 3339 instant (to pin the emulator's quota clock to pushform's).
 pub(super) fn ms(rfc3339: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
@@ -244,6 +255,14 @@ pub(super) struct Resolution {
     pub(super) sent: bool,
     /// The `pushform` arguments that record it: `state resolve KEY …`.
     pub(super) args: Vec<String>,
+}
+
+/// The sends `lock` leaves open (`sending` or `unknown`), oldest first.
+pub(super) fn open_sends(lock: &Lock) -> Vec<&Record> {
+    lock.sends
+        .iter()
+        .filter(|r| r.status.is_unresolved())
+        .collect()
 }
 
 /// The resolution of the open `record`, looked up in what `emu` received.
@@ -276,11 +295,7 @@ pub(super) fn settle_open_sends(
     emu: &Emulator,
     mut resolve: impl FnMut(&[String]),
 ) -> usize {
-    let open: Vec<_> = lock
-        .sends
-        .iter()
-        .filter(|r| r.status.is_unresolved())
-        .collect();
+    let open = open_sends(lock);
     assert!(open.len() <= 1, "at most one send in flight: {open:#?}");
     for record in &open {
         resolve(&resolution(record, emu).args);

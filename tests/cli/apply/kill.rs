@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use pushform::state::Status;
 
 use super::harness::{
-    Repo, SAMPLE_NOW, assert_exactly_once, resolution, roomy_emulator, rounds, settle, splitmix64,
+    Repo, SAMPLE_NOW, assert_exactly_once, open_sends, resolution, roomy_emulator, rounds, settle,
+    splitmix64,
 };
 
 const UNITS: usize = 100;
@@ -51,11 +52,7 @@ fn random_kill_9_never_sends_twice_nor_loses_a_send() {
         let Some(lock) = repo.try_lock() else {
             continue;
         };
-        let in_flight: Vec<_> = lock
-            .sends
-            .iter()
-            .filter(|r| r.status.is_unresolved())
-            .collect();
+        let in_flight = open_sends(&lock);
         assert!(in_flight.len() <= 1, "{context}: {in_flight:#?}");
         if let Some(record) = in_flight.first() {
             assert_eq!(record.status, Status::Sending, "{context}");

@@ -15,7 +15,7 @@ use pushform::state::postgres::{PgSettings, PgState, ScopeRead, ScopeState};
 
 use super::harness::{
     REHEARSAL_ENDPOINT, Repo, SAMPLE_NOW, assert_exactly_once, emulator, roomy_emulator, rounds,
-    settle, settle_open_sends, splitmix64,
+    settle, settle_open_sends, splitmix64, wait_for_request,
 };
 use crate::support::{Pushform, Run};
 
@@ -440,15 +440,6 @@ fn random_kills_of_apply_never_send_twice_nor_lose_a_send() {
         started.elapsed()
     );
     assert!(killed > 0, "no round was actually killed");
-}
-
-/// Waits until the emulator holds a request (the stall fault), bounded.
-fn wait_for_request(emu: &Emulator) {
-    let started = Instant::now();
-    while emu.requests() == 0 && started.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(emu.requests(), 1, "the request reached the provider");
 }
 
 /// After apply lost its session mid-send: the scope says `sending` (committed before the
