@@ -50,6 +50,26 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Every regular file below `dir`, as paths relative to it, in path order. Links are neither
+/// followed nor listed (a hostile repository links outside itself).
+pub(crate) fn files_below(dir: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in fs::read_dir(dir).expect("read the folder") {
+            let path = entry.expect("read a folder entry").path();
+            let meta = fs::symlink_metadata(&path).expect("metadata");
+            if meta.is_dir() {
+                walk(root, &path, out);
+            } else if meta.is_file() {
+                out.push(path.strip_prefix(root).expect("below the root").to_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
 /// A campaign repository in a temp dir, with an empty `campaigns/` folder to start with.
 pub(crate) struct Repo {
     dir: tempfile::TempDir,

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
-use crate::support::{Pushform, copy_sample};
+use crate::support::{Pushform, copy_sample, files_below};
 
 /// The instant the sample plans are made at: a Thursday afternoon in Shanghai, before every
 /// sample campaign's `not_before` and `not_after`.
@@ -50,33 +50,23 @@ pub(crate) fn init_copy() -> TempDir {
 
 /// Every file below `dir` with its bytes, by path relative to `dir`, in path order.
 pub(crate) fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                // `/` on every platform, as in the paths the tests compare with.
-                let name = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.push((name, fs::read(&path).unwrap()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
+    let mut out: Vec<(String, Vec<u8>)> = files_below(dir)
+        .into_iter()
+        .map(|path| {
+            // `/` on every platform, as in the paths the tests compare with.
+            let name = path.to_string_lossy().replace('\\', "/");
+            (name, fs::read(dir.join(&path)).unwrap())
+        })
+        .collect();
     out.sort();
     out
 }
 
 /// Every `.yaml`/`.yml` file below `dir`, in path order.
 pub(crate) fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = snapshot_tree(dir)
+    let mut out: Vec<PathBuf> = files_below(dir)
         .into_iter()
-        .map(|(name, _)| dir.join(name))
+        .map(|path| dir.join(path))
         .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
         .collect();
     out.sort();
