@@ -10,25 +10,12 @@ use std::time::{Duration, Instant};
 
 use pushform::emulator::{Emulator, EmulatorConfig};
 
-use super::support::{Repo, Run, campaign, pushform_with};
+use super::support::{Repo, Run, campaign, files_below, pushform_with};
 
 const SECRET: &str = "Hx7-APP-SECRET-must-never-leave";
 const ENV_MARKER: &str = "env-marker-5b1e0c9d";
 const FILE_MARKER: &str = "outside-file-marker-a41f";
 const NOW: &str = "2026-11-26T06:00:00Z";
-
-/// Every file under `dir`, recursively, not following links.
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in fs::read_dir(dir).expect("read_dir") {
-        let path = entry.expect("entry").path();
-        let meta = fs::symlink_metadata(&path).expect("metadata");
-        if meta.is_dir() {
-            files(&path, out);
-        } else if meta.is_file() {
-            out.push(path);
-        }
-    }
-}
 
 #[track_caller]
 fn assert_never_shown(run: &Run, secrets: &[&str]) {
@@ -97,10 +84,8 @@ fn templates_linked_outside_the_repository_are_refused_and_never_read() {
         assert_never_shown(&run, &[ENV_MARKER, SECRET, FILE_MARKER]);
     }
     assert_eq!(emu.requests(), 0, "nothing was sent");
-    let mut written = Vec::new();
-    files(repo.path(), &mut written);
-    for file in written {
-        let text = fs::read_to_string(&file).unwrap_or_default();
+    for file in files_below(repo.path()) {
+        let text = fs::read_to_string(repo.path().join(&file)).unwrap_or_default();
         assert!(
             !text.contains(ENV_MARKER) && !text.contains(SECRET) && !text.contains(FILE_MARKER),
             "{} holds what it must not",

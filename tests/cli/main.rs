@@ -1,17 +1,19 @@
 //! Integration tests of the `pushform` command line: one test binary (`autotests = false`), one
 //! module per command, and a shared harness.
 //!
-//! - `support`: the harness. A temp campaign repository builder (`Repo`), a runner of the built
-//!   binary with a clean environment (`pushform(dir, args)`), and assertions on exit code,
-//!   stdout and stderr (`Run`). Read its module documentation first.
+//! - `support`: the one harness. The only way a test runs the built binary (`Pushform`, in
+//!   `support/command.rs`: a clean environment, a timeout; `pushform(dir, args)` for short), the
+//!   assertions on exit code, stdout and stderr (`Run`), a temp campaign repository builder
+//!   (`Repo`) and the sample repository's copies. Read its module documentation first.
 //! - `validate`, `render`, `schema`, `help`: the contract of each command (exit codes, the location of
 //!   every finding, rendering determinism, the JSON Schema). Output that is part of the contract
 //!   (`--help`, `render --format json` of the sample repo) is snapshotted with insta under
 //!   `tests/cli/snapshots/`; review changes with `INSTA_UPDATE=always cargo test` and `git diff`.
 //!   CI runs with `CI=true`, where a missing or changed snapshot fails.
 //! - `apply`: the send protocol end to end against the in-process provider emulator: faults,
-//!   failover, crash points, random kill -9, concurrent applies, saved plans, secrets. It has its
-//!   own harness (`apply/harness.rs`) that also starts the emulator.
+//!   failover, crash points, random kill -9, concurrent applies, saved plans, secrets. Its
+//!   domain helpers (`apply/harness.rs`: repositories with their lockfile, the emulator, the
+//!   operator's settling, the exactly-once invariant) build on `support`.
 //! - `team`: `init`, the CI workflow examples (parsed, and each pushform command in them run),
 //!   and the pull-request comment snapshot.
 //! - `readme`: the README's links resolve in a checkout and its error examples are re-made from

@@ -3,7 +3,7 @@
 
 use std::process::Stdio;
 
-use crate::support::{clean_command, pushform_with, sample_repo};
+use crate::support::{Pushform, pushform_with, sample_repo};
 
 /// A time at which the sample repository has pushes to plan.
 const NOW: &str = "2026-11-26T15:00:00+08:00";
@@ -67,9 +67,10 @@ fn a_full_disk_on_stdout_fails_the_command() {
         .write(true)
         .open("/dev/full")
         .expect("/dev/full");
-    let output = clean_command(&sample_repo())
-        .args(["plan", "--format", "json"])
+    let output = Pushform::new(&sample_repo())
+        .args(&["plan", "--format", "json"])
         .env("PUSHFORM_NOW", NOW)
+        .into_std()
         .stdout(full)
         .output()
         .expect("run pushform");
@@ -88,9 +89,10 @@ fn a_closed_pipe_on_stdout_is_not_an_error() {
     let (reader, writer) = std::io::pipe().expect("a pipe");
     drop(reader);
     for args in [&["plan", "--format", "json"][..], &["plan"], &["validate"]] {
-        let output = clean_command(&sample_repo())
+        let output = Pushform::new(&sample_repo())
             .args(args)
             .env("PUSHFORM_NOW", NOW)
+            .into_std()
             .stdout(writer.try_clone().expect("clone the pipe"))
             .stderr(Stdio::piped())
             .output()

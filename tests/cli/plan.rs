@@ -1,7 +1,7 @@
 //! `plan`, `show`, `quota` and the state commands that change what a plan says, with the clock
 //! pinned by `--now` (the flag form of PUSHFORM_NOW) and history made with `state import`.
 
-use crate::support::{Repo, campaign};
+use crate::support::{Repo, action, campaign};
 
 const NOW: &str = "2026-11-26T15:00:00+08:00";
 
@@ -38,15 +38,6 @@ fn has(run: &crate::support::Run, needle: &str) {
         "stdout lacks {needle:?}\n--- stdout\n{}",
         run.stdout
     );
-}
-
-fn action<'a>(plan: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
-    plan["actions"]
-        .as_array()
-        .expect("actions")
-        .iter()
-        .find(|a| a["key"] == key)
-        .unwrap_or_else(|| panic!("no action for {key} in {plan:#}"))
 }
 
 #[test]

@@ -3,9 +3,8 @@
 //! what pushform really prints, so each example is re-made here from the sample repository.
 
 use std::fs;
-use std::path::Path;
 
-use crate::support::{Repo, sample_repo};
+use crate::support::{Repo, copy_sample, sample_repo};
 
 fn readme() -> String {
     fs::read_to_string(sample_repo().join("README.md")).expect("README.md")
@@ -69,10 +68,7 @@ fn install_is_locked_and_the_first_build_time_is_stated() {
 /// replaced once.
 fn sample_with(edits: &[(&str, &str, &str)]) -> Repo {
     let repo = Repo::new();
-    copy(&sample_repo(), repo.path(), "pushform.yaml");
-    for dir in ["campaigns", "templates"] {
-        copy_tree(&sample_repo().join(dir), &repo.path().join(dir));
-    }
+    copy_sample(repo.path());
     for (file, from, to) in edits {
         let path = repo.path().join(file);
         let text = fs::read_to_string(&path).expect("sample file");
@@ -80,23 +76,6 @@ fn sample_with(edits: &[(&str, &str, &str)]) -> Repo {
         fs::write(&path, text.replacen(from, to, 1)).expect("write");
     }
     repo
-}
-
-fn copy(from_root: &Path, to_root: &Path, name: &str) {
-    fs::copy(from_root.join(name), to_root.join(name)).expect("copy");
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for entry in fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }
 
 #[track_caller]

@@ -3,7 +3,7 @@
 //! guard against the emulator, where it must keep a push from going out, is in
 //! `apply/rename.rs`.
 
-use crate::support::{Repo, campaign};
+use crate::support::{Repo, action, campaign};
 
 /// 20:00 in Asia/Shanghai, an hour before the sample window closes.
 const EVENING: &str = "2026-11-26T20:00:00+08:00";
@@ -19,15 +19,6 @@ fn import(repo: &Repo, key: &str, at: &str) {
 #[track_caller]
 fn has(text: &str, needle: &str) {
     assert!(text.contains(needle), "lacks {needle:?} in\n{text}");
-}
-
-fn action<'a>(plan: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
-    plan["actions"]
-        .as_array()
-        .expect("actions")
-        .iter()
-        .find(|a| a["key"] == key)
-        .unwrap_or_else(|| panic!("no action for {key} in {plan:#}"))
 }
 
 fn three(config: &str) -> Repo {

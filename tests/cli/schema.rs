@@ -2,11 +2,11 @@
 //! refuse what the parser refuses, such as unknown keys.
 
 use std::fs;
-use std::path::Path;
 
 use serde_json::Value;
 
 use crate::support::{pushform, sample_repo};
+use crate::team::yaml_files;
 
 fn validator() -> jsonschema::Validator {
     let run = pushform(&sample_repo(), &["schema"]);
@@ -32,22 +32,10 @@ fn errors(validator: &jsonschema::Validator, instance: &Value) -> Vec<String> {
         .collect()
 }
 
-fn campaign_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in fs::read_dir(dir).expect("read campaigns/") {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            campaign_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn every_sample_campaign_is_valid_against_the_schema() {
     let validator = validator();
-    let mut files = Vec::new();
-    campaign_files(&sample_repo().join("campaigns"), &mut files);
+    let files = yaml_files(&sample_repo().join("campaigns"));
     assert!(files.len() >= 4, "sample campaigns: {files:?}");
     for file in files {
         let instance = yaml_to_json(&fs::read_to_string(&file).unwrap());

@@ -2,22 +2,72 @@
 //!
 //! - [`Repo`] is a throwaway campaign repository in a temp dir: write files into it with
 //!   [`Repo::file`], run the binary in it with [`Repo::run`]. It is deleted when dropped.
-//! - [`pushform`] runs the built binary in a folder, with an environment that cannot leak into
-//!   the result: every `PUSHFORM_*` and `RONGCLOUD_*` variable removed (a developer's pinned
-//!   clock or real credentials must never reach a test), `NO_COLOR` set and the terminal width
-//!   variables removed (so `--help` wraps the same everywhere).
-//! - [`Run`] is what came back: exit code, stdout and stderr as text, with assertions that print
-//!   all three when they fail.
-//! - [`sample_repo`] is the project's own root, the sample campaign repository (docs/contract.md §1).
+//! - [`Pushform`] (`command.rs`) is the one way a test runs the built binary: a builder that
+//!   starts from an environment the test process cannot leak into (no `PUSHFORM_*`,
+//!   `RONGCLOUD_*`, proxy, `HOME`, CI or terminal variable; only `PATH` and `TMPDIR` kept;
+//!   `NO_COLOR` set), and runs, spawns or starts it with a timeout. [`pushform`] and
+//!   [`pushform_with`] are its one-line forms. The apply and team harnesses build on it.
+//! - [`Run`] is what came back: exit status, stdout and stderr as text, with assertions that
+//!   print the command line and all output when they fail.
+//! - [`sample_repo`] is the project's own root, the sample campaign repository (docs/contract.md §1);
+//!   [`copy_sample`] copies it (configuration, campaigns, templates) into a temp folder.
+//! - [`transcript`] and [`transcript_settings`] make a whole run one snapshot; [`action`] reads
+//!   one unit's action out of `plan --format json`.
+
+mod command;
+mod isolation;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+pub(crate) use command::{Pushform, Run, Running, kill_group};
 
 /// The repository root of this crate, which is itself a working campaign repository.
 pub(crate) fn sample_repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Copies the sample repository's configuration, campaigns and templates into `to` (no state).
+pub(crate) fn copy_sample(to: &Path) {
+    let root = sample_repo();
+    fs::copy(root.join("pushform.yaml"), to.join("pushform.yaml")).expect("copy pushform.yaml");
+    for dir in ["campaigns", "templates"] {
+        copy_dir(&root.join(dir), &to.join(dir));
+    }
+}
+
+/// Copies the folder `from` to `to`, recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("create the target folder");
+    for entry in fs::read_dir(from).expect("read the folder") {
+        let entry = entry.expect("read a folder entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).expect("copy a file");
+        }
+    }
+}
+
+/// Every regular file below `dir`, as paths relative to it, in path order. Links are neither
+/// followed nor listed (a hostile repository links outside itself).
+pub(crate) fn files_below(dir: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in fs::read_dir(dir).expect("read the folder") {
+            let path = entry.expect("read a folder entry").path();
+            let meta = fs::symlink_metadata(&path).expect("metadata");
+            if meta.is_dir() {
+                walk(root, &path, out);
+            } else if meta.is_file() {
+                out.push(path.strip_prefix(root).expect("below the root").to_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
 }
 
 /// A campaign repository in a temp dir, with an empty `campaigns/` folder to start with.
@@ -66,111 +116,26 @@ pub(crate) fn campaign(id: &str, notification: &str) -> String {
     )
 }
 
-/// The outcome of one run of the binary.
-#[derive(Debug)]
-pub(crate) struct Run {
-    /// The exit code; -1 if the process was killed by a signal (a crash, which no test expects).
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    #[track_caller]
-    pub(crate) fn code(&self, expected: i32) -> &Run {
-        assert_eq!(
-            self.code, expected,
-            "exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-
-    /// Asserts exit code 0.
-    #[track_caller]
-    pub(crate) fn success(&self) -> &Run {
-        self.code(0)
-    }
-
-    /// Asserts exit code 1 (an error, reported, not a crash).
-    #[track_caller]
-    pub(crate) fn failure(&self) -> &Run {
-        self.code(1)
-    }
-
-    /// Asserts that stderr contains every one of `needles`, in that order.
-    #[track_caller]
-    pub(crate) fn stderr_has(&self, needles: &[&str]) -> &Run {
-        let mut rest = self.stderr.as_str();
-        for needle in needles {
-            match rest.find(needle) {
-                Some(at) => rest = &rest[at + needle.len()..],
-                None => panic!(
-                    "stderr lacks {needle:?} (after the earlier needles)\n--- stderr\n{}",
-                    self.stderr
-                ),
-            }
-        }
-        self
-    }
-
-    /// The error and warning lines of stderr (`error: …`, `warning: …`), without excerpts.
-    pub(crate) fn finding_lines(&self) -> Vec<&str> {
-        self.stderr
-            .lines()
-            .filter(|l| l.starts_with("error: ") || l.starts_with("warning: "))
-            .collect()
-    }
-
-    /// Stdout parsed as JSON.
-    #[track_caller]
-    pub(crate) fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|err| {
-            panic!(
-                "stdout is not JSON ({err})\n--- stdout\n{}\n--- stderr\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
-/// Runs the built `pushform` binary in `dir` with `args`, in a clean environment (see the
-/// module documentation).
+/// Runs the built `pushform` binary in `dir` with `args`, in the clean environment of
+/// [`Pushform`].
 pub(crate) fn pushform(dir: &Path, args: &[&str]) -> Run {
-    pushform_with(dir, &[], args)
+    Pushform::new(dir).args(args).run()
 }
 
-/// Like [`pushform`], with `env` set on top of the clean environment, and killed (failing the
-/// test) if it runs longer than 60 s: for inputs that once hung.
+/// Like [`pushform`], with `env` set on top of the clean environment.
 pub(crate) fn pushform_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut cmd = Command::from_std(clean_command(dir));
-    cmd.timeout(std::time::Duration::from_mins(1));
-    for (name, value) in env {
-        cmd.env(name, value);
-    }
-    let output = cmd.args(args).output().expect("run pushform");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    }
+    Pushform::new(dir).envs(env).args(args).run()
 }
 
-/// The built binary to run in `dir`, in the clean environment of [`pushform`], for a test that
-/// wires the standard streams itself (a full disk, a closed pipe).
-pub(crate) fn clean_command(dir: &Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pushform"));
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("PUSHFORM_") || name.starts_with("RONGCLOUD_") {
-            cmd.env_remove(&*name);
-        }
-    }
-    for name in ["COLUMNS", "LINES", "CLICOLOR", "CLICOLOR_FORCE", "TERM"] {
-        cmd.env_remove(name);
-    }
-    cmd.env("NO_COLOR", "1").current_dir(dir);
-    cmd
+/// The action for unit `key` in a plan as JSON (`plan --format json`).
+#[track_caller]
+pub(crate) fn action<'a>(plan: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    plan["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find(|a| a["key"] == key)
+        .unwrap_or_else(|| panic!("no action for {key} in {plan:#}"))
 }
 
 /// A whole run as one text to snapshot, as minijinja-cli's `assert_cmd_snapshot!` does: the exit

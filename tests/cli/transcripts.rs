@@ -54,7 +54,7 @@ fn repo() -> Repo {
 
 fn snapshot(name: &str, repo: &Repo, args: &[&str]) {
     let run = pushform_with(repo.path(), &[("PUSHFORM_NOW", NOW)], args);
-    let text = transcript(repo.path(), Some(run.code), &run.stdout, &run.stderr);
+    let text = transcript(repo.path(), run.exit_code(), &run.stdout, &run.stderr);
     transcript_settings().bind(|| insta::assert_snapshot!(name, text));
 }
 

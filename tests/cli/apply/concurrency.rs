@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
 
-use super::harness::{Ran, Repo, SAMPLE_NOW, assert_exactly_once, roomy_emulator};
+use super::harness::{Repo, SAMPLE_NOW, assert_exactly_once, roomy_emulator};
+use crate::support::Run;
 
 /// Enough units that the winner holds the lock for a few hundred milliseconds.
 const UNITS: usize = 40;
@@ -19,7 +20,7 @@ fn two_applies_started_together_send_each_unit_once_and_one_is_refused() {
         let repo = Repo::fixture(UNITS, 1000, 1000, 10);
         let emu = roomy_emulator();
         let barrier = Arc::new(Barrier::new(2));
-        let runs: Vec<(u32, Ran)> = std::thread::scope(|scope| {
+        let runs: Vec<(u32, Run)> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..2)
                 .map(|_| {
                     let barrier = Arc::clone(&barrier);
@@ -41,7 +42,7 @@ fn two_applies_started_together_send_each_unit_once_and_one_is_refused() {
         assert_eq!(received.len(), UNITS, "attempt {attempt}: {runs:#?}");
         assert_exactly_once(&repo.lock(), &received);
 
-        let codes: Vec<Option<i32>> = runs.iter().map(|(_, r)| r.code()).collect();
+        let codes: Vec<Option<i32>> = runs.iter().map(|(_, r)| r.exit_code()).collect();
         match codes.as_slice() {
             // No contention this time: the second found everything sent; try again.
             [Some(0), Some(0)] => {}
@@ -95,7 +96,7 @@ fn a_second_apply_is_refused_while_one_holds_the_lock_or_waits_with_lock_timeout
     let started = Instant::now();
     real_clock(&["apply", "--auto-approve"])
         .run()
-        .fails()
+        .failure()
         .stderr_has(&format!("is locked by pid {} on host ", holder.pid()))
         .stderr_has("pushform apply --auto-approve --wait");
     assert!(
@@ -105,15 +106,17 @@ fn a_second_apply_is_refused_while_one_holds_the_lock_or_waits_with_lock_timeout
     // `state resolve` writes the lock too, and is refused the same way.
     real_clock(&["state", "resolve", "c00", "--not-sent"])
         .run()
-        .fails()
+        .failure()
         .stderr_has(&format!("is locked by pid {}", holder.pid()));
 
     // With --lock-timeout: waits for the holder, then has nothing left to send.
     let waiter = real_clock(&["apply", "--auto-approve", "--lock-timeout", "20"]).start();
     let holder = holder.finish();
-    holder.ok().stdout_has("Apply complete: 4 sent");
+    holder.success().stdout_has("Apply complete: 4 sent");
     let waiter = waiter.finish();
-    waiter.ok().stdout_has("No changes. Everything is sent.");
+    waiter
+        .success()
+        .stdout_has("No changes. Everything is sent.");
     let received = emu.received();
     assert_eq!(received.len(), 4);
     assert_eq!(emu.requests(), 4);

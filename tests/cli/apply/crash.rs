@@ -19,7 +19,7 @@ fn crash_at(point: &str, reached: bool) {
         .apply_cmd(&emu, SAMPLE_NOW)
         .env("PUSHFORM_CRASH_AT", point)
         .run();
-    assert_eq!(ran.code(), None, "{point}: must die abnormally: {ran}");
+    assert_eq!(ran.exit_code(), None, "{point}: must die abnormally: {ran}");
     assert_eq!(ran.status.signal(), Some(6), "{point}: SIGABRT: {ran}");
 
     // The intent was durable before the request; nothing recorded its outcome.
@@ -44,7 +44,7 @@ fn crash_at(point: &str, reached: bool) {
     // The next apply sends nothing and says what to do; the dead holder left no stale lock.
     let refused = repo.apply_cmd(&emu, SAMPLE_NOW).run();
     refused
-        .fails()
+        .failure()
         .stderr_has("c00")
         .stderr_has("apply is blocked")
         .stderr_has("pushform state resolve KEY --sent");
@@ -53,7 +53,7 @@ fn crash_at(point: &str, reached: bool) {
     repo.pushform()
         .args(&["state", "list"])
         .run()
-        .ok()
+        .success()
         .stdout_has("sending");
 
     // The operator checks with the provider and records the truth.
@@ -67,10 +67,10 @@ fn crash_at(point: &str, reached: bool) {
             .args(&["state", "resolve", "c00", "--not-sent"])
             .run()
     };
-    resolve.ok();
+    resolve.success();
 
-    repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
-    repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    repo.apply_cmd(&emu, SAMPLE_NOW).run().success();
+    repo.apply_cmd(&emu, SAMPLE_NOW).run().success();
     let lock = repo.lock();
     let received = emu.received();
     assert_eq!(received.len(), UNITS.len(), "{point}");
@@ -99,7 +99,58 @@ fn an_unknown_crash_point_is_refused_before_anything_is_sent() {
     repo.apply_cmd(&emu, SAMPLE_NOW)
         .env("PUSHFORM_CRASH_AT", "sometime")
         .run()
-        .fails()
+        .failure()
         .stderr_has("PUSHFORM_CRASH_AT `sometime`");
     assert_eq!(emu.requests(), 0);
+}
+
+/// Set in the copy of the test binary that [`no_variable_of_the_test_process_reaches_pushform`]
+/// runs with a polluted environment.
+const POLLUTED: &str = "PUSHFORM_HARNESS_TEST_POLLUTED";
+
+/// A developer's shell or a CI runner may hold a crash point, a pinned clock, an environment,
+/// an endpoint, credentials or a proxy: none of it may reach a test's pushform (once one
+/// harness let `PUSHFORM_CRASH_AT` through). The test runs itself again in a copy of the test
+/// binary whose environment holds them all; there, an apply through the harness must send
+/// everything exactly once, as if they were not there.
+#[test]
+fn no_variable_of_the_test_process_reaches_pushform() {
+    const NAME: &str = "apply::crash::no_variable_of_the_test_process_reaches_pushform";
+    if std::env::var_os(POLLUTED).is_none() {
+        let dead = "http://127.0.0.1:9";
+        let out = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+            .args([NAME, "--exact", "--test-threads", "1"])
+            .env(POLLUTED, "1")
+            .env("PUSHFORM_CRASH_AT", "after-sending")
+            .env("PUSHFORM_ENV", "no-such-environment")
+            .env("PUSHFORM_NOW", "2030-01-01T00:00:00Z")
+            .env("PUSHFORM_ENDPOINT", dead)
+            .env("RONGCLOUD_APP_KEY", "not-the-key")
+            .env("RONGCLOUD_APP_SECRET", "not-the-secret")
+            .env("HTTP_PROXY", dead)
+            .env("ALL_PROXY", dead)
+            .output()
+            .expect("run the test binary");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("test result: ok. 1 passed"),
+            "the polluted run failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    assert_eq!(
+        std::env::var("PUSHFORM_CRASH_AT").as_deref(),
+        Ok("after-sending"),
+        "this copy runs in the polluted environment"
+    );
+    let repo = Repo::fixture(UNITS.len(), 100, 100, 10);
+    let emu = roomy_emulator();
+    repo.apply_cmd(&emu, SAMPLE_NOW)
+        .run()
+        .success()
+        .stdout_has("Apply complete: 4 sent");
+    let received = emu.received();
+    assert_eq!(received.len(), UNITS.len());
+    assert_exactly_once(&repo.lock(), &received);
 }

@@ -8,7 +8,7 @@ fn a_damaged_or_missing_lockfile_stops_apply_before_any_send() {
     let repo = Repo::sample();
     let emu = emulator();
     emu.set_now(Some(ms(SAMPLE_NOW)));
-    repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    repo.apply_cmd(&emu, SAMPLE_NOW).run().success();
     // A second write, so that a backup exists.
     repo.import("maintenance-2026-12-06", "2026-11-25T10:00:00+08:00");
     let good = repo.read("pushform.lock");
@@ -41,12 +41,12 @@ fn a_damaged_or_missing_lockfile_stops_apply_before_any_send() {
         repo.write("pushform.lock", &content);
         repo.apply_cmd(&emu, later)
             .run()
-            .fails()
+            .failure()
             .stderr_has(expected);
         repo.pushform()
             .args(&["state", "resolve", "maintenance-2026-12-06", "--not-sent"])
             .run()
-            .fails()
+            .failure()
             .stderr_has(expected);
         assert_eq!(emu.requests(), 2, "{what}: nothing was sent");
         assert_eq!(
@@ -60,7 +60,7 @@ fn a_damaged_or_missing_lockfile_stops_apply_before_any_send() {
     std::fs::remove_file(repo.lock_path()).expect("rm");
     repo.apply_cmd(&emu, later)
         .run()
-        .fails()
+        .failure()
         .stderr_has("is missing but its backup")
         .stderr_has("pushform.lock.backup exists");
     assert_eq!(emu.requests(), 2);
@@ -68,6 +68,6 @@ fn a_damaged_or_missing_lockfile_stops_apply_before_any_send() {
 
     // Restored, all is well again: the due unit goes out.
     repo.write("pushform.lock", &good);
-    repo.apply_cmd(&emu, later).run().ok();
+    repo.apply_cmd(&emu, later).run().success();
     assert_eq!(emu.requests(), 3);
 }

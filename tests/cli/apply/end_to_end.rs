@@ -18,7 +18,7 @@ fn plan_at(repo: &Repo, now: &str) -> (Vec<(String, String)>, Option<String>) {
         .endpoint(super::harness::REHEARSAL_ENDPOINT)
         .args(&["plan", "--format", "json"])
         .run();
-    ran.ok();
+    ran.success();
     let plan: Value = serde_json::from_str(&ran.stdout).expect("plan JSON");
     let actions = plan["actions"].as_array().expect("actions");
     let sends = actions
@@ -79,7 +79,7 @@ fn apply_sends_the_due_units_in_plan_order_as_rendered_and_records_them() {
 
     repo.apply_cmd(&emu, SAMPLE_NOW)
         .run()
-        .ok()
+        .success()
         .stdout_has("Apply complete: 2 sent, 6 scheduled")
         .stderr_has("exam-reminder-2026-12/en: sent (push id ");
 
@@ -106,7 +106,7 @@ fn apply_sends_the_due_units_in_plan_order_as_rendered_and_records_them() {
 
         // The bytes sent are byte for byte the body `render` shows for the unit.
         let rendered = repo.pushform().args(&["render", key]).run();
-        rendered.ok();
+        rendered.success();
         let rows: Value = serde_json::from_str(&rendered.stdout).expect("render JSON");
         assert_eq!(rows[0]["digest"].as_str(), Some(digest.as_str()));
         let sent = String::from_utf8(got.bytes.clone()).expect("UTF-8 body");
@@ -126,7 +126,7 @@ fn apply_sends_the_due_units_in_plan_order_as_rendered_and_records_them() {
 
     // A second apply at the same moment has nothing to send and sends nothing.
     let serial = lock.serial;
-    repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    repo.apply_cmd(&emu, SAMPLE_NOW).run().success();
     assert_eq!(emu.requests(), 2);
     assert_eq!(repo.lock().serial, serial, "nothing was written either");
 
@@ -142,7 +142,7 @@ fn apply_sends_the_due_units_in_plan_order_as_rendered_and_records_them() {
         );
         emu.set_now(Some(ms(&now)));
         let before = emu.received().len();
-        repo.apply_cmd(&emu, &now).run().ok();
+        repo.apply_cmd(&emu, &now).run().success();
         let received = emu.received();
         let lock = repo.lock();
         let sent_now: Vec<(String, String)> = received[before..]
@@ -183,7 +183,7 @@ fn without_a_terminal_and_without_auto_approve_nothing_is_sent() {
         .now(SAMPLE_NOW)
         .args(&["apply"])
         .run();
-    ran.fails()
+    ran.failure()
         .stderr_has("apply needs --auto-approve")
         .stderr_has("nothing was sent");
     assert_eq!(emu.requests(), 0);
@@ -207,7 +207,7 @@ fn target_sends_only_the_named_units_in_plan_order() {
     repo.apply_cmd(&emu, SAMPLE_NOW)
         .args(&["--target", "c02", "--target", "c00"])
         .run()
-        .ok()
+        .success()
         .stdout_has("Apply complete: 3 sent");
     let keys: Vec<String> = repo.lock().sends.into_iter().map(|r| r.key).collect();
     assert_eq!(
@@ -218,10 +218,10 @@ fn target_sends_only_the_named_units_in_plan_order() {
     repo.apply_cmd(&emu, SAMPLE_NOW)
         .args(&["--target", "c9"])
         .run()
-        .fails()
+        .failure()
         .stderr_has("--target c9: no such campaign or unit");
     assert_eq!(emu.requests(), 3);
-    repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    repo.apply_cmd(&emu, SAMPLE_NOW).run().success();
     assert_exactly_once(&repo.lock(), &emu.received());
     assert_eq!(emu.requests(), 4);
 }

@@ -61,7 +61,7 @@ fn repo(staging: &Emulator, production: &Emulator) -> Repo {
         repo.pushform()
             .args(&["--env", env, "state", "init"])
             .run()
-            .ok();
+            .success();
     }
     repo
 }
@@ -73,7 +73,7 @@ fn lock_at(repo: &Repo, name: &str) -> Lock {
         .expect("exists")
 }
 
-fn send_test(repo: &Repo) -> super::harness::Ran {
+fn send_test(repo: &Repo) -> crate::support::Run {
     repo.pushform()
         .env("STAGING_KEY", STAGING_KEY)
         .env("STAGING_SECRET", STAGING_SECRET)
@@ -82,7 +82,7 @@ fn send_test(repo: &Repo) -> super::harness::Ran {
         .run()
 }
 
-fn apply_production(repo: &Repo, key: &str, secret: &str) -> super::harness::Ran {
+fn apply_production(repo: &Repo, key: &str, secret: &str) -> crate::support::Run {
     repo.pushform()
         .creds(key, secret)
         .now(NOW)
@@ -90,7 +90,7 @@ fn apply_production(repo: &Repo, key: &str, secret: &str) -> super::harness::Ran
         .run()
 }
 
-fn plan_production(repo: &Repo) -> super::harness::Ran {
+fn plan_production(repo: &Repo) -> crate::support::Run {
     repo.pushform()
         .now(NOW)
         .args(&["plan", "--env", "production"])
@@ -103,7 +103,7 @@ fn rendered(repo: &Repo) -> (String, Value) {
         .pushform()
         .args(&["--env", "production", "render", "sale"])
         .run();
-    ran.ok();
+    ran.success();
     let rows: Value = serde_json::from_str(&ran.stdout).expect("render JSON");
     (
         rows[0]["digest"].as_str().expect("digest").to_owned(),
@@ -128,22 +128,22 @@ fn production_sends_only_what_staging_test_sent_and_records_name_env_and_key_has
             .now(NOW)
             .args(args)
             .run()
-            .fails()
+            .failure()
             .stderr_has("declares environments (staging, production)")
             .stderr_has("--env NAME");
     }
     repo.pushform()
         .args(&["plan", "--env", "prod"])
         .run()
-        .fails()
+        .failure()
         .stderr_has("no environment `prod`; it declares staging, production");
 
     // Not test-sent yet: untested, blocked.
     plan_production(&repo)
-        .ok()
+        .success()
         .stdout_has("t sale  untested")
         .stdout_has("send-test sale --env staging");
-    apply_production(&repo, PROD_KEY, PROD_SECRET).ok();
+    apply_production(&repo, PROD_KEY, PROD_SECRET).success();
     assert!(
         production.received().is_empty(),
         "an untested push went out"
@@ -151,7 +151,7 @@ fn production_sends_only_what_staging_test_sent_and_records_name_env_and_key_has
 
     // The test send: staging's emulator gets the exact body with only the test users.
     send_test(&repo)
-        .ok()
+        .success()
         .stdout_has("2 of 3 sends of this App Key's quota left today");
     let received = staging.received();
     assert_eq!(received.len(), 1);
@@ -187,21 +187,23 @@ fn production_sends_only_what_staging_test_sent_and_records_name_env_and_key_has
         .now(NOW)
         .args(&["plan", "--env", "production"])
         .run()
-        .ok()
+        .success()
         .stdout_has("t sale  untested");
     repo.pushform()
         .now(NOW)
         .args(&["--env", "staging", "plan"])
         .run()
-        .ok()
+        .success()
         .stdout_has("+ sale  send now");
 
     // An edit after the test send: untested again. Reverted: tested, as it was.
     repo.write("campaigns/sale.yaml", &campaign("40% off"));
-    plan_production(&repo).ok().stdout_has("t sale  untested");
+    plan_production(&repo)
+        .success()
+        .stdout_has("t sale  untested");
     repo.write("campaigns/sale.yaml", &campaign("30% off"));
     plan_production(&repo)
-        .ok()
+        .success()
         .stdout_has("+ sale  send now")
         .stdout_has("test-sent at 2026-11-26 15:00:00 +08:00");
     let comment = repo
@@ -210,13 +212,13 @@ fn production_sends_only_what_staging_test_sent_and_records_name_env_and_key_has
         .args(&["plan", "--env", "production", "--format", "markdown"])
         .run();
     comment
-        .ok()
+        .success()
         .stdout_has("| Test-sent in staging |")
         .stdout_has("✅ 2026-11-26 15:00:00 +08:00 |");
 
     // Production sends once, to the real audience.
-    apply_production(&repo, PROD_KEY, PROD_SECRET).ok();
-    apply_production(&repo, PROD_KEY, PROD_SECRET).ok();
+    apply_production(&repo, PROD_KEY, PROD_SECRET).success();
+    apply_production(&repo, PROD_KEY, PROD_SECRET).success();
     let received = production.received();
     assert_eq!(received.len(), 1);
     assert_eq!(sha1_hex(&received[0].bytes), digest);
@@ -249,8 +251,8 @@ fn a_state_written_under_another_app_key_is_refused_before_any_post() {
     let staging = emulator(STAGING_KEY, STAGING_SECRET);
     let production = emulator(PROD_KEY, PROD_SECRET);
     let repo = repo(&staging, &production);
-    send_test(&repo).ok();
-    apply_production(&repo, PROD_KEY, PROD_SECRET).ok();
+    send_test(&repo).success();
+    apply_production(&repo, PROD_KEY, PROD_SECRET).success();
     assert_eq!(production.received().len(), 1);
 
     // A second campaign, test-sent; then production with the staging credentials by mistake.
@@ -265,7 +267,7 @@ fn a_state_written_under_another_app_key_is_refused_before_any_post() {
         .now(NOW)
         .args(&["send-test", "second", "--env", "staging", "--auto-approve"])
         .run()
-        .ok();
+        .success();
     let before = repo.read("pushform.lock");
     let thief = emulator(STAGING_KEY, STAGING_SECRET);
     repo.pushform()
@@ -274,7 +276,7 @@ fn a_state_written_under_another_app_key_is_refused_before_any_post() {
         .now(NOW)
         .args(&["--env", "production", "apply", "--auto-approve"])
         .run()
-        .fails()
+        .failure()
         .stderr_has("this state was written with another App Key")
         .stderr_has(&sha1_hex(PROD_KEY.as_bytes()))
         .stderr_has("--new-app-key");
@@ -295,7 +297,7 @@ fn a_state_written_under_another_app_key_is_refused_before_any_post() {
             "--new-app-key",
         ])
         .run()
-        .ok();
+        .success();
     assert_eq!(thief.received().len(), 1);
     let last = repo.lock().sends.last().cloned().expect("a record");
     assert_eq!(last.key, "second");
@@ -314,7 +316,7 @@ fn two_environments_on_one_state_are_a_validation_error() {
     repo.pushform()
         .args(&["validate"])
         .run()
-        .fails()
+        .failure()
         .stderr_has(
             "environments `staging` and `production` share one state (the lockfile shared.lock)",
         );
@@ -326,7 +328,7 @@ fn two_environments_on_one_state_are_a_validation_error() {
     repo.pushform()
         .args(&["validate"])
         .run()
-        .fails()
+        .failure()
         .stderr_has("share one state (the lockfile pushform.lock)");
     repo.write(
         "pushform.yaml",
@@ -336,7 +338,7 @@ fn two_environments_on_one_state_are_a_validation_error() {
     repo.pushform()
         .args(&["--env", "production", "plan"])
         .run()
-        .fails()
+        .failure()
         .stderr_has("share one state (branch s of git remote origin)");
     // Each its own: valid, and every environment is checked.
     repo.write(
@@ -347,7 +349,7 @@ fn two_environments_on_one_state_are_a_validation_error() {
     repo.pushform()
         .args(&["validate"])
         .run()
-        .ok()
+        .success()
         .stdout_has("in each of 2 environments (staging, production)");
 }
 
@@ -359,7 +361,7 @@ fn a_test_send_without_an_answer_is_journalled_unknown_and_counts_once_resolved(
     // The emulator takes the push, then drops the connection: maybe sent.
     staging.set_fault(pushform::emulator::Fault::Drop, 1);
     send_test(&repo)
-        .fails()
+        .failure()
         .stderr_has("the outcome of the test send is UNKNOWN")
         .stderr_has("pushform state resolve sale --sent");
     assert_eq!(staging.received().len(), 1);
@@ -368,9 +370,11 @@ fn a_test_send_without_an_answer_is_journalled_unknown_and_counts_once_resolved(
     assert_eq!(lock.sends[0].status, Status::Unknown);
     assert_eq!(lock.sends[0].kind, Some(RecordKind::Test));
     // An unknown test send is no evidence, and blocks further test sends until resolved.
-    plan_production(&repo).ok().stdout_has("t sale  untested");
+    plan_production(&repo)
+        .success()
+        .stdout_has("t sale  untested");
     send_test(&repo)
-        .fails()
+        .failure()
         .stderr_has("has an unresolved attempt");
     assert_eq!(staging.received().len(), 1);
     // Seen on the test device: resolved as sent, it is the evidence production waits for.
@@ -378,8 +382,10 @@ fn a_test_send_without_an_answer_is_journalled_unknown_and_counts_once_resolved(
         .now(NOW)
         .args(&["--env", "staging", "state", "resolve", "sale", "--sent"])
         .run()
-        .ok();
-    plan_production(&repo).ok().stdout_has("+ sale  send now");
+        .success();
+    plan_production(&repo)
+        .success()
+        .stdout_has("+ sale  send now");
 }
 
 #[test]
@@ -392,13 +398,13 @@ fn validate_checks_each_environment_and_names_the_one_with_a_problem() {
          state: { path: s.lock }\n  production: {}\n",
     );
     let ran = repo.pushform().args(&["validate"]).run();
-    ran.fails()
+    ran.failure()
         .stderr_has("push.platform: is required")
         .stderr_has("(environment production)")
         .stderr_has("Invalid: 1 error");
     repo.pushform()
         .args(&["--env", "staging", "validate"])
         .run()
-        .ok()
+        .success()
         .stdout_has("Valid: 1 campaign rendered to 1 push.");
 }

@@ -34,7 +34,7 @@ fn survives(fault: Fault, timeout_secs: u64, expect: &Expect) {
     emu.set_fault(fault, 1);
 
     let ran = repo.apply_cmd(&emu, SAMPLE_NOW).run();
-    ran.fails();
+    ran.failure();
     assert_eq!(emu.requests(), 1, "{fault:?}: one request, never retried");
     let lock = repo.lock();
     assert_eq!(
@@ -62,7 +62,7 @@ fn survives(fault: Fault, timeout_secs: u64, expect: &Expect) {
             // Nothing at all is sent while the outcome is unknown.
             repo.apply_cmd(&emu, SAMPLE_NOW)
                 .run()
-                .fails()
+                .failure()
                 .stderr_has("c00")
                 .stderr_has("apply is blocked: 1 unresolved send")
                 .stderr_has("pushform state resolve KEY --sent");
@@ -81,7 +81,7 @@ fn survives(fault: Fault, timeout_secs: u64, expect: &Expect) {
                     .args(&["state", "resolve", "c00", "--not-sent"])
                     .run()
             };
-            resolve.ok();
+            resolve.success();
             let resolved = &repo.lock().sends[0];
             assert_eq!(resolved.source.as_deref(), Some("resolve"));
             assert_eq!(
@@ -106,9 +106,9 @@ fn survives(fault: Fault, timeout_secs: u64, expect: &Expect) {
     // Now everything goes out, each unit exactly once.
     repo.apply_cmd(&emu, SAMPLE_NOW)
         .run()
-        .ok()
+        .success()
         .stdout_has("Apply complete:");
-    repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    repo.apply_cmd(&emu, SAMPLE_NOW).run().success();
     let lock = repo.lock();
     let received = emu.received();
     assert_eq!(received.len(), UNITS.len(), "{fault:?}: {received:#?}");
@@ -155,7 +155,7 @@ fn the_stalled_apply_gives_up_at_the_configured_timeout() {
     let started = Instant::now();
     repo.apply_cmd(&emu, SAMPLE_NOW)
         .run()
-        .fails()
+        .failure()
         .stderr_has("UNKNOWN");
     let took = started.elapsed();
     assert!(
@@ -215,7 +215,7 @@ fn a_1008_outside_pushforms_knowledge_is_reported_with_the_next_slot_by_its_coun
     emu.set_fault(Fault::RateLimited, 1);
     repo.apply_cmd(&emu, SAMPLE_NOW)
         .run()
-        .fails()
+        .failure()
         .stderr_has("exam-reminder-2026-12/zh-CN: the provider refused it (code 1008")
         .stderr_has("at most 2 per hour and 3 per natural day")
         // 14:30 (import) and 15:00 (the refused call) fill the hour until 15:30.
@@ -225,7 +225,7 @@ fn a_1008_outside_pushforms_knowledge_is_reported_with_the_next_slot_by_its_coun
     // At that slot the unit goes out, once.
     let later = "2026-11-26T07:30:00Z";
     emu.set_now(Some(ms(later)));
-    repo.apply_cmd(&emu, later).run().ok();
+    repo.apply_cmd(&emu, later).run().success();
     let lock = repo.lock();
     let statuses: Vec<(&str, Status)> = lock
         .sends
@@ -253,7 +253,7 @@ fn a_wrong_app_secret_is_rejected_1004_and_nothing_is_sent() {
         .now(SAMPLE_NOW)
         .args(&["apply", "--auto-approve"])
         .run()
-        .fails()
+        .failure()
         .stderr_has("c00: the provider refused it (code 1004")
         .stderr_has("Check RONGCLOUD_APP_SECRET");
     assert_eq!(emu.requests(), 1);
@@ -264,8 +264,8 @@ fn a_wrong_app_secret_is_rejected_1004_and_nothing_is_sent() {
     assert_eq!(lock.sends[0].error.as_ref().map(|e| e.code), Some(1004));
 
     // With the right secret everything goes out once.
-    repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
-    repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    repo.apply_cmd(&emu, SAMPLE_NOW).run().success();
+    repo.apply_cmd(&emu, SAMPLE_NOW).run().success();
     assert_eq!(emu.received().len(), UNITS.len());
     assert_exactly_once(&repo.lock(), &emu.received());
 }
@@ -281,7 +281,7 @@ fn fails_over_to_the_backup_when_the_primary_refuses_connections() {
         .now(SAMPLE_NOW)
         .args(&["apply", "--auto-approve"])
         .run()
-        .ok();
+        .success();
     assert_eq!(backup.requests() as usize, UNITS.len(), "each sent once");
     let lock = repo.lock();
     assert_eq!(lock.sends.len(), UNITS.len());
@@ -310,7 +310,7 @@ fn fails_over_to_the_backup_while_the_emulated_primary_refuses_connections() {
         .now(SAMPLE_NOW)
         .args(&["apply", "--auto-approve"])
         .run()
-        .ok();
+        .success();
     assert_eq!(primary.requests(), 0);
     assert_eq!(
         backup.received().len(),
@@ -332,7 +332,7 @@ fn never_fails_over_once_the_primary_was_reached() {
         .now(SAMPLE_NOW)
         .args(&["apply", "--auto-approve"])
         .run()
-        .fails()
+        .failure()
         .stderr_has("UNKNOWN");
     assert_eq!(primary.received().len(), 1);
     assert_eq!(backup.requests(), 0, "the backup must not send it again");
@@ -354,7 +354,7 @@ fn no_endpoint_reachable_sends_nothing_and_leaves_the_unit_pending() {
         .now(SAMPLE_NOW)
         .args(&["apply", "--auto-approve"])
         .run()
-        .fails()
+        .failure()
         .stderr_has("c00: not sent, no endpoint could be reached");
     let lock = repo.lock();
     assert_eq!(lock.sends.len(), 1);
@@ -363,7 +363,7 @@ fn no_endpoint_reachable_sends_nothing_and_leaves_the_unit_pending() {
 
     // Provably not sent: the next apply sends it without any resolving.
     let emu = roomy_emulator();
-    repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    repo.apply_cmd(&emu, SAMPLE_NOW).run().success();
     assert_eq!(emu.received().len(), UNITS.len());
     assert_exactly_once(&repo.lock(), &emu.received());
 }
@@ -380,7 +380,7 @@ fn a_fault_that_persists_is_still_one_request_per_apply() {
     .expect("emulator");
     emu.set_fault(Fault::Http500, 5);
     for _ in 0..3 {
-        repo.apply_cmd(&emu, SAMPLE_NOW).run().fails();
+        repo.apply_cmd(&emu, SAMPLE_NOW).run().failure();
     }
     assert_eq!(emu.requests(), 1, "blocked after the first unknown");
 }

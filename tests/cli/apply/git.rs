@@ -12,9 +12,10 @@ use pushform::state::{Lock, Status};
 use tempfile::TempDir;
 
 use super::harness::{
-    Repo, SAMPLE_NOW, SECRET, assert_exactly_once, emulator, kill_group, records, roomy_emulator,
-    settle,
+    Repo, SAMPLE_NOW, SECRET, assert_exactly_once, emulator, records, roomy_emulator, rounds,
+    settle, settle_open_sends, splitmix64, wait_for_request,
 };
+use crate::support::kill_group;
 
 const BRANCH: &str = "pushform-state";
 
@@ -112,7 +113,7 @@ impl Remote {
             .pushform()
             .args(&["state", "init"])
             .run()
-            .ok()
+            .success()
             .stderr_has("Created an empty state");
     }
 
@@ -203,36 +204,14 @@ impl Remote {
                 .pushform()
                 .args(&["state", "unlock", &id, "--force"])
                 .run()
-                .ok();
+                .success();
         }
         let Some(lock) = self.lock() else {
             return 0;
         };
-        let open: Vec<_> = lock
-            .sends
-            .iter()
-            .filter(|r| r.status.is_unresolved())
-            .collect();
-        assert!(open.len() <= 1, "at most one send in flight: {open:#?}");
-        for record in &open {
-            let received = emu.received();
-            let found = received
-                .iter()
-                .find(|r| r.request_id.is_some() && r.request_id == record.request_id);
-            let ran = match found {
-                Some(r) => runner
-                    .pushform()
-                    .args(&["state", "resolve", &record.key, "--sent"])
-                    .args(&["--push-id", &r.push_id])
-                    .run(),
-                None => runner
-                    .pushform()
-                    .args(&["state", "resolve", &record.key, "--not-sent"])
-                    .run(),
-            };
-            ran.ok();
-        }
-        open.len()
+        settle_open_sends(&lock, emu, |args| {
+            runner.pushform().args(args).run().success();
+        })
     }
 }
 
@@ -247,7 +226,7 @@ fn apply_records_every_change_on_the_remote_and_a_second_run_writes_nothing() {
         runner
             .apply_cmd(&emu, SAMPLE_NOW)
             .run()
-            .ok()
+            .success()
             .stdout_has("Apply complete: 4 sent. The state is on branch pushform-state of origin.");
         // Nothing of the state is left in the checkout: it lives on the remote only.
         assert!(!runner.lock_path().exists());
@@ -283,7 +262,7 @@ fn apply_records_every_change_on_the_remote_and_a_second_run_writes_nothing() {
         .runner()
         .apply_cmd(&emu, SAMPLE_NOW)
         .run()
-        .ok()
+        .success()
         .stdout_has("No changes");
     assert_eq!(remote.commits().len(), before, "nothing due writes nothing");
     assert_eq!(emu.requests(), 4);
@@ -298,14 +277,14 @@ fn an_apply_with_only_scheduled_units_writes_nothing() {
         .runner()
         .apply_cmd(&emu, SAMPLE_NOW)
         .run()
-        .ok()
+        .success()
         .stdout_has("Apply complete: 2 sent, 2 scheduled");
     let before = remote.commits();
     remote
         .runner()
         .apply_cmd(&emu, SAMPLE_NOW)
         .run()
-        .ok()
+        .success()
         .stdout_has("Apply complete: 0 sent, 2 scheduled");
     assert_eq!(remote.commits(), before, "no lease, no record: no commit");
     assert_eq!(emu.requests(), 2);
@@ -321,20 +300,20 @@ fn no_state_branch_plan_warns_apply_refuses_and_a_deleted_branch_never_resends()
         .now(SAMPLE_NOW)
         .args(&["plan"])
         .run()
-        .ok()
+        .success()
         .stderr_has(
             "warning: nothing is recorded in branch pushform-state of the git remote origin yet",
         );
     runner
         .apply_cmd(&emu, SAMPLE_NOW)
         .run()
-        .fails()
+        .failure()
         .stderr_has("pushform state init");
     assert_eq!(emu.requests(), 0);
     assert_eq!(remote.lock(), None, "apply started no history");
 
     remote.init();
-    remote.runner().apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    remote.runner().apply_cmd(&emu, SAMPLE_NOW).run().success();
     assert_eq!(emu.received().len(), 3);
 
     // A botched cleanup deletes the state branch: apply must refuse, not send everything again.
@@ -346,7 +325,7 @@ fn no_state_branch_plan_warns_apply_refuses_and_a_deleted_branch_never_resends()
         .runner()
         .apply_cmd(&emu, "2026-11-27T07:00:00Z")
         .run()
-        .fails()
+        .failure()
         .stderr_has("nothing is recorded in branch pushform-state")
         .stderr_has("state init");
     assert_eq!(emu.requests(), 3);
@@ -360,11 +339,7 @@ fn killed_while_the_provider_holds_the_request_the_remote_already_says_sending()
     emu.set_fault(Fault::StallAfterBody, 1);
     let runner = remote.runner();
     let mut child = runner.apply_cmd(&emu, SAMPLE_NOW).spawn_group();
-    let started = Instant::now();
-    while emu.requests() == 0 && started.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(emu.requests(), 1, "the request reached the provider");
+    wait_for_request(&emu);
     assert_eq!(kill_group(&mut child), None, "killed mid-request");
     drop(runner);
     let lock = remote.lock().expect("state");
@@ -384,7 +359,7 @@ fn killed_while_the_provider_holds_the_request_the_remote_already_says_sending()
         .runner()
         .apply_cmd(&emu, SAMPLE_NOW)
         .run()
-        .fails()
+        .failure()
         .stderr_has("is leased by")
         .stderr_has("pushform state unlock");
     assert_eq!(emu.requests(), emu_requests);
@@ -398,10 +373,7 @@ fn random_kills_of_runners_never_send_twice_nor_lose_a_send() {
     // Enough units that every round still has sends to cut (a send is two pushes, ~50 ms).
     const UNITS: usize = 60;
     const MAX_DELAY_MS: u64 = 1_000;
-    let rounds: u64 = std::env::var("PUSHFORM_GIT_KILL_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+    let rounds = rounds("PUSHFORM_GIT_KILL_ROUNDS", 30);
     let remote = Remote::new(UNITS);
     remote.init();
     let emu = roomy_emulator();
@@ -411,12 +383,11 @@ fn random_kills_of_runners_never_send_twice_nor_lose_a_send() {
     for round in 0..rounds {
         let delay = Duration::from_millis(splitmix64(round) % MAX_DELAY_MS);
         let runner = remote.runner();
-        let mut child = runner
+        match runner
             .apply_cmd(&emu, SAMPLE_NOW)
             .args(&["-q"])
-            .spawn_group();
-        std::thread::sleep(delay);
-        match kill_group(&mut child) {
+            .kill_after(delay)
+        {
             None => killed += 1,
             Some(0) => finished += 1,
             Some(code) => panic!("round {round} ({delay:?}): apply exited {code}"),
@@ -431,7 +402,7 @@ fn random_kills_of_runners_never_send_twice_nor_lose_a_send() {
     }
     let during = emu.received().len();
     let last = Instant::now();
-    remote.runner().apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    remote.runner().apply_cmd(&emu, SAMPLE_NOW).run().success();
     let last = last.elapsed();
     let lock = remote.lock().expect("state");
     assert_eq!(emu.received().len(), UNITS, "every unit went out");
@@ -442,13 +413,6 @@ fn random_kills_of_runners_never_send_twice_nor_lose_a_send() {
         started.elapsed()
     );
     assert!(killed > 0, "no round was actually killed");
-}
-
-fn splitmix64(seed: u64) -> u64 {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[test]
@@ -464,13 +428,13 @@ fn two_runners_at_once_never_send_twice() {
         .collect();
     let ran: Vec<_> = started
         .into_iter()
-        .map(super::harness::Running::finish)
+        .map(crate::support::Running::finish)
         .collect();
     assert!(
-        ran.iter().any(|r| r.code() == Some(0)),
+        ran.iter().any(|r| r.exit_code() == Some(0)),
         "one of them sends: {ran:#?}"
     );
-    for r in ran.iter().filter(|r| r.code() != Some(0)) {
+    for r in ran.iter().filter(|r| r.exit_code() != Some(0)) {
         // Refused by another's lease (or beaten to a write): nothing sent twice.
         assert!(
             r.stderr.contains("is leased by") || r.stderr.contains("lost its lease"),
@@ -483,7 +447,7 @@ fn two_runners_at_once_never_send_twice() {
     if remote.lease().is_some() {
         remote.settle_as_operator(&emu);
     }
-    remote.runner().apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    remote.runner().apply_cmd(&emu, SAMPLE_NOW).run().success();
     assert_eq!(emu.received().len(), 6);
     assert_exactly_once(&remote.lock().expect("state"), &emu.received());
 }
@@ -500,7 +464,7 @@ fn a_remote_refusing_the_state_branch_gets_nothing_sent() {
         .runner()
         .apply_cmd(&emu, SAMPLE_NOW)
         .run()
-        .fails()
+        .failure()
         .stderr_has("refused the push");
     assert_eq!(
         emu.requests(),
@@ -521,7 +485,7 @@ fn a_remote_taking_sending_but_refusing_the_outcome_gets_exactly_one_send() {
     ));
     let emu = roomy_emulator();
     let ran = remote.runner().apply_cmd(&emu, SAMPLE_NOW).run();
-    ran.fails().stderr_has("WAS SENT");
+    ran.failure().stderr_has("WAS SENT");
     assert_eq!(emu.received().len(), 1, "exactly one send");
     let push_id = emu.received()[0].push_id.clone();
     let lock = remote.lock().expect("state");
@@ -534,7 +498,7 @@ fn a_remote_taking_sending_but_refusing_the_outcome_gets_exactly_one_send() {
 
     // Later runs are blocked (the remote says `sending`), never resend.
     remote.unhook();
-    remote.runner().apply_cmd(&emu, SAMPLE_NOW).run().fails();
+    remote.runner().apply_cmd(&emu, SAMPLE_NOW).run().failure();
     assert_eq!(emu.requests(), 1);
     // The operator does what the message said; then everything goes out once.
     if let Some(id) = remote.lease() {
@@ -543,13 +507,13 @@ fn a_remote_taking_sending_but_refusing_the_outcome_gets_exactly_one_send() {
             .pushform()
             .args(&["state", "unlock", &id, "--force"])
             .run()
-            .ok();
+            .success();
     }
     remote
         .runner()
         .apply_cmd(&emu, SAMPLE_NOW)
         .run()
-        .fails()
+        .failure()
         .stderr_has("apply is blocked");
     assert_eq!(emu.requests(), 1);
     remote
@@ -557,8 +521,8 @@ fn a_remote_taking_sending_but_refusing_the_outcome_gets_exactly_one_send() {
         .pushform()
         .args(&["state", "resolve", &key, "--sent", "--push-id", &push_id])
         .run()
-        .ok();
-    remote.runner().apply_cmd(&emu, SAMPLE_NOW).run().ok();
+        .success();
+    remote.runner().apply_cmd(&emu, SAMPLE_NOW).run().success();
     assert_eq!(emu.received().len(), 3);
     assert_exactly_once(&remote.lock().expect("state"), &emu.received());
 }
@@ -568,16 +532,16 @@ fn a_fresh_runner_with_an_empty_home_commits_as_pushform_and_leaks_no_secret() {
     let remote = Remote::new(2);
     let home = tempfile::tempdir().expect("home");
     let emu = roomy_emulator();
-    let bare_env = |p: super::harness::Pushform| {
+    let bare_env = |p: crate::support::Pushform| {
         p.env("HOME", home.path().to_str().unwrap())
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("XDG_CONFIG_HOME", home.path().to_str().unwrap())
     };
     let runner = remote.runner();
     let init = bare_env(runner.pushform().args(&["state", "init"])).run();
-    init.ok();
+    init.success();
     let ran = bare_env(runner.apply_cmd(&emu, SAMPLE_NOW)).run();
-    ran.ok();
+    ran.success();
     assert_eq!(emu.received().len(), 2);
     let authors = Command::new("git")
         .arg("--git-dir")
@@ -625,7 +589,7 @@ fn a_crashed_apply_leaves_a_lease_that_state_unlock_clears() {
     let runner = remote.runner();
     let blocked = runner.apply_cmd(&emu, SAMPLE_NOW).run();
     blocked
-        .fails()
+        .failure()
         .stderr_has("is leased by")
         .stderr_has(&format!("pushform state unlock {lease}"));
     // Waiting does not help against a dead holder, but it does wait.
@@ -634,21 +598,21 @@ fn a_crashed_apply_leaves_a_lease_that_state_unlock_clears() {
         .apply_cmd(&emu, SAMPLE_NOW)
         .args(&["--lock-timeout", "1"])
         .run()
-        .fails()
+        .failure()
         .stderr_has("stayed so for");
     assert!(t.elapsed() >= Duration::from_secs(1));
     runner
         .pushform()
         .args(&["state", "unlock", "not-the-id"])
         .run()
-        .fails()
+        .failure()
         .stderr_has("nothing cleared");
     // The lease has not expired: clearing it takes --force.
     runner
         .pushform()
         .args(&["state", "unlock", &lease])
         .run()
-        .fails()
+        .failure()
         .stderr_has("still in force")
         .stderr_has(&format!("pushform state unlock {lease} --force"));
     assert_eq!(remote.lease().as_deref(), Some(lease.as_str()));
@@ -656,7 +620,7 @@ fn a_crashed_apply_leaves_a_lease_that_state_unlock_clears() {
         .pushform()
         .args(&["state", "unlock", &lease, "--force"])
         .run()
-        .ok();
+        .success();
     assert_eq!(remote.lease(), None);
     let key = records(&remote.lock().unwrap(), "c00").len();
     assert_eq!(key, 1, "the crashed run's `sending` record is kept");
@@ -664,8 +628,8 @@ fn a_crashed_apply_leaves_a_lease_that_state_unlock_clears() {
         .pushform()
         .args(&["state", "resolve", "c00", "--not-sent"])
         .run()
-        .ok();
-    runner.apply_cmd(&emu, SAMPLE_NOW).run().ok();
+        .success();
+    runner.apply_cmd(&emu, SAMPLE_NOW).run().success();
     assert_eq!(emu.received().len(), 2);
     assert_exactly_once(&remote.lock().unwrap(), &emu.received());
 }
@@ -676,7 +640,12 @@ fn plan_falls_back_to_the_last_fetched_copy_but_apply_never_does() {
     remote.init();
     let emu = roomy_emulator();
     let runner = remote.runner();
-    runner.pushform().now(SAMPLE_NOW).args(&["plan"]).run().ok();
+    runner
+        .pushform()
+        .now(SAMPLE_NOW)
+        .args(&["plan"])
+        .run()
+        .success();
     // The remote goes away.
     let moved = remote.tmp.path().join("gone.git");
     std::fs::rename(remote.bare(), &moved).unwrap();
@@ -685,15 +654,15 @@ fn plan_falls_back_to_the_last_fetched_copy_but_apply_never_does() {
         .now(SAMPLE_NOW)
         .args(&["plan"])
         .run()
-        .ok()
+        .success()
         .stderr_has("the last fetched copy of the state, fetched ")
         .stdout_has("Plan: 2 to send now");
     runner
         .apply_cmd(&emu, SAMPLE_NOW)
         .run()
-        .fails()
+        .failure()
         .stderr_has("cannot reach the git remote `origin`");
-    runner.pushform().args(&["quota"]).run().fails();
+    runner.pushform().args(&["quota"]).run().failure();
     assert_eq!(emu.requests(), 0);
 }
 
@@ -702,17 +671,17 @@ fn state_pull_and_push_move_a_history_between_backends() {
     let remote = Remote::new(2);
     remote.init();
     let emu = roomy_emulator();
-    remote.runner().apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    remote.runner().apply_cmd(&emu, SAMPLE_NOW).run().success();
     let runner = remote.runner();
     let pulled = runner.pushform().args(&["state", "pull"]).run();
-    pulled.ok();
+    pulled.success();
     let lock: Lock = serde_json::from_str(&pulled.stdout).expect("a lockfile");
     assert_eq!(Some(&lock), remote.lock().as_ref());
     runner
         .pushform()
         .args(&["state", "pull", "pulled.lock"])
         .run()
-        .ok()
+        .success()
         .stderr_has("to pulled.lock");
     assert_eq!(
         runner.read("pulled.lock"),
@@ -729,7 +698,7 @@ fn state_pull_and_push_move_a_history_between_backends() {
         .pushform()
         .args(&["state", "push", "saved.lock"])
         .run()
-        .ok();
+        .success();
     assert_eq!(runner.lock(), lock);
     // A backend with a state refuses another push, whatever its lineage.
     let mut other = lock.clone();
@@ -739,7 +708,7 @@ fn state_pull_and_push_move_a_history_between_backends() {
         .pushform()
         .args(&["state", "push", "other.lock"])
         .run()
-        .fails()
+        .failure()
         .stderr_has("another lineage");
     // And the git backend refuses to be initialised twice.
     remote
@@ -747,7 +716,7 @@ fn state_pull_and_push_move_a_history_between_backends() {
         .pushform()
         .args(&["state", "init"])
         .run()
-        .fails()
+        .failure()
         .stderr_has("already holds a state");
 }
 
@@ -762,19 +731,19 @@ fn a_missing_git_or_remote_is_a_clear_error_and_nothing_is_sent() {
         .apply_cmd(&emu, SAMPLE_NOW)
         .env("PATH", empty.path().to_str().unwrap())
         .run()
-        .fails()
+        .failure()
         .stderr_has("needs the `git` command, which is not on PATH");
     git(runner.path(), &["remote", "remove", "origin"]);
     runner
         .apply_cmd(&emu, SAMPLE_NOW)
         .run()
-        .fails()
+        .failure()
         .stderr_has("remote `origin` is not configured");
     runner
         .pushform()
         .args(&["state", "list"])
         .run()
-        .fails()
+        .failure()
         .stderr_has("remote `origin` is not configured");
     assert_eq!(emu.requests(), 0);
 }

@@ -1,20 +1,23 @@
-//! A small harness for the apply tests: a campaign repository in a temporary folder, an
-//! in-process provider emulator, the `pushform` binary run with a clean environment, and the
-//! invariant every test ends on (no push received twice, none received and missing from the lock).
+//! The apply tests' domain helpers, on top of the one harness (`support::Pushform`, which runs
+//! the binary in a clean environment with a timeout): a campaign repository in a temporary
+//! folder with its lockfile, an in-process provider emulator, what an operator does after a lost
+//! run, and the invariant every test ends on (no push received twice, none received and missing
+//! from the lock).
 //!
-//! Every child process runs with a timeout, every wait loop is bounded in count and time, and
-//! every server listens on 127.0.0.1 with an OS-assigned port.
+//! Every wait loop is bounded in count and time, and every server listens on 127.0.0.1 with an
+//! OS-assigned port.
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use pushform::emulator::{Emulator, EmulatorConfig, Received};
 use pushform::state::{Lock, LockStore, Record, Status};
 use sha1::{Digest, Sha1};
 use tempfile::TempDir;
+
+use crate::support::{Pushform, copy_sample};
 
 /// The credentials the emulator accepts by default.
 pub(super) const KEY: &str = "test-key";
@@ -29,9 +32,6 @@ pub(super) const SAMPLE_NOW_LOCAL: &str = "2026-11-26T15:00:00+08:00";
 /// default, real endpoints, plan refuses a state holding rehearsal records.
 pub(super) const REHEARSAL_ENDPOINT: &str = "http://127.0.0.1:9";
 
-/// No single pushform run may take longer than this.
-const RUN_TIMEOUT: Duration = Duration::from_secs(30);
-
 // ---------------------------------------------------------------------------
 // Repositories
 // ---------------------------------------------------------------------------
@@ -45,21 +45,14 @@ impl Repo {
     /// A copy of the sample repository at the project root (8 units, quota 2/hour 3/day).
     pub(super) fn sample() -> Repo {
         let repo = Repo::empty();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        fs::copy(
-            root.join("pushform.yaml"),
-            repo.path().join("pushform.yaml"),
-        )
-        .expect("copy pushform.yaml");
-        copy_tree(&root.join("campaigns"), &repo.path().join("campaigns"));
-        copy_tree(&root.join("templates"), &repo.path().join("templates"));
+        copy_sample(repo.path());
         repo.init_state();
         repo
     }
 
     /// `pushform state init`: an empty state, as every repository needs before its first apply.
     pub(super) fn init_state(&self) {
-        self.pushform().args(&["state", "init"]).run().ok();
+        self.pushform().args(&["state", "init"]).run().success();
     }
 
     /// `units` push units, all due at once under a quota of `per_hour`/`per_day`.
@@ -154,7 +147,7 @@ impl Repo {
         self.try_lock().expect("a lockfile exists")
     }
 
-    /// `pushform` in this repository, with a clean environment (see [`Pushform`]).
+    /// `pushform` in this repository, through the one harness (a clean environment).
     pub(super) fn pushform(&self) -> Pushform {
         Pushform::new(self.path())
     }
@@ -164,7 +157,7 @@ impl Repo {
         self.pushform()
             .args(&["state", "import", key, "--sent-at", at])
             .run()
-            .ok();
+            .success();
     }
 
     /// `pushform` against `emu` with its credentials, at `now`.
@@ -174,252 +167,6 @@ impl Repo {
             .creds(KEY, SECRET)
             .now(now)
             .args(&["apply", "--auto-approve"])
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for entry in fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Running pushform
-// ---------------------------------------------------------------------------
-
-/// One `pushform` invocation being prepared. The environment is the test's minus every
-/// `PUSHFORM_*` and `RONGCLOUD_*` variable, plus `NO_COLOR=1`; the rest is set explicitly.
-pub(super) struct Pushform {
-    cmd: Command,
-    line: Vec<String>,
-}
-
-/// How a run ended.
-#[derive(Debug)]
-pub(super) struct Ran {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-    line: String,
-}
-
-impl Pushform {
-    fn new(dir: &Path) -> Pushform {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("pushform"));
-        for (name, _) in std::env::vars_os() {
-            let text = name.to_string_lossy();
-            if text.starts_with("PUSHFORM_") || text.starts_with("RONGCLOUD_") {
-                cmd.env_remove(&name);
-            }
-        }
-        cmd.env("NO_COLOR", "1").current_dir(dir);
-        Pushform {
-            cmd,
-            line: vec!["pushform".to_owned()],
-        }
-    }
-
-    pub(super) fn args(mut self, args: &[&str]) -> Self {
-        self.cmd.args(args);
-        self.line.extend(args.iter().map(|a| (*a).to_owned()));
-        self
-    }
-
-    pub(super) fn env(mut self, name: &str, value: &str) -> Self {
-        self.cmd.env(name, value);
-        self.line.insert(0, format!("{name}={value}"));
-        self
-    }
-
-    pub(super) fn endpoint(self, urls: &str) -> Self {
-        self.env("PUSHFORM_ENDPOINT", urls)
-    }
-
-    pub(super) fn creds(mut self, key: &str, secret: &str) -> Self {
-        // Not in `line`: a failing test must not print the secret either.
-        self.cmd
-            .env("RONGCLOUD_APP_KEY", key)
-            .env("RONGCLOUD_APP_SECRET", secret);
-        self
-    }
-
-    pub(super) fn now(self, rfc3339: &str) -> Self {
-        self.env("PUSHFORM_NOW", rfc3339)
-    }
-
-    /// Runs to the end (stdin a closed pipe, so never a terminal), within a timeout.
-    pub(super) fn run(self) -> Ran {
-        let line = self.line.join(" ");
-        let output = assert_cmd::Command::from_std(self.cmd)
-            .timeout(RUN_TIMEOUT)
-            .write_stdin("yes\n")
-            .output()
-            .unwrap_or_else(|e| panic!("{line}: {e}"));
-        Ran {
-            status: output.status,
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            line,
-        }
-    }
-}
-
-impl Pushform {
-    /// Starts it in the background: no terminal, output discarded (for runs that get killed).
-    pub(super) fn spawn(mut self) -> std::process::Child {
-        self.cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{}: {e}", self.line.join(" ")))
-    }
-
-    /// Starts it in the background in a process group of its own, output discarded: kill it
-    /// with [`kill_group`] and every process it started (git, and git's own children) dies with
-    /// it, as on a runner that is lost.
-    pub(super) fn spawn_group(mut self) -> std::process::Child {
-        use std::os::unix::process::CommandExt as _;
-        self.cmd
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{}: {e}", self.line.join(" ")))
-    }
-
-    /// Starts it in the background with its output captured; finish with [`Running::finish`].
-    pub(super) fn start(mut self) -> Running {
-        let child = self
-            .cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{}: {e}", self.line.join(" ")));
-        Running {
-            child,
-            line: self.line.join(" "),
-            started: Instant::now(),
-        }
-    }
-}
-
-/// SIGKILL to the whole process group led by `child` (see [`Pushform::spawn_group`]), then
-/// reaps it. `None` if it was killed, its exit code if it had already ended.
-pub(super) fn kill_group(child: &mut std::process::Child) -> Option<i32> {
-    let _ = Command::new("kill")
-        .args(["-9", "--", &format!("-{}", child.id())])
-        .stderr(Stdio::null())
-        .status();
-    child.wait().expect("wait for the killed group").code()
-}
-
-/// A pushform started in the background.
-pub(super) struct Running {
-    child: std::process::Child,
-    line: String,
-    started: Instant,
-}
-
-impl Running {
-    pub(super) fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Waits for it to end, killing it if it runs past the timeout.
-    pub(super) fn finish(mut self) -> Ran {
-        // Drain the pipes on their own threads so a chatty child never blocks on a full pipe.
-        let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
-            std::thread::spawn(move || {
-                let mut text = Vec::new();
-                if let Some(mut pipe) = pipe {
-                    let _ = pipe.read_to_end(&mut text);
-                }
-                String::from_utf8_lossy(&text).into_owned()
-            })
-        };
-        let stdout = drain(self.child.stdout.take().map(|p| Box::new(p) as _));
-        let stderr = drain(self.child.stderr.take().map(|p| Box::new(p) as _));
-        let mut status = None;
-        while status.is_none() && self.started.elapsed() < RUN_TIMEOUT {
-            status = self.child.try_wait().expect("try_wait");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let status = status.unwrap_or_else(|| {
-            let _ = self.child.kill();
-            self.child.wait().expect("wait")
-        });
-        Ran {
-            status,
-            stdout: stdout.join().expect("stdout"),
-            stderr: stderr.join().expect("stderr"),
-            line: self.line,
-        }
-    }
-}
-
-impl Ran {
-    /// The command line run (environment variables and arguments, never credentials).
-    pub(super) fn line(&self) -> &str {
-        &self.line
-    }
-
-    /// The exit code, `None` if killed by a signal.
-    pub(super) fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-
-    #[track_caller]
-    pub(super) fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code(), Some(code), "unexpected exit of {self}");
-        self
-    }
-
-    #[track_caller]
-    pub(super) fn ok(&self) -> &Self {
-        self.expect_code(0)
-    }
-
-    #[track_caller]
-    pub(super) fn fails(&self) -> &Self {
-        self.expect_code(1)
-    }
-
-    #[track_caller]
-    pub(super) fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stderr.contains(needle),
-            "stderr lacks {needle:?} in {self}"
-        );
-        self
-    }
-
-    #[track_caller]
-    pub(super) fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stdout.contains(needle),
-            "stdout lacks {needle:?} in {self}"
-        );
-        self
-    }
-}
-
-impl std::fmt::Display for Ran {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "`{}` ({})\n--- stdout\n{}--- stderr\n{}---",
-            self.line, self.status, self.stdout, self.stderr
-        )
     }
 }
 
@@ -475,6 +222,17 @@ pub(super) fn settle(emu: &Emulator) {
     }
 }
 
+/// Waits until `emu` holds a request (under the stall fault, to kill a run mid-request),
+/// bounded to 20 s.
+#[track_caller]
+pub(super) fn wait_for_request(emu: &Emulator) {
+    let started = Instant::now();
+    while emu.requests() == 0 && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(emu.requests(), 1, "the request reached the provider");
+}
+
 /// Unix ms of an RFC 3339 instant (to pin the emulator's quota clock to pushform's).
 pub(super) fn ms(rfc3339: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
@@ -484,6 +242,82 @@ pub(super) fn ms(rfc3339: &str) -> i64 {
 
 pub(super) fn sha1_hex(bytes: &[u8]) -> String {
     hex::encode(Sha1::digest(bytes))
+}
+
+// ---------------------------------------------------------------------------
+// What an operator does after a lost run
+// ---------------------------------------------------------------------------
+
+/// How an operator settles a send that a lost run left open: they look its request id up at
+/// the provider and record `--sent` with the push id found there, or `--not-sent`.
+pub(super) struct Resolution {
+    /// Whether the provider had received it.
+    pub(super) sent: bool,
+    /// The `pushform` arguments that record it: `state resolve KEY …`.
+    pub(super) args: Vec<String>,
+}
+
+/// The sends `lock` leaves open (`sending` or `unknown`), oldest first.
+pub(super) fn open_sends(lock: &Lock) -> Vec<&Record> {
+    lock.sends
+        .iter()
+        .filter(|r| r.status.is_unresolved())
+        .collect()
+}
+
+/// The resolution of the open `record`, looked up in what `emu` received.
+pub(super) fn resolution(record: &Record, emu: &Emulator) -> Resolution {
+    let received = emu.received();
+    let found = received
+        .iter()
+        .find(|r| r.request_id.is_some() && r.request_id == record.request_id);
+    let mut args = vec!["state".to_owned(), "resolve".to_owned(), record.key.clone()];
+    match found {
+        Some(r) => args.extend([
+            "--sent".to_owned(),
+            "--push-id".to_owned(),
+            r.push_id.clone(),
+        ]),
+        None => args.push("--not-sent".to_owned()),
+    }
+    Resolution {
+        sent: found.is_some(),
+        args,
+    }
+}
+
+/// The operator's round after a lost run: every send `lock` left open (at most one, as a run
+/// sends one push at a time) looked up at `emu` and recorded by `resolve`, which is given the
+/// `pushform` arguments. Returns how many were settled.
+#[track_caller]
+pub(super) fn settle_open_sends(
+    lock: &Lock,
+    emu: &Emulator,
+    mut resolve: impl FnMut(&[String]),
+) -> usize {
+    let open = open_sends(lock);
+    assert!(open.len() <= 1, "at most one send in flight: {open:#?}");
+    for record in &open {
+        resolve(&resolution(record, emu).args);
+    }
+    open.len()
+}
+
+/// How many rounds a random-kill test runs: the variable `name` of the test process when set
+/// (to soak for longer), else `default`.
+pub(super) fn rounds(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// SplitMix64: a tiny, well-mixed generator, enough to spread the moments of random kills.
+pub(super) fn splitmix64(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 // ---------------------------------------------------------------------------

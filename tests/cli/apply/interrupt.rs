@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
 
-use super::harness::{KEY, Repo, Running, SAMPLE_NOW, SECRET, assert_exactly_once, roomy_emulator};
+use super::harness::{KEY, Repo, SAMPLE_NOW, SECRET, assert_exactly_once, roomy_emulator};
+use crate::support::Running;
 
 /// Sends SIGINT to a pushform this test started, by its pid.
 fn interrupt(running: &Running) {
@@ -35,7 +36,7 @@ fn ctrl_c_between_sends_stops_cleanly() {
     wait_for_received(&emu, 3);
     interrupt(&running);
     let ran = running.finish();
-    ran.fails()
+    ran.failure()
         .stderr_has("Interrupted after ")
         .stderr_has("the lockfile is consistent");
     let lock = repo.lock();
@@ -50,7 +51,7 @@ fn ctrl_c_between_sends_stops_cleanly() {
     );
 
     // The rest goes out with the next apply, once each.
-    repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    repo.apply_cmd(&emu, SAMPLE_NOW).run().success();
     assert_eq!(emu.received().len(), UNITS);
     assert_exactly_once(&repo.lock(), &emu.received());
 }
@@ -84,7 +85,7 @@ fn ctrl_c_while_waiting_for_a_slot_stops_at_once() {
         "stopped after {:?}",
         interrupted.elapsed()
     );
-    ran.fails()
+    ran.failure()
         .stderr_has("Waiting for the next slot")
         .stderr_has("Interrupted after 2 sent");
     assert_eq!(emu.requests(), 2, "the later unit was not sent");

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 use pushform::state::Status;
 
-use super::harness::{Repo, SAMPLE_NOW, assert_exactly_once, roomy_emulator, settle};
+use super::harness::{
+    Repo, SAMPLE_NOW, assert_exactly_once, open_sends, resolution, roomy_emulator, rounds, settle,
+    splitmix64,
+};
 
 const UNITS: usize = 100;
 /// The longest a round lets apply run before killing it. An apply here starts in ~25 ms and
@@ -18,20 +21,9 @@ const MAX_DELAY_US: u64 = 100_000;
 /// Stop starting rounds after this long, whatever the round count.
 const BUDGET: Duration = Duration::from_secs(50);
 
-/// SplitMix64: a tiny, well-mixed generator, enough to spread the kill moments.
-fn splitmix64(seed: u64) -> u64 {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 #[test]
 fn random_kill_9_never_sends_twice_nor_loses_a_send() {
-    let rounds: u64 = std::env::var("PUSHFORM_KILL_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+    let rounds = rounds("PUSHFORM_KILL_ROUNDS", 30);
     let repo = Repo::fixture(UNITS, 100_000, 100_000, 10);
     let emu = roomy_emulator();
     let started = Instant::now();
@@ -60,39 +52,25 @@ fn random_kill_9_never_sends_twice_nor_loses_a_send() {
         let Some(lock) = repo.try_lock() else {
             continue;
         };
-        let in_flight: Vec<_> = lock
-            .sends
-            .iter()
-            .filter(|r| r.status.is_unresolved())
-            .collect();
+        let in_flight = open_sends(&lock);
         assert!(in_flight.len() <= 1, "{context}: {in_flight:#?}");
         if let Some(record) = in_flight.first() {
             assert_eq!(record.status, Status::Sending, "{context}");
             // What an operator does: look the request up at the provider.
-            let received = emu.received();
-            let found = received
-                .iter()
-                .find(|r| r.request_id.is_some() && r.request_id == record.request_id);
-            let ran = if let Some(r) = found {
+            let resolution = resolution(record, &emu);
+            if resolution.sent {
                 resolved_sent += 1;
-                repo.pushform()
-                    .args(&["state", "resolve", &record.key, "--sent"])
-                    .args(&["--push-id", &r.push_id])
-                    .run()
             } else {
                 resolved_not_sent += 1;
-                repo.pushform()
-                    .args(&["state", "resolve", &record.key, "--not-sent"])
-                    .run()
-            };
-            ran.ok();
+            }
+            repo.pushform().args(&resolution.args).run().success();
         }
         assert_exactly_once(&repo.lock(), &emu.received());
     }
 
     let during = emu.received().len();
     // Finally an apply left alone sends the rest.
-    repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    repo.apply_cmd(&emu, SAMPLE_NOW).run().success();
     let lock = repo.lock();
     let received = emu.received();
     assert_eq!(received.len(), UNITS, "every unit went out");

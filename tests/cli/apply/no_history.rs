@@ -13,12 +13,12 @@ fn a_missing_lockfile_makes_apply_refuse_until_state_init() {
         .now(SAMPLE_NOW)
         .args(&["plan"])
         .run()
-        .ok()
+        .success()
         .stderr_has("warning: nothing is recorded in the lockfile")
         .stdout_has("Plan: 2 to send now");
     repo.apply_cmd(&emu, SAMPLE_NOW)
         .run()
-        .fails()
+        .failure()
         .stderr_has("there is no state yet")
         .stderr_has("pushform state init");
     assert_eq!(emu.requests(), 0);
@@ -36,7 +36,7 @@ fn a_missing_lockfile_makes_apply_refuse_until_state_init() {
         repo.pushform()
             .args(&write)
             .run()
-            .fails()
+            .failure()
             .stderr_has("pushform state init");
     }
     assert!(!repo.lock_path().exists(), "no state write created one");
@@ -44,18 +44,18 @@ fn a_missing_lockfile_makes_apply_refuse_until_state_init() {
     repo.pushform()
         .args(&["state", "init"])
         .run()
-        .ok()
+        .success()
         .stderr_has("Created an empty state");
     repo.pushform()
         .args(&["state", "init"])
         .run()
-        .fails()
+        .failure()
         .stderr_has("already holds a state");
-    repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    repo.apply_cmd(&emu, SAMPLE_NOW).run().success();
     assert_eq!(emu.received().len(), 2);
     // `state pull` gives the file backend's state as it is.
     let pulled = repo.pushform().args(&["state", "pull"]).run();
-    pulled.ok();
+    pulled.success();
     assert_eq!(
         serde_json::from_str::<pushform::state::Lock>(&pulled.stdout).expect("a lockfile"),
         repo.lock()
@@ -66,7 +66,7 @@ fn a_missing_lockfile_makes_apply_refuse_until_state_init() {
     repo.write("pushform.yaml", &format!("{config}lock: moved.lock\n"));
     repo.apply_cmd(&emu, "2026-11-27T07:00:00Z")
         .run()
-        .fails()
+        .failure()
         .stderr_has("moved.lock");
     assert_eq!(emu.requests(), 2);
 }
@@ -83,7 +83,7 @@ fn lock_and_state_both_set_is_an_error() {
         .now(SAMPLE_NOW)
         .args(&["plan"])
         .run()
-        .fails()
+        .failure()
         .stderr_has("`lock` and `state` are both set");
 }
 
@@ -107,7 +107,7 @@ fn state_settings_of_the_other_backend_are_errors() {
             .now(SAMPLE_NOW)
             .args(&["plan"])
             .run()
-            .fails()
+            .failure()
             .stderr_has(message);
     }
 }
@@ -125,9 +125,9 @@ fn a_symlinked_lockfile_is_followed_by_every_write_and_the_os_lock() {
         std::fs::remove_file(repo.path().join("pushform.lock.held")).unwrap();
         std::os::unix::fs::symlink(&target, repo.lock_path()).unwrap();
     }
-    a.pushform().args(&["state", "init"]).run().ok();
+    a.pushform().args(&["state", "init"]).run().success();
     let emu = roomy_emulator();
-    a.apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    a.apply_cmd(&emu, SAMPLE_NOW).run().success();
     assert_eq!(emu.received().len(), 2);
     for repo in [&a, &b] {
         let meta = std::fs::symlink_metadata(repo.lock_path()).unwrap();
@@ -145,7 +145,7 @@ fn a_symlinked_lockfile_is_followed_by_every_write_and_the_os_lock() {
     // The second checkout shares the history: nothing is sent again.
     b.apply_cmd(&emu, SAMPLE_NOW)
         .run()
-        .ok()
+        .success()
         .stdout_has("No changes");
     assert_eq!(emu.requests(), 2);
 }
@@ -158,7 +158,7 @@ fn quota_and_state_list_refuse_a_broken_pushform_yaml() {
         .now(SAMPLE_NOW)
         .args(&["quota"])
         .run()
-        .ok()
+        .success()
         .stdout_has("Last 60 minutes: 1 of 2 sends used.");
     repo.write("pushform.yaml", "quota:\n  per_hour: [2\n");
     for cmd in [vec!["quota"], vec!["state", "list"]] {
@@ -166,7 +166,7 @@ fn quota_and_state_list_refuse_a_broken_pushform_yaml() {
             .now(SAMPLE_NOW)
             .args(&cmd)
             .run()
-            .fails()
+            .failure()
             .stderr_has("pushform.yaml");
     }
 }
@@ -183,7 +183,7 @@ fn temp_files_left_by_a_killed_write_are_removed_by_the_next_one() {
     }
     repo.write("notes.tmp", "not ours");
     let emu = roomy_emulator();
-    repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    repo.apply_cmd(&emu, SAMPLE_NOW).run().success();
     for name in stale {
         assert!(!repo.path().join(name).exists(), "{name} is removed");
     }

@@ -14,9 +14,10 @@ use pushform::state::Lock;
 use pushform::state::postgres::{PgSettings, PgState, ScopeRead, ScopeState};
 
 use super::harness::{
-    Pushform, REHEARSAL_ENDPOINT, Ran, Repo, SAMPLE_NOW, assert_exactly_once, emulator, kill_group,
-    roomy_emulator, settle,
+    REHEARSAL_ENDPOINT, Repo, SAMPLE_NOW, assert_exactly_once, emulator, roomy_emulator, rounds,
+    settle, settle_open_sends, splitmix64, wait_for_request,
 };
+use crate::support::{Pushform, Run};
 
 #[path = "../support/pg.rs"]
 #[allow(dead_code)] // the library's own tests use the rest of the harness
@@ -94,14 +95,14 @@ impl<'a> Pg<'a> {
 
     /// Runs and checks the password shows nowhere in the output.
     #[track_caller]
-    fn run(&self, cmd: Pushform) -> Ran {
+    fn run(&self, cmd: Pushform) -> Run {
         let ran = cmd.run();
         self.no_password(&ran);
         ran
     }
 
     #[track_caller]
-    fn no_password(&self, ran: &Ran) {
+    fn no_password(&self, ran: &Run) {
         let password = self.cluster.password();
         assert!(
             !ran.stdout.contains(password) && !ran.stderr.contains(password),
@@ -142,32 +143,16 @@ impl<'a> Pg<'a> {
         let Some(scope) = self.scope() else {
             return 0;
         };
-        let lock = scope.to_lock();
-        let open: Vec<_> = lock
-            .sends
-            .iter()
-            .filter(|r| r.status.is_unresolved())
-            .collect();
-        assert!(open.len() <= 1, "at most one send in flight: {open:#?}");
-        for record in &open {
-            let received = emu.received();
-            let found = received
-                .iter()
-                .find(|r| r.request_id.is_some() && r.request_id == record.request_id);
-            let cmd = self.cmd(repo).args(&["state", "resolve", &record.key]);
-            let cmd = match found {
-                Some(r) => cmd.args(&["--sent", "--push-id", &r.push_id]),
-                None => cmd.args(&["--not-sent"]),
-            };
+        settle_open_sends(&scope.to_lock(), emu, |args| {
             // The killed run's session may take a moment to end on the server.
-            self.run(cmd.args(&["--lock-timeout", "10"])).ok();
-        }
-        open.len()
+            self.run(self.cmd(repo).args(args).args(&["--lock-timeout", "10"]))
+                .success();
+        })
     }
 }
 
 /// The stored plan as JSON.
-fn plan_json(ran: &Ran) -> serde_json::Value {
+fn plan_json(ran: &Run) -> serde_json::Value {
     serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("{e}: {ran}"))
 }
 
@@ -177,21 +162,21 @@ fn two_projects_in_one_scope_share_the_quota_and_see_who_used_it() {
     let shop = pg.repo(Some("shop"), "Shop", 2, 2, 3);
     let news = pg.repo(Some("news"), "News", 2, 2, 3);
     pg.run(pg.cmd(&shop).args(&["state", "init"]))
-        .ok()
+        .success()
         .stderr_has("Created an empty state")
         .stderr_has("scope student-app of the PostgreSQL state");
     // One scope, one history: the second project does not start another.
     pg.run(pg.cmd(&news).args(&["state", "init"]))
-        .fails()
+        .failure()
         .stderr_has("already holds a state");
     let emu = roomy_emulator();
     pg.run(pg.apply(&shop, &emu, SAMPLE_NOW))
-        .ok()
+        .success()
         .stdout_has("Apply complete: 2 sent");
     // Those sends went to the emulator and the scope keeps their rehearsal mark: a plan
     // against the real endpoints refuses the state (plans below name a loopback endpoint).
     pg.run(pg.cmd(&news).now(SAMPLE_NOW).args(&["plan"]))
-        .fails()
+        .failure()
         .stderr_has("the state holds 2 rehearsal records");
 
     // The same keys (c00, c01) in the other project are its own units, still to send; the
@@ -202,7 +187,7 @@ fn two_projects_in_one_scope_share_the_quota_and_see_who_used_it() {
             .now(SAMPLE_NOW)
             .args(&["plan", "--format", "json"]),
     );
-    plan.ok();
+    plan.success();
     let plan = plan_json(&plan);
     let actions = plan["actions"].as_array().unwrap();
     let by_key = |key: &str| actions.iter().find(|a| a["key"] == key).unwrap().clone();
@@ -218,7 +203,7 @@ fn two_projects_in_one_scope_share_the_quota_and_see_who_used_it() {
             .now(SAMPLE_NOW)
             .args(&["plan"]),
     )
-    .ok()
+    .success()
     .stdout_has("Quota used by other projects of this state:")
     .stdout_has("2026-11-26 15:00:00 +08:00  project shop  c00 (sent)")
     .stdout_has("project shop  c01 (sent)");
@@ -228,30 +213,30 @@ fn two_projects_in_one_scope_share_the_quota_and_see_who_used_it() {
             .now(SAMPLE_NOW)
             .args(&["plan", "--format", "markdown"]),
     )
-    .ok()
+    .success()
     .stdout_has("**Quota used by other projects of this state**")
     .stdout_has("| 2026-11-26 15:00:00 +08:00 | shop | `c01` | sent |");
     pg.run(pg.cmd(&news).now(SAMPLE_NOW).args(&["quota"]))
-        .ok()
+        .success()
         .stdout_has("Last 60 minutes: 2 of 2 sends used.")
         .stdout_has("project shop  c00 (sent)");
 
     // Nothing goes out from the second project in the first project's hour.
     pg.run(pg.apply(&news, &emu, SAMPLE_NOW))
-        .ok()
+        .success()
         .stdout_has("Apply complete: 0 sent, 2 scheduled");
     assert_eq!(emu.received().len(), 2);
     pg.run(pg.apply(&news, &emu, "2026-11-26T08:00:00Z"))
-        .ok()
+        .success()
         .stdout_has("Apply complete: 1 sent");
 
     // Every project's `state list` shows every record of the scope and whose it is.
     let list = pg.run(pg.cmd(&shop).args(&["state", "list"]));
-    list.ok();
+    list.success();
     assert_eq!(list.stdout.matches("shop  c0").count(), 2, "{list}");
     assert_eq!(list.stdout.matches("news  c00").count(), 1, "{list}");
     let json = pg.run(pg.cmd(&news).args(&["state", "list", "--format", "json"]));
-    json.ok();
+    json.success();
     let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     let projects: Vec<(&str, &str)> = json["records"]
         .as_array()
@@ -280,28 +265,28 @@ fn a_missing_scope_plans_empty_with_a_warning_but_every_write_refuses() {
         .into_owned();
     let emu = emulator();
     pg.run(pg.cmd(&repo).now(SAMPLE_NOW).args(&["plan"]))
-        .ok()
+        .success()
         .stderr_has("warning: nothing is recorded in scope student-app")
         .stderr_has(&format!("(project {folder})"));
     pg.run(pg.apply(&repo, &emu, SAMPLE_NOW))
-        .fails()
+        .failure()
         .stderr_has("pushform state init");
     pg.run(
         pg.cmd(&repo)
             .args(&["state", "import", "c00", "--sent-at", SAMPLE_NOW]),
     )
-    .fails()
+    .failure()
     .stderr_has("pushform state init");
     pg.run(pg.cmd(&repo).args(&["state", "list"]))
-        .fails()
+        .failure()
         .stderr_has("nothing is recorded");
     assert_eq!(emu.requests(), 0);
-    pg.run(pg.cmd(&repo).args(&["state", "init"])).ok();
+    pg.run(pg.cmd(&repo).args(&["state", "init"])).success();
     pg.run(pg.apply(&repo, &emu, SAMPLE_NOW))
-        .ok()
+        .success()
         .stdout_has("Apply complete: 2 sent");
     let list = pg.run(pg.cmd(&repo).args(&["state", "list"]));
-    list.ok();
+    list.success();
     assert_eq!(list.stdout.matches(&format!("{folder}  c0")).count(), 2);
     // A scope is required: there is no sensible default for the App Key's shared history.
     let config = repo.read("pushform.yaml");
@@ -310,7 +295,7 @@ fn a_missing_scope_plans_empty_with_a_warning_but_every_write_refuses() {
         &config.replace("  scope: student-app\n", ""),
     );
     pg.run(pg.cmd(&repo).args(&["plan"]))
-        .fails()
+        .failure()
         .stderr_has("`state.scope` is required");
 }
 
@@ -318,7 +303,7 @@ fn a_missing_scope_plans_empty_with_a_warning_but_every_write_refuses() {
 fn connection_errors_fail_plan_clearly_and_apply_sends_nothing() {
     let pg = Pg::new("unreachable");
     let repo = pg.repo(Some("shop"), "Title", 2, 2, 3);
-    pg.run(pg.cmd(&repo).args(&["state", "init"])).ok();
+    pg.run(pg.cmd(&repo).args(&["state", "init"])).success();
     let emu = emulator();
     // The same password, a port where nothing listens.
     let dead = {
@@ -336,7 +321,7 @@ fn connection_errors_fail_plan_clearly_and_apply_sends_nothing() {
             .args(args)
             .run();
         pg.no_password(&ran);
-        ran.fails()
+        ran.failure()
             .stderr_has("cannot read the PostgreSQL state")
             .stderr_has("***");
     }
@@ -345,7 +330,7 @@ fn connection_errors_fail_plan_clearly_and_apply_sends_nothing() {
         .env("PUSHFORM_DATABASE_URL", &dead)
         .run();
     pg.no_password(&ran);
-    ran.fails()
+    ran.failure()
         .stderr_has("cannot open the PostgreSQL state for writing");
     // A wrong password is refused without echoing either password.
     let wrong = pg
@@ -357,11 +342,11 @@ fn connection_errors_fail_plan_clearly_and_apply_sends_nothing() {
         .run();
     pg.no_password(&ran);
     assert!(!ran.stderr.contains("not-the-password-123"), "{ran}");
-    ran.fails();
+    ran.failure();
     // No variable at all: named, and nothing sent.
     repo.apply_cmd(&emu, SAMPLE_NOW)
         .run()
-        .fails()
+        .failure()
         .stderr_has("PUSHFORM_DATABASE_URL is not set");
     assert_eq!(emu.requests(), 0);
     assert!(pg.lock().unwrap().sends.is_empty());
@@ -372,25 +357,25 @@ fn applies_at_once_never_send_twice_and_the_refused_one_names_the_holder() {
     let pg = Pg::new("race");
     let shop = pg.repo(Some("shop"), "Shop", 6, 100_000, 100_000);
     let news = pg.repo(Some("news"), "News", 6, 100_000, 100_000);
-    pg.run(pg.cmd(&shop).args(&["state", "init"])).ok();
+    pg.run(pg.cmd(&shop).args(&["state", "init"])).success();
     let emu = roomy_emulator();
     // Two applies of one project and one of another, all at once, on one scope lock.
     let started: Vec<_> = [&shop, &shop, &news]
         .iter()
         .map(|r| pg.apply(r, &emu, SAMPLE_NOW).start())
         .collect();
-    let ran: Vec<Ran> = started
+    let ran: Vec<Run> = started
         .into_iter()
-        .map(super::harness::Running::finish)
+        .map(crate::support::Running::finish)
         .collect();
     for r in &ran {
         pg.no_password(r);
     }
     assert!(
-        ran.iter().any(|r| r.code() == Some(0)),
+        ran.iter().any(|r| r.exit_code() == Some(0)),
         "one of them sends: {ran:#?}"
     );
-    for r in ran.iter().filter(|r| r.code() != Some(0)) {
+    for r in ran.iter().filter(|r| r.exit_code() != Some(0)) {
         r.stderr_has("the PostgreSQL state scope \"student-app\" is locked by server backend pid")
             .stderr_has("pushform apply --auto-approve on host");
     }
@@ -404,9 +389,9 @@ fn applies_at_once_never_send_twice_and_the_refused_one_names_the_holder() {
                 .start()
         })
         .collect();
-    for r in waiting.into_iter().map(super::harness::Running::finish) {
+    for r in waiting.into_iter().map(crate::support::Running::finish) {
         pg.no_password(&r);
-        r.ok();
+        r.success();
     }
     assert_eq!(emu.received().len(), 12);
     assert_exactly_once(&pg.lock().unwrap(), &emu.received());
@@ -419,24 +404,20 @@ fn applies_at_once_never_send_twice_and_the_refused_one_names_the_holder() {
 fn random_kills_of_apply_never_send_twice_nor_lose_a_send() {
     const UNITS: usize = 40;
     const MAX_DELAY_MS: u64 = 500;
-    let rounds: u64 = std::env::var("PUSHFORM_PG_KILL_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let rounds = rounds("PUSHFORM_PG_KILL_ROUNDS", 20);
     let pg = Pg::new("kill");
     let repo = pg.repo(Some("shop"), "Shop", UNITS, 100_000, 100_000);
-    pg.run(pg.cmd(&repo).args(&["state", "init"])).ok();
+    pg.run(pg.cmd(&repo).args(&["state", "init"])).success();
     let emu = roomy_emulator();
     let started = Instant::now();
     let (mut killed, mut finished, mut settled) = (0, 0, 0);
     for round in 0..rounds {
         let delay = Duration::from_millis(splitmix64(round) % MAX_DELAY_MS);
-        let mut child = pg
+        match pg
             .apply(&repo, &emu, SAMPLE_NOW)
             .args(&["-q", "--lock-timeout", "10"])
-            .spawn_group();
-        std::thread::sleep(delay);
-        match kill_group(&mut child) {
+            .kill_after(delay)
+        {
             None => killed += 1,
             Some(0) => finished += 1,
             Some(code) => panic!("round {round} ({delay:?}): apply exited {code}"),
@@ -450,7 +431,7 @@ fn random_kills_of_apply_never_send_twice_nor_lose_a_send() {
         pg.apply(&repo, &emu, SAMPLE_NOW)
             .args(&["--lock-timeout", "10"]),
     )
-    .ok();
+    .success();
     assert_eq!(emu.received().len(), UNITS, "every unit went out");
     assert_exactly_once(&pg.lock().unwrap(), &emu.received());
     eprintln!(
@@ -461,28 +442,12 @@ fn random_kills_of_apply_never_send_twice_nor_lose_a_send() {
     assert!(killed > 0, "no round was actually killed");
 }
 
-fn splitmix64(seed: u64) -> u64 {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Waits until the emulator holds a request (the stall fault), bounded.
-fn wait_for_request(emu: &Emulator) {
-    let started = Instant::now();
-    while emu.requests() == 0 && started.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(emu.requests(), 1, "the request reached the provider");
-}
-
 /// After apply lost its session mid-send: the scope says `sending` (committed before the
 /// POST), a later apply is blocked and sends nothing, the operator resolves it, and the next
 /// apply sends everything exactly once.
-fn sending_blocks_until_resolved(pg: &Pg<'_>, repo: &Repo, emu: &Emulator, ran: &Ran) {
+fn sending_blocks_until_resolved(pg: &Pg<'_>, repo: &Repo, emu: &Emulator, ran: &Run) {
     pg.no_password(ran);
-    ran.fails().stderr_has("The state still says `sending`");
+    ran.failure().stderr_has("The state still says `sending`");
     let lock = pg.lock().unwrap();
     let sending: Vec<_> = lock
         .sends
@@ -493,7 +458,7 @@ fn sending_blocks_until_resolved(pg: &Pg<'_>, repo: &Repo, emu: &Emulator, ran: 
     let key = sending[0].key.trim_start_matches("shop:").to_owned();
     let requests = emu.requests();
     pg.run(pg.apply(repo, emu, SAMPLE_NOW))
-        .fails()
+        .failure()
         .stderr_has("apply is blocked: 1 unresolved send");
     pg.run(
         pg.cmd(repo)
@@ -501,14 +466,14 @@ fn sending_blocks_until_resolved(pg: &Pg<'_>, repo: &Repo, emu: &Emulator, ran: 
             .now(SAMPLE_NOW)
             .args(&["plan"]),
     )
-    .fails()
+    .failure()
     .stdout_has(&format!("? {key}  unresolved: apply is blocked"));
     assert_eq!(emu.requests(), requests, "a blocked apply sends nothing");
     // The stalled request was never processed: the operator finds nothing at the provider.
     assert!(emu.received().is_empty());
     assert_eq!(pg.settle_as_operator(repo, emu), 1);
     pg.run(pg.apply(repo, emu, SAMPLE_NOW))
-        .ok()
+        .success()
         .stdout_has("Apply complete: 2 sent");
     assert_exactly_once(&pg.lock().unwrap(), &emu.received());
 }
@@ -517,7 +482,7 @@ fn sending_blocks_until_resolved(pg: &Pg<'_>, repo: &Repo, emu: &Emulator, ran: 
 fn a_terminated_connection_mid_send_leaves_sending_and_never_sends_twice() {
     let pg = Pg::new("terminate");
     let repo = pg.repo(Some("shop"), "Shop", 2, 100_000, 100_000);
-    pg.run(pg.cmd(&repo).args(&["state", "init"])).ok();
+    pg.run(pg.cmd(&repo).args(&["state", "init"])).success();
     let emu = roomy_emulator();
     emu.set_fault(Fault::StallAfterBody, 1);
     let running = pg.apply(&repo, &emu, SAMPLE_NOW).start();
@@ -542,7 +507,7 @@ fn a_server_restart_between_sending_and_the_outcome_leaves_sending() {
     let cluster = Cluster::start();
     let pg = Pg::on(&cluster, "restart");
     let repo = pg.repo(Some("shop"), "Shop", 2, 100_000, 100_000);
-    pg.run(pg.cmd(&repo).args(&["state", "init"])).ok();
+    pg.run(pg.cmd(&repo).args(&["state", "init"])).success();
     let emu = roomy_emulator();
     emu.set_fault(Fault::StallAfterBody, 1);
     let running = pg.apply(&repo, &emu, SAMPLE_NOW).start();
@@ -558,7 +523,7 @@ fn state_push_moves_a_lockfile_history_into_a_scope_and_pull_gives_it_back() {
     // A repository on the file backend with three sends of history.
     let repo = Repo::fixture(3, 100_000, 100_000, 10);
     let emu = roomy_emulator();
-    repo.apply_cmd(&emu, SAMPLE_NOW).run().ok();
+    repo.apply_cmd(&emu, SAMPLE_NOW).run().success();
     let before = repo.lock();
     assert_eq!(before.sends.len(), 3);
     // `state list --format json` on the file backend: every record, no project.
@@ -566,7 +531,7 @@ fn state_push_moves_a_lockfile_history_into_a_scope_and_pull_gives_it_back() {
         .pushform()
         .args(&["state", "list", "--format", "json"])
         .run();
-    listed.ok();
+    listed.success();
     let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
     assert_eq!(listed["lineage"], before.lineage.as_str());
     assert_eq!(listed["serial"], before.serial);
@@ -585,26 +550,26 @@ fn state_push_moves_a_lockfile_history_into_a_scope_and_pull_gives_it_back() {
     );
     repo.write("migrated.lock", &repo.read("pushform.lock"));
     pg.run(pg.cmd(&repo).args(&["state", "push", "migrated.lock"]))
-        .ok()
+        .success()
         .stderr_has("(lineage ")
         .stderr_has("3 records) into scope student-app of the PostgreSQL state");
     // Nothing is sent again, and the history pulls back as it was pushed.
     pg.run(pg.apply(&repo, &emu, SAMPLE_NOW))
-        .ok()
+        .success()
         .stdout_has("No changes. Everything is sent.");
     let pulled = pg.run(pg.cmd(&repo).args(&["state", "pull"]));
-    pulled.ok();
+    pulled.success();
     let lock: Lock = serde_json::from_str(&pulled.stdout).expect("a lockfile");
     assert_eq!(lock, before);
     // Pushing it again is refused: the scope already holds it.
     pg.run(pg.cmd(&repo).args(&["state", "push", "migrated.lock"]))
-        .fails()
+        .failure()
         .stderr_has("the same lineage: it is already there");
     // Another project pulls the scope with every record naming its project `shop`: a file
     // backend given that lockfile still counts them against the quota, as its own units never.
     let news = pg.repo(Some("news"), "News", 3, 100_000, 100_000);
     let theirs = pg.run(pg.cmd(&news).args(&["state", "pull"]));
-    theirs.ok();
+    theirs.success();
     let theirs: Lock = serde_json::from_str(&theirs.stdout).expect("a lockfile");
     assert!(
         theirs
@@ -620,7 +585,7 @@ fn state_push_moves_a_lockfile_history_into_a_scope_and_pull_gives_it_back() {
 fn plan_needs_only_select_and_an_apply_that_cannot_write_sending_sends_nothing() {
     let pg = Pg::new("grants");
     let repo = pg.repo(Some("shop"), "Shop", 2, 100_000, 100_000);
-    pg.run(pg.cmd(&repo).args(&["state", "init"])).ok();
+    pg.run(pg.cmd(&repo).args(&["state", "init"])).success();
     let mut admin = pg.cluster.admin("grants");
     // Roles are cluster-wide: drop what an earlier run of this test left.
     admin
@@ -644,7 +609,7 @@ fn plan_needs_only_select_and_an_apply_that_cannot_write_sending_sends_nothing()
         .now(SAMPLE_NOW)
         .args(&["plan"])
         .run();
-    ran.ok().stdout_has("Plan: 2 to send now");
+    ran.success().stdout_has("Plan: 2 to send now");
     assert!(!ran.stderr.contains("reader-pw-1"), "{ran}");
     // The scope lock is taken, but the `sending` record cannot be committed: nothing goes out.
     let writer = pg.cluster.url_for("pf_no_insert", "writer-pw-1", "grants");
@@ -652,7 +617,7 @@ fn plan_needs_only_select_and_an_apply_that_cannot_write_sending_sends_nothing()
         .apply_cmd(&emu, SAMPLE_NOW)
         .env("PUSHFORM_DATABASE_URL", &writer)
         .run();
-    ran.fails()
+    ran.failure()
         .stderr_has("permission denied for table pushform_records");
     assert!(!ran.stderr.contains("writer-pw-1"), "{ran}");
     assert_eq!(emu.requests(), 0, "nothing sent without the sending record");
@@ -664,7 +629,7 @@ fn plan_needs_only_select_and_an_apply_that_cannot_write_sending_sends_nothing()
     repo.apply_cmd(&emu, SAMPLE_NOW)
         .env("PUSHFORM_DATABASE_URL", &writer)
         .run()
-        .ok()
+        .success()
         .stdout_has("Apply complete: 2 sent");
     assert_exactly_once(&pg.lock().unwrap(), &emu.received());
 }

@@ -12,7 +12,7 @@ const REAL: &str = "https://api.rong-api.com";
 fn a_rehearsal_state_is_refused_against_a_real_endpoint_until_its_rehearsals_are_forgotten() {
     let repo = Repo::fixture(2, 2, 3, 5);
     let emu = roomy_emulator();
-    repo.apply_cmd(&emu, NOW).run().ok();
+    repo.apply_cmd(&emu, NOW).run().success();
     assert_eq!(emu.received().len(), 2);
     let lock = repo.lock();
     assert!(
@@ -28,7 +28,7 @@ fn a_rehearsal_state_is_refused_against_a_real_endpoint_until_its_rehearsals_are
             .now(NOW)
             .args(args)
             .run()
-            .fails()
+            .failure()
             .stderr_has("the state holds 2 rehearsal records")
             .stderr_has("pushform state forget-rehearsals")
             .stderr_has("Nothing was sent");
@@ -38,14 +38,14 @@ fn a_rehearsal_state_is_refused_against_a_real_endpoint_until_its_rehearsals_are
         .now(NOW)
         .args(&["plan"])
         .run()
-        .fails()
+        .failure()
         .stderr_has("rehearsal records");
     assert_eq!(repo.read("pushform.lock"), before, "a record was added");
 
     repo.pushform()
         .args(&["state", "forget-rehearsals"])
         .run()
-        .ok()
+        .success()
         .stderr_has("Removed 2 rehearsal records");
     assert!(repo.lock().sends.is_empty());
     // Pending again, and plan against the real endpoint is allowed (nothing is contacted).
@@ -54,7 +54,7 @@ fn a_rehearsal_state_is_refused_against_a_real_endpoint_until_its_rehearsals_are
         .now(NOW)
         .args(&["plan"])
         .run()
-        .ok()
+        .success()
         .stdout_has("Plan: 2 to send now");
 }
 
@@ -70,7 +70,7 @@ fn state_import_range_checks_sent_at_like_now() {
             "9999-12-31T23:00:00Z",
         ])
         .run()
-        .fails()
+        .failure()
         .stderr_has("--sent-at `9999-12-31T23:00:00Z` is out of range");
     assert!(
         repo.lock().sends.is_empty(),

@@ -17,7 +17,7 @@ fn a_renamed_campaign_is_not_sent_again_until_resend_of_and_then_once() {
     let repo = Repo::fixture(0, 2, 3, 5);
     let emu = roomy_emulator();
     write(&repo, "id: spring-sale\n");
-    repo.apply_cmd(&emu, "2026-11-26T02:00:00Z").run().ok();
+    repo.apply_cmd(&emu, "2026-11-26T02:00:00Z").run().success();
     assert_eq!(emu.received().len(), 1);
 
     // Renamed: the same bytes under a new key.
@@ -28,10 +28,10 @@ fn a_renamed_campaign_is_not_sent_again_until_resend_of_and_then_once() {
         .endpoint(super::harness::REHEARSAL_ENDPOINT)
         .args(&["plan"])
         .run();
-    plan.expect_code(1)
+    plan.code(1)
         .stdout_has("! spring-sale-2027  duplicate of `spring-sale`");
     let ran = repo.apply_cmd(&emu, "2026-11-26T04:00:00Z").run();
-    ran.fails().stderr_has("the plan has errors");
+    ran.failure().stderr_has("the plan has errors");
     assert_eq!(
         emu.received().len(),
         1,
@@ -43,14 +43,14 @@ fn a_renamed_campaign_is_not_sent_again_until_resend_of_and_then_once() {
     write(&repo, "id: spring-sale-2027\nmoved_from: [spring-sale]\n");
     repo.apply_cmd(&emu, "2026-11-26T04:00:00Z")
         .run()
-        .ok()
+        .success()
         .stdout_has("No changes. Everything is sent.");
     assert_eq!(emu.received().len(), 1);
 
     // A deliberate second send: it goes out once, and a later apply sends nothing.
     write(&repo, "id: spring-sale-2027\nresend_of: spring-sale\n");
-    repo.apply_cmd(&emu, "2026-11-26T04:00:00Z").run().ok();
-    repo.apply_cmd(&emu, "2026-11-26T06:00:00Z").run().ok();
+    repo.apply_cmd(&emu, "2026-11-26T04:00:00Z").run().success();
+    repo.apply_cmd(&emu, "2026-11-26T06:00:00Z").run().success();
     let received = emu.received();
     assert_eq!(received.len(), 2);
     assert_eq!(received[0].bytes, received[1].bytes);

@@ -2,26 +2,14 @@
 //! of any command, verbose or failing, and in no file pushform writes.
 
 use std::fs;
-use std::path::Path;
 use std::time::Duration;
 
 use pushform::emulator::{Emulator, EmulatorConfig, Fault};
 
-use super::harness::{KEY, Ran, Repo, SAMPLE_NOW, dead_endpoint};
+use super::harness::{KEY, Repo, SAMPLE_NOW, dead_endpoint};
+use crate::support::{Run, files_below};
 
 const SECRET: &str = "Zq8-SECRET-d41d8cd98f00b204-never-print-me";
-
-/// Every file under `dir`, recursively.
-fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in fs::read_dir(dir).expect("read_dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            files(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
 
 #[test]
 fn the_app_secret_appears_in_no_output_and_no_file() {
@@ -33,7 +21,7 @@ fn the_app_secret_appears_in_no_output_and_no_file() {
     })
     .expect("emulator");
     // Every command gets the secret in its environment, as in CI.
-    let run_at = |now: &str, endpoint: &str, args: &[&str]| -> Ran {
+    let run_at = |now: &str, endpoint: &str, args: &[&str]| -> Run {
         repo.pushform()
             .endpoint(endpoint)
             .creds(KEY, SECRET)
@@ -105,7 +93,7 @@ fn the_app_secret_appears_in_no_output_and_no_file() {
         1,
         "the signature was checked and refused"
     );
-    let failed: Vec<i32> = runs.iter().filter_map(Ran::code).collect();
+    let failed: Vec<i32> = runs.iter().filter_map(Run::exit_code).collect();
     assert_eq!(
         failed.iter().filter(|&&c| c == 1).count(),
         6,
@@ -120,8 +108,10 @@ fn the_app_secret_appears_in_no_output_and_no_file() {
     }
 
     // Every file in the repository: lockfile, backup, sidecar, plan file, any leftover.
-    let mut all = Vec::new();
-    files(repo.path(), &mut all);
+    let all: Vec<_> = files_below(repo.path())
+        .into_iter()
+        .map(|file| repo.path().join(file))
+        .collect();
     for name in [
         "pushform.lock",
         "pushform.lock.backup",

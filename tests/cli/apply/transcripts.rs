@@ -5,16 +5,16 @@
 
 use pushform::emulator::{Emulator, Fault};
 
-use super::harness::{Ran, Repo, SAMPLE_NOW, dead_endpoint, emulator};
-use crate::support::{transcript, transcript_settings};
+use super::harness::{Repo, SAMPLE_NOW, dead_endpoint, emulator};
+use crate::support::{Run, transcript, transcript_settings};
 
 /// Four units (`c00`, `c01`, `c02/en`, `c02/de`) all due now under the provider's 2/hour, 3/day.
 fn repo() -> Repo {
     Repo::fixture(4, 2, 3, 2)
 }
 
-fn snapshot(name: &str, repo: &Repo, ran: &Ran) {
-    let text = transcript(repo.path(), ran.code(), &ran.stdout, &ran.stderr);
+fn snapshot(name: &str, repo: &Repo, ran: &Run) {
+    let text = transcript(repo.path(), ran.exit_code(), &ran.stdout, &ran.stderr);
     transcript_settings().bind(|| insta::assert_snapshot!(name, text));
 }
 

@@ -12,10 +12,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::Repo;
+use crate::support::{Repo, files_below};
 use crate::team::sample_copy;
 
-use super::{NOW, files};
+use super::NOW;
 
 /// The Chromium binary, or `None` (skip) when it is absent and `CI` is not set.
 fn chromium() -> Option<PathBuf> {
@@ -390,7 +390,7 @@ fn texts_marked_as_cut_are_clamped_in_the_browser_and_no_other_text_is() {
     let repo = sample_site();
     let site = repo.path().join("preview");
     let (mut cut, mut whole) = (0, 0);
-    for name in files(&site).iter().filter(|p| p.starts_with("units")) {
+    for name in files_below(&site).iter().filter(|p| p.starts_with("units")) {
         let (c, w) = check_cuts(&bin, &site.join(name));
         cut += c;
         whole += w;

@@ -6,29 +6,8 @@ mod browser;
 mod site;
 mod workflows;
 
-use std::fs;
-use std::path::{Path, PathBuf};
-
 /// The instant the sample is previewed at (as in the plan tests).
 pub(crate) const NOW: &str = "2026-11-26T15:00:00+08:00";
-
-/// Every file below `dir`, relative paths with `/`, in path order.
-pub(crate) fn files(dir: &Path) -> Vec<PathBuf> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                out.push(path.strip_prefix(root).unwrap().to_owned());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
 
 /// Every `src="…"`, `href="…"` and `url(…)` target in a page or stylesheet.
 pub(crate) fn references(text: &str) -> Vec<String> {

@@ -2,10 +2,10 @@
 
 use std::fs;
 
-use crate::support::{Repo, campaign};
+use crate::support::{Repo, campaign, files_below};
 use crate::team::sample_copy;
 
-use super::{NOW, files, references};
+use super::{NOW, references};
 
 #[test]
 fn the_sample_preview_has_an_index_a_page_per_campaign_and_is_deterministic() {
@@ -19,7 +19,7 @@ fn the_sample_preview_has_an_index_a_page_per_campaign_and_is_deterministic() {
         run.stderr
     );
     let site = repo.path().join("preview");
-    let names: Vec<String> = files(&site)
+    let names: Vec<String> = files_below(&site)
         .iter()
         .map(|p| p.to_string_lossy().replace('\\', "/"))
         .collect();
@@ -47,7 +47,7 @@ fn the_sample_preview_has_an_index_a_page_per_campaign_and_is_deterministic() {
     // A second run into another folder writes the same bytes.
     let again = crate::support::pushform(repo.path(), &["--now", NOW, "preview", "-o", "again"]);
     again.success();
-    for name in files(&site) {
+    for name in files_below(&site) {
         assert_eq!(
             fs::read(site.join(&name)).unwrap(),
             fs::read(repo.path().join("again").join(&name)).unwrap(),
@@ -69,7 +69,7 @@ fn no_page_references_anything_but_the_site_itself() {
     crate::support::pushform(repo.path(), &["--now", NOW, "preview"]).success();
     let site = repo.path().join("preview");
     let mut checked = 0;
-    for name in files(&site) {
+    for name in files_below(&site) {
         let text = fs::read_to_string(site.join(&name)).unwrap();
         let lower = text.to_ascii_lowercase();
         for tag in ["<script", "<img", "<link rel=stylesheet href=//", "@import"] {

@@ -6,7 +6,8 @@ use std::fs;
 
 use serde_json::Value;
 
-use crate::team::{crate_root, pushform, sample_copy, yaml_value};
+use crate::support::{Pushform, sample_repo};
+use crate::team::{sample_copy, yaml_value};
 
 use super::NOW;
 
@@ -19,7 +20,7 @@ fn step_index(steps: &[Value], name: &str) -> usize {
 
 #[test]
 fn github_plans_the_base_builds_uploads_and_links_the_preview_before_commenting() {
-    let workflow = yaml_value(&crate_root().join("examples/github-actions/pushform-plan.yml"));
+    let workflow = yaml_value(&sample_repo().join("examples/github-actions/pushform-plan.yml"));
     let steps = workflow["jobs"]["plan"]["steps"].as_array().unwrap();
     let base = step_index(steps, "Plan the base branch");
     let plan = steps.iter().position(|s| s["id"] == "plan").unwrap();
@@ -54,7 +55,7 @@ fn github_plans_the_base_builds_uploads_and_links_the_preview_before_commenting(
 
 #[test]
 fn gitlab_plans_the_target_keeps_the_preview_and_links_it_in_the_note() {
-    let pipeline = yaml_value(&crate_root().join("examples/gitlab-ci/.gitlab-ci.yml"));
+    let pipeline = yaml_value(&sample_repo().join("examples/gitlab-ci/.gitlab-ci.yml"));
     let job = &pipeline["pushform-plan"];
     let script: Vec<&str> = job["script"]
         .as_array()
@@ -79,8 +80,8 @@ fn gitlab_plans_the_target_keeps_the_preview_and_links_it_in_the_note() {
 #[test]
 fn the_plan_comment_compares_with_the_base_plan_named_in_the_environment() {
     let repo = sample_copy();
-    pushform(repo.path())
-        .args(["plan", "--out", "base-plan.json"])
+    Pushform::new(repo.path())
+        .args(&["plan", "--out", "base-plan.json"])
         .env("PUSHFORM_NOW", NOW)
         .assert()
         .success();
@@ -89,12 +90,11 @@ fn the_plan_comment_compares_with_the_base_plan_named_in_the_environment() {
         "id: quiz-night-2026-11\npush:\n  audience: {packageName: com.example.student, is_to_all: false}\n  notification: {title: 学习通, alert: 今晚八点知识竞赛，快来参加！}\n",
     )
     .unwrap();
-    let output = pushform(repo.path())
-        .args(["plan", "--format", "markdown", "--detailed-exitcode"])
+    let output = Pushform::new(repo.path())
+        .args(&["plan", "--format", "markdown", "--detailed-exitcode"])
         .env("PUSHFORM_NOW", NOW)
         .env("PUSHFORM_COMPARE_TO", "base-plan.json")
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(output.status.code(), Some(2));
     let comment = String::from_utf8(output.stdout).unwrap();
     for needle in [

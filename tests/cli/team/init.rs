@@ -5,7 +5,8 @@ use std::fs;
 
 use predicates::str::contains;
 
-use super::{NOW, crate_root, init_copy, pushform, snapshot_tree};
+use super::{NOW, init_copy, snapshot_tree};
+use crate::support::{Pushform, sample_repo};
 
 const STARTER: [&str; 9] = [
     ".github/workflows/pushform-apply.yml",
@@ -40,8 +41,8 @@ fn init_then_validate_and_plan_succeed() {
     fs::create_dir_all(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
     git(&repo, &["remote", "add", "origin", "../../remote.git"]);
-    pushform(tmp.path())
-        .args(["init", "new/repo"])
+    Pushform::new(tmp.path())
+        .args(&["init", "new/repo"])
         .assert()
         .success()
         .stdout(contains("Created a pushform repository in new/repo:"))
@@ -58,7 +59,7 @@ fn init_then_validate_and_plan_succeed() {
     names.retain(|n| !n.starts_with(".git/"));
     assert_eq!(names, STARTER);
 
-    pushform(&repo)
+    Pushform::new(&repo)
         .arg("validate")
         .assert()
         .code(0)
@@ -69,14 +70,14 @@ fn init_then_validate_and_plan_succeed() {
         .stderr("");
     // The starter has two environments: plan needs one; staging sends, production waits for
     // a test send in staging.
-    pushform(&repo)
+    Pushform::new(&repo)
         .arg("plan")
         .env("PUSHFORM_NOW", NOW)
         .assert()
         .code(1)
         .stderr(contains("declares environments (staging, production)"));
-    pushform(&repo)
-        .args(["plan", "--env", "staging"])
+    Pushform::new(&repo)
+        .args(&["plan", "--env", "staging"])
         .env("PUSHFORM_NOW", NOW)
         .assert()
         .code(0)
@@ -86,8 +87,8 @@ fn init_then_validate_and_plan_succeed() {
             "Plan: 2 to send now, 0 scheduled, 0 expired, 0 errors.",
         ))
         .stderr("");
-    pushform(&repo)
-        .args(["plan", "--env", "production"])
+    Pushform::new(&repo)
+        .args(&["plan", "--env", "production"])
         .env("PUSHFORM_NOW", NOW)
         .assert()
         .code(0)
@@ -100,15 +101,15 @@ fn init_then_validate_and_plan_succeed() {
 #[test]
 fn init_without_a_remote_says_how_to_create_the_state_later() {
     let tmp = tempfile::tempdir().unwrap();
-    pushform(tmp.path())
+    Pushform::new(tmp.path())
         .arg("init")
         .assert()
         .success()
         .stderr(contains("The state branches are not created yet"))
         .stderr(contains("pushform state init --env staging"));
     // Before it has a remote, plan says nothing is recorded yet; apply refuses.
-    pushform(tmp.path())
-        .args(["plan", "--env", "staging"])
+    Pushform::new(tmp.path())
+        .args(&["plan", "--env", "staging"])
         .env("PUSHFORM_NOW", NOW)
         .assert()
         .code(0)
@@ -117,8 +118,8 @@ fn init_without_a_remote_says_how_to_create_the_state_later() {
             "warning: nothing is recorded in branch pushform-state-staging",
         ))
         .stdout(contains("Plan: 2 to send now"));
-    pushform(tmp.path())
-        .args(["apply", "--auto-approve", "--env", "production"])
+    Pushform::new(tmp.path())
+        .args(&["apply", "--auto-approve", "--env", "production"])
         .env("PUSHFORM_NOW", NOW)
         .env("RONGCLOUD_APP_KEY", "k")
         .env("RONGCLOUD_APP_SECRET", "s")
@@ -147,7 +148,7 @@ fn a_second_init_refuses_and_changes_nothing() {
     ] {
         expected.push_str(&format!("  {name}\n"));
     }
-    pushform(repo.path())
+    Pushform::new(repo.path())
         .arg("init")
         .assert()
         .code(1)
@@ -162,7 +163,7 @@ fn a_second_init_refuses_and_changes_nothing() {
 fn one_existing_file_is_enough_to_write_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     fs::write(tmp.path().join(".gitignore"), "target/\n").unwrap();
-    pushform(tmp.path())
+    Pushform::new(tmp.path())
         .arg("init")
         .assert()
         .code(1)
@@ -180,11 +181,11 @@ fn starter_files_have_one_source() {
     for name in ["pushform-plan.yml", "pushform-apply.yml"] {
         assert_eq!(
             fs::read(repo.path().join(".github/workflows").join(name)).unwrap(),
-            fs::read(crate_root().join("examples/github-actions").join(name)).unwrap(),
+            fs::read(sample_repo().join("examples/github-actions").join(name)).unwrap(),
             "{name} differs from examples/github-actions/{name}"
         );
     }
-    let schema = pushform(repo.path()).arg("schema").assert().success();
+    let schema = Pushform::new(repo.path()).arg("schema").assert().success();
     assert_eq!(
         fs::read(repo.path().join("campaign.schema.json")).unwrap(),
         schema.get_output().stdout,

@@ -3,13 +3,14 @@
 
 use predicates::str::starts_with;
 
-use super::{NOW, pushform, sample_copy};
+use super::{NOW, sample_copy};
+use crate::support::Pushform;
 
 #[test]
 fn sample_plan_as_a_pull_request_comment() {
     let repo = sample_copy();
-    let assert = pushform(repo.path())
-        .args(["plan", "--format", "markdown", "--detailed-exitcode"])
+    let assert = Pushform::new(repo.path())
+        .args(&["plan", "--format", "markdown", "--detailed-exitcode"])
         .env("PUSHFORM_NOW", NOW)
         .assert()
         .code(2)

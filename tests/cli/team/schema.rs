@@ -5,7 +5,8 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::{crate_root, init_copy, yaml_files, yaml_value};
+use super::{init_copy, yaml_files, yaml_value};
+use crate::support::sample_repo;
 
 fn validator() -> jsonschema::Validator {
     jsonschema::draft7::new(&pushform::commands::schema::campaign_schema())
@@ -33,7 +34,7 @@ fn campaigns_of(root: &Path) -> Vec<(String, Value)> {
 fn schema_accepts_every_sample_campaign() {
     let validator = validator();
     let starter = init_copy();
-    let mut campaigns = campaigns_of(&crate_root());
+    let mut campaigns = campaigns_of(&sample_repo());
     campaigns.extend(campaigns_of(starter.path()));
     assert!(campaigns.len() >= 5, "found only {campaigns:?}");
     for (name, campaign) in &campaigns {
@@ -49,7 +50,7 @@ fn schema_accepts_every_sample_campaign() {
 #[test]
 fn schema_rejects_unknown_keys_at_any_depth() {
     let validator = validator();
-    let sample = yaml_value(&crate_root().join("campaigns/student/winter-sale-2026.yaml"));
+    let sample = yaml_value(&sample_repo().join("campaigns/student/winter-sale-2026.yaml"));
     assert!(validator.is_valid(&sample));
 
     let mut top = sample.clone();

@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use pushform::emulator::{Emulator, EmulatorConfig};
 
-use super::{NOW, crate_root, pushform, sample_copy, sample_copy_without_state, yaml_value};
+use super::{NOW, sample_copy, sample_copy_without_state, yaml_value};
+use crate::support::{Pushform, sample_repo};
 
 const GITHUB_PLAN: &str = "examples/github-actions/pushform-plan.yml";
 const GITHUB_APPLY: &str = "examples/github-actions/pushform-apply.yml";
@@ -32,7 +33,7 @@ const GITLAB_KEYWORDS: [&str; 11] = [
 ];
 
 fn load(file: &str) -> Value {
-    yaml_value(&crate_root().join(file))
+    yaml_value(&sample_repo().join(file))
 }
 
 fn github_jobs(workflow: &Value) -> &serde_json::Map<String, Value> {
@@ -191,7 +192,7 @@ fn workflows_apply_staging_and_production_each_in_its_environment() {
         "production"
     );
     for file in [GITHUB_APPLY, GITLAB] {
-        let text = std::fs::read_to_string(crate_root().join(file)).unwrap();
+        let text = std::fs::read_to_string(sample_repo().join(file)).unwrap();
         assert!(
             text.contains("pushform send-test welcome-2-0/en --env staging --auto-approve"),
             "{file}: no send-test recipe"
@@ -387,14 +388,16 @@ fn jobs(expected: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
 }
 
 fn run_one(file: &str, job: &str, words: &[String], repo: &Path, emulator: &Emulator) {
-    let mut cmd = pushform(repo);
-    cmd.args(&words[1..]).env("PUSHFORM_NOW", NOW);
+    let mut cmd = Pushform::new(repo)
+        .args(&words[1..])
+        .env("PUSHFORM_NOW", NOW);
     if words[1] == "apply" {
-        cmd.env("PUSHFORM_ENDPOINT", emulator.base_url())
+        cmd = cmd
+            .env("PUSHFORM_ENDPOINT", emulator.base_url())
             .env("RONGCLOUD_APP_KEY", "rehearsal-key")
             .env("RONGCLOUD_APP_SECRET", "rehearsal-secret");
     }
-    let output = cmd.output().unwrap();
+    let output = cmd.output();
     let code = output.status.code();
     let detailed = words.iter().any(|w| w == "--detailed-exitcode");
     let ok = code == Some(0) || (detailed && code == Some(2));
@@ -442,7 +445,7 @@ fn every_pushform_line_of_the_gitlab_pipeline_runs() {
 #[test]
 fn workflows_install_pushform_from_git_at_a_pinned_commit() {
     for file in [GITHUB_PLAN, GITHUB_APPLY, GITLAB] {
-        let text = std::fs::read_to_string(crate_root().join(file)).unwrap();
+        let text = std::fs::read_to_string(sample_repo().join(file)).unwrap();
         assert!(
             text.contains("cargo install --locked --git \"$PUSHFORM_GIT\" --rev \"$PUSHFORM_REV\""),
             "{file}"
