@@ -12,6 +12,22 @@ use crate::window::{self, WindowFile, WindowSpec};
 
 pub(crate) const FILE_NAME: &str = "pushform.yaml";
 
+/// Why [`Config::for_environment`] has no config for an environment; each names it.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvironmentError {
+    #[error(
+        "--env {name}: {file} declares no `environments`; drop --env (and PUSHFORM_ENV) or \
+         declare it",
+        file = FILE_NAME
+    )]
+    NoneDeclared { name: String },
+    #[error("--env {name}: {file} has no environment `{name}`; it declares {declared}", file = FILE_NAME)]
+    Undeclared { name: String, declared: String },
+    /// The environment merged over the top level is not a valid config.
+    #[error("{file}: environment `{name}`: {problem}", file = FILE_NAME)]
+    Invalid { name: String, problem: String },
+}
+
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -199,18 +215,17 @@ impl Config {
 
     /// This config with environment `name` deep-merged over it: what every command of that
     /// environment reads. The error names the environment and the field.
-    pub fn for_environment(&self, name: &str) -> Result<Config, String> {
+    pub fn for_environment(&self, name: &str) -> Result<Config, EnvironmentError> {
         let Some(env) = self.environments.get(name) else {
             return Err(if self.environments.is_empty() {
-                format!(
-                    "--env {name}: {FILE_NAME} declares no `environments`; drop --env (and \
-                     PUSHFORM_ENV) or declare it"
-                )
+                EnvironmentError::NoneDeclared {
+                    name: name.to_owned(),
+                }
             } else {
-                format!(
-                    "--env {name}: {FILE_NAME} has no environment `{name}`; it declares {}",
-                    self.environment_names()
-                )
+                EnvironmentError::Undeclared {
+                    name: name.to_owned(),
+                    declared: self.environment_names(),
+                }
             });
         };
         let tree = self.tree.clone().unwrap_or_else(Node::empty_map);
@@ -237,11 +252,9 @@ impl Config {
         let merged = Node::merge_over(&base, &over);
         // JSON is YAML: the merged tree goes through the same typed parse as the file.
         let text = serde_json::to_string(&merged.to_json()).unwrap_or_default();
-        let mut config: Config = from_yaml(&text).map_err(|e| {
-            format!(
-                "{FILE_NAME}: environment `{name}`: {}",
-                plain_words(&e.to_string(), None)
-            )
+        let mut config: Config = from_yaml(&text).map_err(|e| EnvironmentError::Invalid {
+            name: name.to_owned(),
+            problem: plain_words(&e.to_string(), None),
         })?;
         // Keep the lines of `defaults.push` for findings about it.
         config.defaults.push = merged.get("defaults").and_then(|d| d.get("push")).cloned();
@@ -310,8 +323,12 @@ impl Config {
                     }
                     states.push((identity, name.as_str()));
                 }
-                Err(message) => {
-                    findings.push(Finding::error(message).at(&origin).field(field.clone()));
+                Err(err) => {
+                    findings.push(
+                        Finding::error(err.to_string())
+                            .at(&origin)
+                            .field(field.clone()),
+                    );
                 }
             }
             if let Some(gate) = &env.require_test_in {
@@ -432,7 +449,7 @@ mod tests {
             production.selected.unwrap().require_test_in.as_deref(),
             Some("staging")
         );
-        let err = c.for_environment("prod").unwrap_err();
+        let err = c.for_environment("prod").unwrap_err().to_string();
         assert!(err.contains("it declares staging, production"), "{err}");
         // Both fall back to the top-level lockfile for production only: no sharing here.
         assert!(c.environment_findings().is_empty());

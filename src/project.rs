@@ -193,9 +193,7 @@ impl Project {
             Config::default()
         };
         let config = match env {
-            Some(name) if !config_broken => config
-                .for_environment(name)
-                .map_err(|e| anyhow::anyhow!(e))?,
+            Some(name) if !config_broken => config.for_environment(name)?,
             _ => config,
         };
 

@@ -233,7 +233,7 @@ fn finish(ending: &Ending, settings: &Settings, printer: &Printer, keep: &str) -
             if let Some(help) = client::explain(*code) {
                 text.push_str(&format!("  {help}.\n"));
             }
-            if (*code == 1008)
+            if *code == client::CODE_RATE_LIMITED
                 && let Some(t) = next
             {
                 text.push_str(&format!(

@@ -54,9 +54,7 @@ pub(crate) fn test_gate(
     else {
         return Ok(None);
     };
-    let there = config
-        .for_environment(&env)
-        .map_err(|e| anyhow::anyhow!("require_test_in: {e}"))?;
+    let there = config.for_environment(&env).context("require_test_in")?;
     let settings = Settings::resolve(global, &there)?;
     let mut lock = super::state::read_for_plan(&settings, printer)?.unwrap_or_default();
     if !rehearsal {

@@ -428,8 +428,7 @@ fn accept(global: &GlobalArgs, key: &str, wait: &LockWait, printer: &Printer) ->
     let (_store, mut session) = open_session(&settings, wait, "pushform state accept")?;
     let now = settings.local(settings.now.get());
     session.commit(&format!("pushform: {key} accepted"), &mut |lock| {
-        lock.accept(key, unit.digest.clone(), unit.body_json(), now)
-            .map_err(|e| anyhow!("{e}"))?;
+        lock.accept(key, unit.digest.clone(), unit.body_json(), now)?;
         Ok(true)
     })?;
     printer.info(&format!(
@@ -454,8 +453,7 @@ fn resolve(
     session.commit(
         &format!("pushform: {key} resolved as {status}"),
         &mut |lock| {
-            lock.resolve(key, sent, push_id.map(str::to_owned), now)
-                .map_err(|e| anyhow!("{e}"))?;
+            lock.resolve(key, sent, push_id.map(str::to_owned), now)?;
             Ok(true)
         },
     )?;
