@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 
 use crate::apply::{self, CrashPoint, Ending, Event, Options};
-use crate::cli::{ApplyArgs, GlobalArgs};
+use crate::cli::{ApplyArgs, Endpoints, GlobalArgs};
 use crate::client::{self, Client, Credentials};
 use crate::config::Config;
 use crate::exit::Exit;
@@ -29,17 +29,14 @@ pub(super) fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> R
         bail!("--wait needs the real clock: unset PUSHFORM_NOW (or --now)");
     }
     let config = &loaded.project.config;
-    let endpoints = endpoints(config, args.endpoint.as_deref())?;
+    let endpoints = endpoints(config, args.endpoint.as_ref())?;
     let rehearsal = client::all_loopback(&endpoints);
     let (client, key_sha1) = make_client(config, endpoints)?;
     let crash_at = crash_point()?;
 
     let store = state::open(&settings);
     let holder = Holder::current(command_line());
-    let mut session = store.open(
-        &holder,
-        args.lock_wait.lock_timeout.map(Duration::from_secs),
-    )?;
+    let mut session = store.open(&holder, args.lock_wait.lock_timeout)?;
     // Never an implicit new history: a missing state may be a deleted one.
     let lock = session
         .current()
@@ -281,11 +278,13 @@ fn finish(ending: &Ending, settings: &Settings, printer: &Printer, keep: &str) -
 
 /// The endpoints a run sends to: `--endpoint`/`PUSHFORM_ENDPOINT`, else `api.endpoints`, else
 /// the data centre's.
-pub(crate) fn endpoints(config: &Config, endpoint_override: Option<&str>) -> Result<Vec<String>> {
-    // Set but blank is an error (parse_endpoints says so), never a fall back to the real
-    // provider: a rehearsal whose variable came out empty must not send for real.
-    Ok(if let Some(list) = endpoint_override {
-        client::parse_endpoints(list).context("PUSHFORM_ENDPOINT / --endpoint")?
+pub(crate) fn endpoints(
+    config: &Config,
+    endpoint_override: Option<&Endpoints>,
+) -> Result<Vec<String>> {
+    // Checked by clap (see `cli.rs`): set but blank never got this far.
+    Ok(if let Some(Endpoints(list)) = endpoint_override {
+        list.clone()
     } else if !config.api.endpoints.is_empty() {
         client::parse_endpoints(&config.api.endpoints.join(","))?
     } else {

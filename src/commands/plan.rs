@@ -72,7 +72,7 @@ pub(super) fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Re
         return Ok(Exit::Error);
     };
     let lock = super::state::read_for_plan(&settings, printer)?;
-    let endpoints = super::apply::endpoints(&loaded.project.config, args.endpoint.as_deref())?;
+    let endpoints = super::apply::endpoints(&loaded.project.config, args.endpoint.as_ref())?;
     let rehearsal = crate::client::all_loopback(&endpoints);
     if let Some(lock) = &lock {
         crate::apply::check_rehearsals(lock, rehearsal)?;

@@ -6,8 +6,6 @@
 //! and one send of the App Key's quota. So it is recorded, as a `test` record: quota history
 //! and evidence for `require_test_in`, never a sent unit.
 
-use std::time::Duration;
-
 use anyhow::{Result, anyhow, bail};
 use chrono::TimeDelta;
 
@@ -42,16 +40,13 @@ pub(super) fn run(global: &GlobalArgs, args: &SendTestArgs, printer: &Printer) -
     let bytes = body::to_test_users(&unit.bytes, &to)
         .ok_or_else(|| anyhow!("internal error: the body of `{}` does not parse", unit.key))?;
     let config = &loaded.project.config;
-    let endpoints = endpoints(config, args.endpoint.as_deref())?;
+    let endpoints = endpoints(config, args.endpoint.as_ref())?;
     let rehearsal = client::all_loopback(&endpoints);
     let (client, key_sha1) = make_client(config, endpoints)?;
 
     let store = state::open(&settings);
     let holder = Holder::current(format!("pushform send-test {}", unit.key));
-    let mut session = store.open(
-        &holder,
-        args.lock_wait.lock_timeout.map(Duration::from_secs),
-    )?;
+    let mut session = store.open(&holder, args.lock_wait.lock_timeout)?;
     let lock = session
         .current()
         .cloned()

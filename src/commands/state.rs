@@ -4,7 +4,6 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
@@ -27,7 +26,7 @@ pub(super) fn run(global: &GlobalArgs, command: &StateCommand, printer: &Printer
             sent_at,
             push_id,
             wait,
-        } => import(global, key, sent_at, push_id.clone(), wait, printer),
+        } => import(global, key, *sent_at, push_id.clone(), wait, printer),
         StateCommand::Accept { key, wait } => accept(global, key, wait, printer),
         StateCommand::Resolve {
             key,
@@ -66,7 +65,7 @@ fn open_session(
 ) -> Result<(Box<dyn Store>, Box<dyn Session>)> {
     let store = state::open(settings);
     let holder = Holder::current(command);
-    let session = store.open(&holder, wait.lock_timeout.map(Duration::from_secs))?;
+    let session = store.open(&holder, wait.lock_timeout)?;
     Ok((store, session))
 }
 
@@ -374,14 +373,14 @@ fn rendered(global: &GlobalArgs, key: &str) -> Result<(Settings, Unit)> {
 fn import(
     global: &GlobalArgs,
     key: &str,
-    sent_at: &str,
+    at: chrono::DateTime<chrono::FixedOffset>,
     push_id: Option<String>,
     wait: &LockWait,
     printer: &Printer,
 ) -> Result<Exit> {
     let (settings, unit) = rendered(global, key)?;
-    // Range-checked like --now: a time it could not read back must never reach the state.
-    let at = crate::settings::parse_time(sent_at, "--sent-at")?;
+    // `at` was range-checked like --now by clap: a time it could not read back never reaches
+    // the state.
     let (_store, mut session) = open_session(&settings, wait, "pushform state import")?;
     let record = Record {
         key: unit.key.clone(),
