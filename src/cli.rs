@@ -42,13 +42,13 @@ Exit codes: 0 ok, 1 error, 2 pending sends (plan --detailed-exitcode only).";
 #[command(name = "pushform", version, after_help = AFTER_HELP, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub(crate) global: GlobalArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Run in DIR, the campaign repository root (holding pushform.yaml and campaigns/).
     #[arg(
         short = 'C',
@@ -57,16 +57,16 @@ pub struct GlobalArgs {
         value_name = "DIR",
         default_value = "."
     )]
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// When to colour the output.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
-    pub color: ColorChoice,
+    pub(crate) color: ColorChoice,
     /// Print only data and errors: no progress, no warnings.
     #[arg(short, long, global = true)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Print more detail (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    pub(crate) verbose: u8,
     /// Pin "now" to this RFC 3339 instant for plan, apply, quota and the times apply records.
     #[arg(
         long,
@@ -76,16 +76,16 @@ pub struct GlobalArgs {
         hide_env_values = true,
         value_parser = Worded(now_value)
     )]
-    pub now: Option<DateTime<Utc>>,
+    pub(crate) now: Option<DateTime<Utc>>,
     /// The environment (declared under `environments:` in pushform.yaml) to work in: needed
     /// by plan, apply, quota, state and send-test when environments are declared; validate
     /// and render check every environment without it.
     #[arg(long = "env", global = true, env = "PUSHFORM_ENV", value_name = "NAME")]
-    pub env: Option<String>,
+    pub(crate) env: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Parse, render and check every campaign; report all problems at once.
     ///
     /// Needs no lockfile, no credentials and no network. Exits 1 if any error is found.
@@ -153,7 +153,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum L10nCommand {
+pub(crate) enum L10nCommand {
     /// Per locale: keys used, found, filled by fallback, missing; unused catalog keys; lost
     /// placeholders. Exits 1 if any key is missing.
     Status {
@@ -191,7 +191,7 @@ pub enum L10nCommand {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum L10nStatusFormat {
+pub(crate) enum L10nStatusFormat {
     /// A table and lists for people.
     Human,
     /// One JSON object, for scripts.
@@ -199,7 +199,7 @@ pub enum L10nStatusFormat {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum L10nFormat {
+pub(crate) enum L10nFormat {
     /// XLIFF 2.0.
     Xliff,
     /// gettext PO.
@@ -207,22 +207,22 @@ pub enum L10nFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct RenderArgs {
+pub(crate) struct RenderArgs {
     /// Only these units: a campaign id (all its locales) or a unit key such as `winter-sale/en`.
     #[arg(value_name = "KEY")]
-    pub keys: Vec<String>,
+    pub(crate) keys: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = RenderFormat::Json)]
-    pub format: RenderFormat,
+    pub(crate) format: RenderFormat,
     /// Only units in this locale. `en-XA` is the pseudo-locale: the default locale's text
     /// accented, ~35% longer and bracketed, to find hard-coded and cut text; it is never planned
     /// or sent.
     #[arg(long, value_name = "L")]
-    pub locale: Option<String>,
+    pub(crate) locale: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum RenderFormat {
+pub(crate) enum RenderFormat {
     /// A JSON array of {key, campaign, locale, file, digest, body}.
     Json,
     /// Each body pretty-printed under a header line.
@@ -230,7 +230,7 @@ pub enum RenderFormat {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum StateListFormat {
+pub(crate) enum StateListFormat {
     /// One line per record, for people.
     Human,
     /// `{"lineage", "serial", "records": [...]}`, each record as the lockfile holds it plus
@@ -239,7 +239,7 @@ pub enum StateListFormat {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum PlanFormat {
+pub(crate) enum PlanFormat {
     /// For people, with colour on a terminal.
     Human,
     /// Versioned and stable, for scripts (the same form as `--out`).
@@ -249,35 +249,35 @@ pub enum PlanFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
-    pub format: PlanFormat,
+    pub(crate) format: PlanFormat,
     /// Save the plan (JSON, no secrets) for `pushform apply FILE` or `pushform show FILE`.
     #[arg(short = 'o', long = "out", value_name = "FILE", value_parser = out_file)]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Exit 0 when nothing is to be sent, 2 when pushes are due now or scheduled, 1 on error.
     #[arg(long)]
-    pub detailed_exitcode: bool,
+    pub(crate) detailed_exitcode: bool,
     /// Also list the units that are up to date.
     #[arg(long)]
-    pub all: bool,
+    pub(crate) all: bool,
     /// The base URLs apply would send to (as for apply): a state holding rehearsal records
     /// is refused when they are not loopback.
     #[arg(long, env = "PUSHFORM_ENDPOINT", value_name = "URLS", value_parser = Worded(endpoints_value))]
-    pub endpoint: Option<Endpoints>,
+    pub(crate) endpoint: Option<Endpoints>,
     /// Say what this change adds to the queue, which pending pushes it moves (from when to
     /// when) and which it makes expire, compared with BASE, a plan saved from the base branch
     /// with `pushform plan --out BASE` (human and markdown formats).
     #[arg(long, value_name = "BASE", env = "PUSHFORM_COMPARE_TO")]
-    pub compare_to: Option<PathBuf>,
+    pub(crate) compare_to: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
-pub struct PreviewArgs {
+pub(crate) struct PreviewArgs {
     /// Only these campaigns or units (the timeline still shows the whole plan).
     #[arg(value_name = "KEY")]
-    pub keys: Vec<String>,
+    pub(crate) keys: Vec<String>,
     /// The folder to write (relative to -C); replaced if an earlier preview wrote it.
     #[arg(
         short = 'o',
@@ -285,77 +285,77 @@ pub struct PreviewArgs {
         value_name = "DIR",
         default_value = "preview"
     )]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
 }
 
 #[derive(Debug, Args)]
-pub struct ApplyArgs {
+pub(crate) struct ApplyArgs {
     /// A plan saved with `pushform plan --out FILE`.
     #[arg(value_name = "PLANFILE")]
-    pub plan: Option<PathBuf>,
+    pub(crate) plan: Option<PathBuf>,
     /// Do not ask for confirmation (needed when not on a terminal, e.g. in CI).
     #[arg(long)]
-    pub auto_approve: bool,
+    pub(crate) auto_approve: bool,
     /// After the due sends, wait for the next slot and continue until everything is sent.
     #[arg(long)]
-    pub wait: bool,
+    pub(crate) wait: bool,
     /// Only these units: a campaign id (all its locales) or a unit key. Repeatable.
     #[arg(long, value_name = "KEY")]
-    pub target: Vec<String>,
+    pub(crate) target: Vec<String>,
     #[command(flatten)]
-    pub lock_wait: LockWait,
+    pub(crate) lock_wait: LockWait,
     /// Base URLs to send to, comma-separated, primary first (overrides pushform.yaml; for
     /// rehearsals against the emulator). Plain http:// is allowed only to loopback.
     #[arg(long, env = "PUSHFORM_ENDPOINT", value_name = "URLS", value_parser = Worded(endpoints_value))]
-    pub endpoint: Option<Endpoints>,
+    pub(crate) endpoint: Option<Endpoints>,
     /// Accept a state last written under another App Key: the key was rotated on purpose.
     /// Without it such a state is refused before anything is sent.
     #[arg(long)]
-    pub new_app_key: bool,
+    pub(crate) new_app_key: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct SendTestArgs {
+pub(crate) struct SendTestArgs {
     /// The unit to test: a unit key such as `winter-sale/en`, or a campaign id with one locale.
     #[arg(value_name = "KEY")]
-    pub key: String,
+    pub(crate) key: String,
     /// A test user id to send to (repeatable); default: `test_to` in pushform.yaml.
     #[arg(long = "to", value_name = "USERID")]
-    pub to: Vec<String>,
+    pub(crate) to: Vec<String>,
     /// Do not ask for confirmation (needed when not on a terminal, e.g. in CI).
     #[arg(long)]
-    pub auto_approve: bool,
+    pub(crate) auto_approve: bool,
     #[command(flatten)]
-    pub lock_wait: LockWait,
+    pub(crate) lock_wait: LockWait,
     /// Base URLs to send to, comma-separated, primary first (as for apply).
     #[arg(long, env = "PUSHFORM_ENDPOINT", value_name = "URLS", value_parser = Worded(endpoints_value))]
-    pub endpoint: Option<Endpoints>,
+    pub(crate) endpoint: Option<Endpoints>,
     /// Accept a state last written under another App Key (a deliberate key rotation).
     #[arg(long)]
-    pub new_app_key: bool,
+    pub(crate) new_app_key: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     /// A plan file written by `pushform plan --out FILE`.
     #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
-    pub format: PlanFormat,
+    pub(crate) format: PlanFormat,
 }
 
 #[derive(Debug, Args)]
-pub struct LockWait {
+pub(crate) struct LockWait {
     /// Wait up to this many seconds for another pushform holding the state (the lockfile's OS
     /// lock, the lease on the git state branch, or the postgres scope's advisory lock), instead
     /// of failing at once.
     #[arg(long, value_name = "SECONDS", value_parser = Worded(seconds_value))]
-    pub lock_timeout: Option<Duration>,
+    pub(crate) lock_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum StateCommand {
+pub(crate) enum StateCommand {
     /// List every record of the state (one per send attempt).
     ///
     /// With the postgres backend, the records of every project in the scope, each naming its
@@ -464,17 +464,17 @@ pub enum StateCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// The folder to write into (created if missing), relative to -C; default: the -C folder.
     #[arg(value_name = "DIR")]
-    pub directory: Option<PathBuf>,
+    pub(crate) directory: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to generate completions for.
     #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
+    pub(crate) shell: clap_complete::Shell,
 }
 
 /// `plan -out=plan.tfplan` (Terraform's spelling) is `-o` with the value `ut=plan.tfplan`:
@@ -491,7 +491,7 @@ fn out_file(value: &str) -> Result<PathBuf, String> {
 /// Base URLs to send to, checked and normalised (`--endpoint`, `PUSHFORM_ENDPOINT`), primary
 /// first.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoints(pub Vec<String>);
+pub(crate) struct Endpoints(pub Vec<String>);
 
 /// A value parser whose errors are pushform's own sentences, reported as clap reports any usage
 /// error (with the usage line; exit 1), but without clap's "invalid value '…' for '--flag'"

@@ -12,27 +12,23 @@ use crate::config::Config;
 use crate::quota::Quota;
 
 #[derive(Clone, Debug)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// "Now": the real clock, or `PUSHFORM_NOW`/`--now` pinned.
-    pub now: Now,
-    pub quota: Quota,
-    /// The file backend's lockfile (also set, unused, for other backends).
-    pub lock_path: PathBuf,
+    pub(crate) now: Now,
+    pub(crate) quota: Quota,
     /// Where the state is kept.
-    pub state: StateSpec,
+    pub(crate) state: StateSpec,
     /// The environment (`--env`) these settings are for; `None` when none is declared.
-    pub environment: Option<String>,
-    /// `require_test_in` of that environment.
-    pub require_test_in: Option<String>,
+    pub(crate) environment: Option<String>,
     /// Default recipients of `send-test`.
-    pub test_to: Vec<String>,
+    pub(crate) test_to: Vec<String>,
     /// `schedule.window`, read in `quota.timezone` unless it names its own zone.
-    pub send_window: Option<crate::window::Window>,
+    pub(crate) send_window: Option<crate::window::Window>,
 }
 
 /// The state backend, resolved from `state:` (or the older `lock:`) in pushform.yaml.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StateSpec {
+pub(crate) enum StateSpec {
     File {
         path: PathBuf,
     },
@@ -54,26 +50,26 @@ pub enum StateSpec {
 
 /// The clock. Pinned time is for rehearsals and tests; it also stamps the lock records.
 #[derive(Clone, Copy, Debug)]
-pub enum Now {
+pub(crate) enum Now {
     Real,
     Pinned(DateTime<Utc>),
 }
 
 impl Now {
-    pub fn get(self) -> DateTime<Utc> {
+    pub(crate) fn get(self) -> DateTime<Utc> {
         match self {
             Now::Real => Utc::now(),
             Now::Pinned(t) => t,
         }
     }
 
-    pub fn is_pinned(self) -> bool {
+    pub(crate) fn is_pinned(self) -> bool {
         matches!(self, Now::Pinned(_))
     }
 }
 
 impl Settings {
-    pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
+    pub(crate) fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
         if config.selected.is_none() && !config.environments.is_empty() {
             // Which App Key, which state, which quota: never a guess.
             bail!(
@@ -98,20 +94,15 @@ impl Settings {
                 per_day: config.quota.per_day,
                 tz,
             },
-            lock_path: global.dir.join(config.lock_path()),
             state,
             environment: config.selected.as_ref().map(|s| s.name.clone()),
-            require_test_in: config
-                .selected
-                .as_ref()
-                .and_then(|s| s.require_test_in.clone()),
             test_to: config.test_to.clone(),
             send_window: config.schedule.window_spec().map(|w| w.resolve(tz)),
         })
     }
 
     /// An instant in the provider's time zone, to the second, for people and the lock.
-    pub fn local(&self, t: DateTime<Utc>) -> DateTime<chrono::FixedOffset> {
+    pub(crate) fn local(&self, t: DateTime<Utc>) -> DateTime<chrono::FixedOffset> {
         t.with_timezone(&self.quota.tz).fixed_offset()
     }
 }

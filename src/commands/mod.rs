@@ -23,11 +23,11 @@ use crate::printer::Printer;
 use crate::project::Project;
 
 use context::Context;
-pub use validate::{Loaded, load};
+use validate::Loaded;
 
 /// Runs a command, with the project and settings it needs resolved here, once (see
 /// `context.rs`), in the order every command shares.
-pub fn dispatch(cli: Cli, printer: &Printer) -> Result<Exit> {
+pub(crate) fn dispatch(cli: Cli, printer: &Printer) -> Result<Exit> {
     let global = &cli.global;
     // Plans or sends: the campaigns checked first ("No plan: …" and exit 1 on errors).
     let checked = |what: &str, run: &dyn Fn(&Context<'_>) -> Result<Exit>| match Context::checked(

@@ -13,19 +13,19 @@ use crate::render::{self, Unit};
 use crate::validate;
 
 /// A project read, rendered and checked.
-pub struct Loaded {
-    pub project: Project,
-    pub units: Vec<Unit>,
-    pub findings: Vec<Finding>,
+pub(crate) struct Loaded {
+    pub(crate) project: Project,
+    pub(crate) units: Vec<Unit>,
+    pub(crate) findings: Vec<Finding>,
 }
 
 impl Loaded {
-    pub fn has_errors(&self) -> bool {
+    pub(crate) fn has_errors(&self) -> bool {
         self.findings.iter().any(Finding::is_error)
     }
 }
 
-pub fn load(global: &GlobalArgs) -> Result<Loaded> {
+pub(crate) fn load(global: &GlobalArgs) -> Result<Loaded> {
     load_env(global, global.env.as_deref())
 }
 

@@ -36,7 +36,7 @@ const HOUR: TimeDelta = TimeDelta::hours(1);
 
 /// Send limits of one account. A limit of 0 means nothing can ever be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quota {
+pub(crate) struct Quota {
     /// Sends allowed in any window `(t - 60 min, t]`.
     pub per_hour: u32,
     /// Sends allowed on one natural day in `tz`.
