@@ -491,7 +491,7 @@ fn out_file(value: &str) -> Result<PathBuf, String> {
 /// Base URLs to send to, checked and normalised (`--endpoint`, `PUSHFORM_ENDPOINT`), primary
 /// first.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Endpoints(pub Vec<String>);
+pub(crate) struct Endpoints(pub(crate) Vec<String>);
 
 /// A value parser whose errors are pushform's own sentences, reported as clap reports any usage
 /// error (with the usage line; exit 1), but without clap's "invalid value '…' for '--flag'"
