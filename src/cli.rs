@@ -1,5 +1,6 @@
 //! Every command-line type, in one place. The parsed arguments are turned into a resolved
-//! `Settings` value once (see `settings.rs`); commands never read the environment themselves.
+//! `Settings` value once (see `settings.rs`), in the context `dispatch` builds for the commands
+//! (see `commands/context.rs`); commands never read the environment themselves.
 //!
 //! Values with a syntax of their own (`--now`, `--sent-at`, `--lock-timeout`, `--endpoint`) are
 //! parsed here by clap `value_parser`s into typed values, from the flag or from the environment
