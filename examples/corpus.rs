@@ -16,9 +16,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use pushform::lockfile::{Lock, Record, Status};
 use pushform::project::Project;
 use pushform::render::render_all;
+use pushform::state::{Lock, Record, Status};
 
 const LOCALES: &[&str] = &["en", "zh-CN", "zh-TW", "ja", "ko", "fr", "de", "es"];
 
@@ -299,7 +299,7 @@ fn write_lock(args: &Args) -> anyhow::Result<()> {
     lock.serial = 1;
     write(
         &out.join("pushform.lock"),
-        &pushform::lockfile::to_pretty_json(&lock),
+        &pushform::state::to_pretty_json(&lock),
     )?;
     println!(
         "wrote {} campaigns × {} locales = {} units, {} sent in the lock, to {}",

@@ -140,7 +140,7 @@ impl Campaign {
 
     /// The scheduling of this campaign's unit in `locale` (`None` for a campaign without
     /// locales). A window without its own `timezone` is read in `quota.timezone`.
-    pub fn schedule_for(&self, locale: Option<&str>, config: &Config) -> UnitSchedule {
+    pub(crate) fn schedule_for(&self, locale: Option<&str>, config: &Config) -> UnitSchedule {
         let default_tz = config.quota.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
         let own = locale
             .and_then(|name| self.locales.iter().find(|l| l.name == name))

@@ -1,8 +1,19 @@
 //! Every command-line type, in one place. The parsed arguments are turned into a resolved
-//! `Settings` value once (see `settings.rs`); commands never read the environment themselves.
+//! `Settings` value once (see `settings.rs`), in the context `dispatch` builds for the commands
+//! (see `commands/context.rs`); commands never read the environment themselves.
+//!
+//! Values with a syntax of their own (`--now`, `--sent-at`, `--lock-timeout`, `--endpoint`) are
+//! parsed here by clap `value_parser`s into typed values, from the flag or from the environment
+//! variable standing in for it alike: a malformed one is a usage error (exit 1) before anything
+//! is read, and no command parses a string again.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use chrono::{DateTime, FixedOffset, Utc};
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::printer::ColorChoice;
@@ -32,13 +43,13 @@ Exit codes: 0 ok, 1 error, 2 pending sends (plan --detailed-exitcode only).";
 #[command(name = "pushform", version, after_help = AFTER_HELP, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub(crate) global: GlobalArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Run in DIR, the campaign repository root (holding pushform.yaml and campaigns/).
     #[arg(
         short = 'C',
@@ -47,34 +58,35 @@ pub struct GlobalArgs {
         value_name = "DIR",
         default_value = "."
     )]
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// When to colour the output.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
-    pub color: ColorChoice,
+    pub(crate) color: ColorChoice,
     /// Print only data and errors: no progress, no warnings.
     #[arg(short, long, global = true)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Print more detail (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    pub(crate) verbose: u8,
     /// Pin "now" to this RFC 3339 instant for plan, apply, quota and the times apply records.
     #[arg(
         long,
         global = true,
         env = "PUSHFORM_NOW",
         value_name = "TIME",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = Worded(now_value)
     )]
-    pub now: Option<String>,
+    pub(crate) now: Option<DateTime<Utc>>,
     /// The environment (declared under `environments:` in pushform.yaml) to work in: needed
     /// by plan, apply, quota, state and send-test when environments are declared; validate
     /// and render check every environment without it.
     #[arg(long = "env", global = true, env = "PUSHFORM_ENV", value_name = "NAME")]
-    pub env: Option<String>,
+    pub(crate) env: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Parse, render and check every campaign; report all problems at once.
     ///
     /// Needs no lockfile, no credentials and no network. Exits 1 if any error is found.
@@ -142,7 +154,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum L10nCommand {
+pub(crate) enum L10nCommand {
     /// Per locale: keys used, found, filled by fallback, missing; unused catalog keys; lost
     /// placeholders. Exits 1 if any key is missing.
     Status {
@@ -180,7 +192,7 @@ pub enum L10nCommand {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum L10nStatusFormat {
+pub(crate) enum L10nStatusFormat {
     /// A table and lists for people.
     Human,
     /// One JSON object, for scripts.
@@ -188,7 +200,7 @@ pub enum L10nStatusFormat {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum L10nFormat {
+pub(crate) enum L10nFormat {
     /// XLIFF 2.0.
     Xliff,
     /// gettext PO.
@@ -196,22 +208,22 @@ pub enum L10nFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct RenderArgs {
+pub(crate) struct RenderArgs {
     /// Only these units: a campaign id (all its locales) or a unit key such as `winter-sale/en`.
     #[arg(value_name = "KEY")]
-    pub keys: Vec<String>,
+    pub(crate) keys: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = RenderFormat::Json)]
-    pub format: RenderFormat,
+    pub(crate) format: RenderFormat,
     /// Only units in this locale. `en-XA` is the pseudo-locale: the default locale's text
     /// accented, ~35% longer and bracketed, to find hard-coded and cut text; it is never planned
     /// or sent.
     #[arg(long, value_name = "L")]
-    pub locale: Option<String>,
+    pub(crate) locale: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum RenderFormat {
+pub(crate) enum RenderFormat {
     /// A JSON array of {key, campaign, locale, file, digest, body}.
     Json,
     /// Each body pretty-printed under a header line.
@@ -219,7 +231,7 @@ pub enum RenderFormat {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum StateListFormat {
+pub(crate) enum StateListFormat {
     /// One line per record, for people.
     Human,
     /// `{"lineage", "serial", "records": [...]}`, each record as the lockfile holds it plus
@@ -228,7 +240,7 @@ pub enum StateListFormat {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum PlanFormat {
+pub(crate) enum PlanFormat {
     /// For people, with colour on a terminal.
     Human,
     /// Versioned and stable, for scripts (the same form as `--out`).
@@ -238,35 +250,35 @@ pub enum PlanFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
-    pub format: PlanFormat,
+    pub(crate) format: PlanFormat,
     /// Save the plan (JSON, no secrets) for `pushform apply FILE` or `pushform show FILE`.
     #[arg(short = 'o', long = "out", value_name = "FILE", value_parser = out_file)]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Exit 0 when nothing is to be sent, 2 when pushes are due now or scheduled, 1 on error.
     #[arg(long)]
-    pub detailed_exitcode: bool,
+    pub(crate) detailed_exitcode: bool,
     /// Also list the units that are up to date.
     #[arg(long)]
-    pub all: bool,
+    pub(crate) all: bool,
     /// The base URLs apply would send to (as for apply): a state holding rehearsal records
     /// is refused when they are not loopback.
-    #[arg(long, env = "PUSHFORM_ENDPOINT", value_name = "URLS")]
-    pub endpoint: Option<String>,
+    #[arg(long, env = "PUSHFORM_ENDPOINT", value_name = "URLS", value_parser = Worded(endpoints_value))]
+    pub(crate) endpoint: Option<Endpoints>,
     /// Say what this change adds to the queue, which pending pushes it moves (from when to
     /// when) and which it makes expire, compared with BASE, a plan saved from the base branch
     /// with `pushform plan --out BASE` (human and markdown formats).
     #[arg(long, value_name = "BASE", env = "PUSHFORM_COMPARE_TO")]
-    pub compare_to: Option<PathBuf>,
+    pub(crate) compare_to: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
-pub struct PreviewArgs {
+pub(crate) struct PreviewArgs {
     /// Only these campaigns or units (the timeline still shows the whole plan).
     #[arg(value_name = "KEY")]
-    pub keys: Vec<String>,
+    pub(crate) keys: Vec<String>,
     /// The folder to write (relative to -C); replaced if an earlier preview wrote it.
     #[arg(
         short = 'o',
@@ -274,77 +286,77 @@ pub struct PreviewArgs {
         value_name = "DIR",
         default_value = "preview"
     )]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
 }
 
 #[derive(Debug, Args)]
-pub struct ApplyArgs {
+pub(crate) struct ApplyArgs {
     /// A plan saved with `pushform plan --out FILE`.
     #[arg(value_name = "PLANFILE")]
-    pub plan: Option<PathBuf>,
+    pub(crate) plan: Option<PathBuf>,
     /// Do not ask for confirmation (needed when not on a terminal, e.g. in CI).
     #[arg(long)]
-    pub auto_approve: bool,
+    pub(crate) auto_approve: bool,
     /// After the due sends, wait for the next slot and continue until everything is sent.
     #[arg(long)]
-    pub wait: bool,
+    pub(crate) wait: bool,
     /// Only these units: a campaign id (all its locales) or a unit key. Repeatable.
     #[arg(long, value_name = "KEY")]
-    pub target: Vec<String>,
+    pub(crate) target: Vec<String>,
     #[command(flatten)]
-    pub lock_wait: LockWait,
+    pub(crate) lock_wait: LockWait,
     /// Base URLs to send to, comma-separated, primary first (overrides pushform.yaml; for
     /// rehearsals against the emulator). Plain http:// is allowed only to loopback.
-    #[arg(long, env = "PUSHFORM_ENDPOINT", value_name = "URLS")]
-    pub endpoint: Option<String>,
+    #[arg(long, env = "PUSHFORM_ENDPOINT", value_name = "URLS", value_parser = Worded(endpoints_value))]
+    pub(crate) endpoint: Option<Endpoints>,
     /// Accept a state last written under another App Key: the key was rotated on purpose.
     /// Without it such a state is refused before anything is sent.
     #[arg(long)]
-    pub new_app_key: bool,
+    pub(crate) new_app_key: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct SendTestArgs {
+pub(crate) struct SendTestArgs {
     /// The unit to test: a unit key such as `winter-sale/en`, or a campaign id with one locale.
     #[arg(value_name = "KEY")]
-    pub key: String,
+    pub(crate) key: String,
     /// A test user id to send to (repeatable); default: `test_to` in pushform.yaml.
     #[arg(long = "to", value_name = "USERID")]
-    pub to: Vec<String>,
+    pub(crate) to: Vec<String>,
     /// Do not ask for confirmation (needed when not on a terminal, e.g. in CI).
     #[arg(long)]
-    pub auto_approve: bool,
+    pub(crate) auto_approve: bool,
     #[command(flatten)]
-    pub lock_wait: LockWait,
+    pub(crate) lock_wait: LockWait,
     /// Base URLs to send to, comma-separated, primary first (as for apply).
-    #[arg(long, env = "PUSHFORM_ENDPOINT", value_name = "URLS")]
-    pub endpoint: Option<String>,
+    #[arg(long, env = "PUSHFORM_ENDPOINT", value_name = "URLS", value_parser = Worded(endpoints_value))]
+    pub(crate) endpoint: Option<Endpoints>,
     /// Accept a state last written under another App Key (a deliberate key rotation).
     #[arg(long)]
-    pub new_app_key: bool,
+    pub(crate) new_app_key: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     /// A plan file written by `pushform plan --out FILE`.
     #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
-    pub format: PlanFormat,
+    pub(crate) format: PlanFormat,
 }
 
 #[derive(Debug, Args)]
-pub struct LockWait {
+pub(crate) struct LockWait {
     /// Wait up to this many seconds for another pushform holding the state (the lockfile's OS
     /// lock, the lease on the git state branch, or the postgres scope's advisory lock), instead
     /// of failing at once.
-    #[arg(long, value_name = "SECONDS")]
-    pub lock_timeout: Option<u64>,
+    #[arg(long, value_name = "SECONDS", value_parser = Worded(seconds_value))]
+    pub(crate) lock_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum StateCommand {
+pub(crate) enum StateCommand {
     /// List every record of the state (one per send attempt).
     ///
     /// With the postgres backend, the records of every project in the scope, each naming its
@@ -366,8 +378,8 @@ pub enum StateCommand {
         /// A unit key, e.g. `winter-sale-2026/en`.
         key: String,
         /// When it was sent (RFC 3339); it counts against the quota from then.
-        #[arg(long, value_name = "TIME")]
-        sent_at: String,
+        #[arg(long, value_name = "TIME", value_parser = Worded(sent_at_value))]
+        sent_at: DateTime<FixedOffset>,
         /// The provider's push id, if known.
         #[arg(long, value_name = "ID")]
         push_id: Option<String>,
@@ -453,17 +465,17 @@ pub enum StateCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// The folder to write into (created if missing), relative to -C; default: the -C folder.
     #[arg(value_name = "DIR")]
-    pub directory: Option<PathBuf>,
+    pub(crate) directory: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to generate completions for.
     #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
+    pub(crate) shell: clap_complete::Shell,
 }
 
 /// `plan -out=plan.tfplan` (Terraform's spelling) is `-o` with the value `ut=plan.tfplan`:
@@ -477,22 +489,257 @@ fn out_file(value: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(value))
 }
 
+/// Base URLs to send to, checked and normalised (`--endpoint`, `PUSHFORM_ENDPOINT`), primary
+/// first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Endpoints(pub(crate) Vec<String>);
+
+/// A value parser whose errors are pushform's own sentences, reported as clap reports any usage
+/// error (with the usage line; exit 1), but without clap's "invalid value '…' for '--flag'"
+/// prefix: each sentence names the flag and the variable that may stand for it, and an endpoint
+/// may carry credentials that must never be echoed whole.
+#[derive(Clone, Copy)]
+struct Worded<T>(fn(&str) -> Result<T, String>);
+
+impl<T: Clone + Send + Sync + 'static> TypedValueParser for Worded<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<T, clap::Error> {
+        let Some(text) = value.to_str() else {
+            let flag = arg.map_or_else(String::new, |a| format!("{a} "));
+            return Err(cmd
+                .clone()
+                .error(ErrorKind::InvalidUtf8, format!("{flag}is not UTF-8 text")));
+        };
+        (self.0)(text).map_err(|message| cmd.clone().error(ErrorKind::ValueValidation, message))
+    }
+}
+
+/// `--now` / `PUSHFORM_NOW`.
+fn now_value(text: &str) -> Result<DateTime<Utc>, String> {
+    input_time(text, "PUSHFORM_NOW / --now").map(|t| t.with_timezone(&Utc))
+}
+
+/// `state import --sent-at`: kept in the offset it was written with, as the record keeps it.
+fn sent_at_value(text: &str) -> Result<DateTime<FixedOffset>, String> {
+    input_time(text, "--sent-at")
+}
+
+/// `--lock-timeout`: whole seconds, as many as `u64` holds (waiting is overflow-safe).
+fn seconds_value(text: &str) -> Result<Duration, String> {
+    text.parse::<u64>().map(Duration::from_secs).map_err(|_| {
+        format!("--lock-timeout `{text}` is not a whole number of seconds (e.g. --lock-timeout 30)")
+    })
+}
+
+/// `--endpoint` / `PUSHFORM_ENDPOINT`. Set but blank is an error, never a fall back to the real
+/// provider: a rehearsal whose variable came out empty must not send for real. The message
+/// quotes entries with their credentials redacted.
+fn endpoints_value(text: &str) -> Result<Endpoints, String> {
+    crate::client::parse_endpoints(text)
+        .map(Endpoints)
+        .map_err(|e| format!("PUSHFORM_ENDPOINT / --endpoint: {e:#}"))
+}
+
+/// The earliest instant pushform accepts as input (`--now`, `--sent-at`): every time it writes
+/// (in the provider's time zone, plus the days a schedule looks ahead) must still be a time it
+/// can read back, which a year near 9999 is not.
+fn earliest_time() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(0, 0).unwrap_or_default()
+}
+
+/// See [`earliest_time`]: 9000-01-01T00:00:00Z.
+fn latest_time() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(221_845_392_000, 0).unwrap_or_default()
+}
+
+/// Parses an RFC 3339 time given as input by `what` (`--now`, `--sent-at`), and checks its range.
+fn input_time(text: &str, what: &str) -> Result<DateTime<FixedOffset>, String> {
+    let t = DateTime::parse_from_rfc3339(text.trim())
+        .map_err(|e| format!("{what} `{text}` is not an RFC 3339 time: {e}"))?;
+    let utc = t.with_timezone(&Utc);
+    if utc < earliest_time() || utc >= latest_time() {
+        return Err(format!(
+            "{what} `{text}` is out of range: pushform takes times from 1970-01-01 to the end of \
+             year 8999"
+        ));
+    }
+    Ok(t)
+}
+
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
 
     #[test]
     fn terraform_style_out_is_refused_with_the_right_spelling() {
-        let err = super::out_file("ut=plan.tfplan").expect_err("refused");
+        let err = out_file("ut=plan.tfplan").expect_err("refused");
         assert!(err.contains("-o plan.tfplan"), "{err}");
         assert_eq!(
-            super::out_file("plan.json"),
+            out_file("plan.json"),
             Ok(std::path::PathBuf::from("plan.json"))
         );
     }
 
     #[test]
+    fn now_and_sent_at_take_rfc_3339_times_in_range() {
+        let utc = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+        assert_eq!(
+            now_value("2026-11-26T14:30:00+08:00"),
+            Ok(utc("2026-11-26T06:30:00Z"))
+        );
+        assert_eq!(
+            now_value(" 1970-01-01T00:00:00Z "),
+            Ok(utc("1970-01-01T00:00:00Z"))
+        );
+        assert!(now_value("8999-12-31T23:59:59Z").is_ok());
+        // --sent-at keeps the offset it was written with, as the record keeps it.
+        let at = sent_at_value("2026-11-26T14:30:00+08:00").unwrap();
+        assert_eq!(at.to_rfc3339(), "2026-11-26T14:30:00+08:00");
+        for bad in [
+            "9999-12-31T23:00:00Z",
+            "9000-01-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+        ] {
+            assert_eq!(
+                now_value(bad).unwrap_err(),
+                format!(
+                    "PUSHFORM_NOW / --now `{bad}` is out of range: pushform takes times from \
+                     1970-01-01 to the end of year 8999"
+                )
+            );
+            assert!(
+                sent_at_value(bad)
+                    .unwrap_err()
+                    .starts_with(&format!("--sent-at `{bad}` is out of range")),
+                "{bad}"
+            );
+        }
+        for bad in ["yesterday", "2026-11-26", "2026-11-26 14:30", ""] {
+            let err = sent_at_value(bad).unwrap_err();
+            assert!(
+                err.starts_with(&format!("--sent-at `{bad}` is not an RFC 3339 time: ")),
+                "{err}"
+            );
+        }
+        // The latest time, in the furthest time zone, is still one pushform can write and read.
+        let far = latest_time().with_timezone(&chrono_tz::Pacific::Kiritimati);
+        assert!(DateTime::parse_from_rfc3339(&far.to_rfc3339()).is_ok());
+        assert!(earliest_time() < latest_time());
+    }
+
+    #[test]
+    fn lock_timeout_takes_whole_seconds() {
+        assert_eq!(seconds_value("0"), Ok(Duration::ZERO));
+        assert_eq!(seconds_value("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(
+            seconds_value("18446744073709551615"),
+            Ok(Duration::from_secs(u64::MAX))
+        );
+        for bad in ["-1", "1.5", "30s", "", "18446744073709551616"] {
+            assert_eq!(
+                seconds_value(bad).unwrap_err(),
+                format!(
+                    "--lock-timeout `{bad}` is not a whole number of seconds (e.g. \
+                     --lock-timeout 30)"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn endpoints_are_checked_and_their_credentials_never_echoed() {
+        assert_eq!(
+            endpoints_value("http://127.0.0.1:9, https://api.example.com"),
+            Ok(Endpoints(vec![
+                "http://127.0.0.1:9".to_owned(),
+                "https://api.example.com".to_owned()
+            ]))
+        );
+        for blank in ["", "  "] {
+            let err = endpoints_value(blank).unwrap_err();
+            assert!(
+                err.starts_with("PUSHFORM_ENDPOINT / --endpoint: no endpoint given"),
+                "{err}"
+            );
+        }
+        let err = endpoints_value("http://api.example.com").unwrap_err();
+        assert!(err.contains("not loopback"), "{err}");
+        let err = endpoints_value("https://ops:hunter2-pw@api.example.com").unwrap_err();
+        assert!(err.starts_with("PUSHFORM_ENDPOINT / --endpoint: "), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn malformed_values_are_usage_errors_in_pushforms_words() {
+        let refused = |args: &[&str]| {
+            let err = Cli::try_parse_from(args).expect_err("refused");
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{args:?}");
+            err.to_string()
+        };
+        let err = refused(&["pushform", "--now", "soon", "plan"]);
+        assert!(
+            err.starts_with("error: PUSHFORM_NOW / --now `soon` is not an RFC 3339 time"),
+            "{err}"
+        );
+        assert!(err.contains("Usage: pushform"), "{err}");
+        let err = refused(&["pushform", "apply", "--lock-timeout", "ten"]);
+        assert!(
+            err.starts_with("error: --lock-timeout `ten` is not a whole number of seconds"),
+            "{err}"
+        );
+        let err = refused(&["pushform", "state", "import", "k", "--sent-at", "now"]);
+        assert!(
+            err.starts_with("error: --sent-at `now` is not an RFC 3339 time"),
+            "{err}"
+        );
+        // clap's own "invalid value '…'" would print the password.
+        let err = refused(&[
+            "pushform",
+            "apply",
+            "--endpoint",
+            "https://ops:hunter2-pw@api.example.com",
+        ]);
+        assert!(
+            err.starts_with("error: PUSHFORM_ENDPOINT / --endpoint: "),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+
+        let cli = Cli::try_parse_from([
+            "pushform",
+            "--now",
+            "2026-11-26T14:30:00+08:00",
+            "apply",
+            "--lock-timeout",
+            "5",
+            "--endpoint",
+            "http://127.0.0.1:9",
+        ])
+        .expect("parsed");
+        assert_eq!(
+            cli.global.now.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-26T06:30:00+00:00")
+        );
+        let Command::Apply(apply) = cli.command else {
+            panic!("not apply")
+        };
+        assert_eq!(apply.lock_wait.lock_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(
+            apply.endpoint,
+            Some(Endpoints(vec!["http://127.0.0.1:9".to_owned()]))
+        );
+    }
+
+    #[test]
     fn cli_is_well_formed() {
-        super::Cli::command().debug_assert();
+        Cli::command().debug_assert();
     }
 }

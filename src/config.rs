@@ -12,58 +12,74 @@ use crate::window::{self, WindowFile, WindowSpec};
 
 pub(crate) const FILE_NAME: &str = "pushform.yaml";
 
+/// Why [`Config::for_environment`] has no config for an environment; each names it.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum EnvironmentError {
+    #[error(
+        "--env {name}: {file} declares no `environments`; drop --env (and PUSHFORM_ENV) or \
+         declare it",
+        file = FILE_NAME
+    )]
+    NoneDeclared { name: String },
+    #[error("--env {name}: {file} has no environment `{name}`; it declares {declared}", file = FILE_NAME)]
+    Undeclared { name: String, declared: String },
+    /// The environment merged over the top level is not a valid config.
+    #[error("{file}: environment `{name}`: {problem}", file = FILE_NAME)]
+    Invalid { name: String, problem: String },
+}
+
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
-pub struct Config {
-    pub api: Api,
-    pub quota: QuotaConfig,
-    pub locales: Locales,
-    pub defaults: Defaults,
-    pub schedule: Schedule,
+pub(crate) struct Config {
+    pub(crate) api: Api,
+    pub(crate) quota: QuotaConfig,
+    pub(crate) locales: Locales,
+    pub(crate) defaults: Defaults,
+    pub(crate) schedule: Schedule,
     /// Path of the lockfile, relative to the project root (the older spelling of `state.path`).
-    pub lock: Option<String>,
+    pub(crate) lock: Option<String>,
     /// Where the state (the record of every send) is kept.
-    pub state: Option<StateConfig>,
+    pub(crate) state: Option<StateConfig>,
     /// Default recipients (user ids) of `pushform send-test`.
-    pub test_to: Vec<String>,
+    pub(crate) test_to: Vec<String>,
     /// Named environments (e.g. `staging`, `production`), each deep-merged over the settings
     /// above. With any declared, the commands that send or read the state need `--env NAME`.
-    pub environments: IndexMap<String, Environment>,
+    pub(crate) environments: IndexMap<String, Environment>,
     /// The file as parsed, to merge an environment over (not a key of the file).
     #[serde(skip)]
     #[schemars(skip)]
-    pub tree: Option<Node>,
+    pub(crate) tree: Option<Node>,
     /// The environment this config was resolved for (not a key of the file).
     #[serde(skip)]
     #[schemars(skip)]
-    pub selected: Option<Selected>,
+    pub(crate) selected: Option<Selected>,
 }
 
 /// One entry of `environments:`. Each section is deep-merged over the top-level one of the
 /// same name; `test_to` replaces the top-level list.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
-pub struct Environment {
+pub(crate) struct Environment {
     #[schemars(with = "Option<Api>")]
-    pub api: Option<Node>,
+    pub(crate) api: Option<Node>,
     #[schemars(with = "Option<QuotaConfig>")]
-    pub quota: Option<Node>,
+    pub(crate) quota: Option<Node>,
     #[schemars(with = "Option<StateConfig>")]
-    pub state: Option<Node>,
+    pub(crate) state: Option<Node>,
     #[schemars(with = "Option<Defaults>")]
-    pub defaults: Option<Node>,
+    pub(crate) defaults: Option<Node>,
     /// Default recipients (user ids) of `pushform send-test` in this environment.
-    pub test_to: Option<Vec<String>>,
+    pub(crate) test_to: Option<Vec<String>>,
     /// Another environment whose state must hold a `sent` test send of a unit's content
     /// before the unit may go out here (a promotion gate).
-    pub require_test_in: Option<String>,
+    pub(crate) require_test_in: Option<String>,
 }
 
 /// The environment a [`Config`] was resolved for.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Selected {
-    pub name: String,
-    pub require_test_in: Option<String>,
+pub(crate) struct Selected {
+    pub(crate) name: String,
+    pub(crate) require_test_in: Option<String>,
 }
 
 /// The lockfile path when neither `lock` nor `state.path` is set.
@@ -72,28 +88,28 @@ pub(crate) const DEFAULT_LOCK: &str = "pushform.lock";
 /// `state:`: the backend holding the record of every send.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
-pub struct StateConfig {
+pub(crate) struct StateConfig {
     /// `file` (default): a lockfile on disk; `git`: a lockfile on a branch of a git remote;
     /// `postgres`: one history in a PostgreSQL database, shared by several repositories.
-    pub backend: StateBackend,
+    pub(crate) backend: StateBackend,
     /// file: the lockfile, relative to the project root (default pushform.lock).
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// git: the remote holding the state branch (a remote name or a URL; default origin).
-    pub remote: Option<String>,
+    pub(crate) remote: Option<String>,
     /// git: the branch holding only pushform.lock (default pushform-state).
-    pub branch: Option<String>,
+    pub(crate) branch: Option<String>,
     /// postgres: NAME of the environment variable holding the connection string (default
     /// PUSHFORM_DATABASE_URL).
-    pub url_env: Option<String>,
+    pub(crate) url_env: Option<String>,
     /// postgres: the shared history; every repository sending with this App Key uses the same one.
-    pub scope: Option<String>,
+    pub(crate) scope: Option<String>,
     /// postgres: this repository's name in the scope (default: the project folder's name).
-    pub project: Option<String>,
+    pub(crate) project: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum StateBackend {
+pub(crate) enum StateBackend {
     #[default]
     File,
     Git,
@@ -102,16 +118,16 @@ pub enum StateBackend {
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
-pub struct Api {
+pub(crate) struct Api {
     /// cn | sg | sg-b | na | sa
-    pub data_center: String,
+    pub(crate) data_center: String,
     /// Explicit base URLs, primary first; they override `data_center`.
-    pub endpoints: Vec<String>,
-    pub timeout_secs: u64,
+    pub(crate) endpoints: Vec<String>,
+    pub(crate) timeout_secs: u64,
     /// Name of the environment variable holding the App Key.
-    pub app_key_env: String,
+    pub(crate) app_key_env: String,
     /// Name of the environment variable holding the App Secret.
-    pub app_secret_env: String,
+    pub(crate) app_secret_env: String,
 }
 
 impl Default for Api {
@@ -128,13 +144,13 @@ impl Default for Api {
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
-pub struct QuotaConfig {
+pub(crate) struct QuotaConfig {
     /// Sends allowed in any 60-minute window.
-    pub per_hour: u32,
+    pub(crate) per_hour: u32,
     /// Sends allowed per natural day in `timezone`.
-    pub per_day: u32,
+    pub(crate) per_day: u32,
     /// IANA time zone of the provider's natural day.
-    pub timezone: String,
+    pub(crate) timezone: String,
 }
 
 impl Default for QuotaConfig {
@@ -149,39 +165,39 @@ impl Default for QuotaConfig {
 
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
-pub struct Locales {
+pub(crate) struct Locales {
     /// The locale (`t`, `locale`) of campaigns that declare no `locales`.
-    pub default: Option<String>,
+    pub(crate) default: Option<String>,
     /// Explicit fallback chains, e.g. `zh-HK: zh-TW`. Never an implicit fall to another language.
-    pub fallback: IndexMap<String, String>,
+    pub(crate) fallback: IndexMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
-pub struct Defaults {
+pub(crate) struct Defaults {
     /// Deep-merged under every campaign's `push`.
     #[schemars(with = "Option<PushBody>")]
-    pub push: Option<Node>,
+    pub(crate) push: Option<Node>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     /// Hours in which pushes may go out, e.g. `{from: "09:00", to: "21:00", timezone:
     /// Asia/Shanghai}`; a campaign's or locale's `send_window` replaces it. None: any time.
-    pub window: Option<WindowFile>,
+    pub(crate) window: Option<WindowFile>,
 }
 
 impl Schedule {
     /// The project's window, if it is written and valid (`findings` reports it otherwise).
-    pub fn window_spec(&self) -> Option<WindowSpec> {
+    pub(crate) fn window_spec(&self) -> Option<WindowSpec> {
         self.window
             .as_ref()
             .and_then(|w| window::parse(FILE_NAME, "schedule.window", w, &mut Vec::new()))
     }
 
     /// What is wrong with `schedule`, with line and field.
-    pub fn findings(&self) -> Vec<Finding> {
+    pub(crate) fn findings(&self) -> Vec<Finding> {
         let mut findings = Vec::new();
         if let Some(w) = &self.window {
             window::parse(FILE_NAME, "schedule.window", w, &mut findings);
@@ -192,25 +208,24 @@ impl Schedule {
 
 impl Config {
     /// `staging, production`: the declared environments, for messages.
-    pub fn environment_names(&self) -> String {
+    pub(crate) fn environment_names(&self) -> String {
         let names: Vec<&str> = self.environments.keys().map(String::as_str).collect();
         names.join(", ")
     }
 
     /// This config with environment `name` deep-merged over it: what every command of that
     /// environment reads. The error names the environment and the field.
-    pub fn for_environment(&self, name: &str) -> Result<Config, String> {
+    pub(crate) fn for_environment(&self, name: &str) -> Result<Config, EnvironmentError> {
         let Some(env) = self.environments.get(name) else {
             return Err(if self.environments.is_empty() {
-                format!(
-                    "--env {name}: {FILE_NAME} declares no `environments`; drop --env (and \
-                     PUSHFORM_ENV) or declare it"
-                )
+                EnvironmentError::NoneDeclared {
+                    name: name.to_owned(),
+                }
             } else {
-                format!(
-                    "--env {name}: {FILE_NAME} has no environment `{name}`; it declares {}",
-                    self.environment_names()
-                )
+                EnvironmentError::Undeclared {
+                    name: name.to_owned(),
+                    declared: self.environment_names(),
+                }
             });
         };
         let tree = self.tree.clone().unwrap_or_else(Node::empty_map);
@@ -237,11 +252,9 @@ impl Config {
         let merged = Node::merge_over(&base, &over);
         // JSON is YAML: the merged tree goes through the same typed parse as the file.
         let text = serde_json::to_string(&merged.to_json()).unwrap_or_default();
-        let mut config: Config = from_yaml(&text).map_err(|e| {
-            format!(
-                "{FILE_NAME}: environment `{name}`: {}",
-                plain_words(&e.to_string(), None)
-            )
+        let mut config: Config = from_yaml(&text).map_err(|e| EnvironmentError::Invalid {
+            name: name.to_owned(),
+            problem: plain_words(&e.to_string(), None),
         })?;
         // Keep the lines of `defaults.push` for findings about it.
         config.defaults.push = merged.get("defaults").and_then(|d| d.get("push")).cloned();
@@ -257,7 +270,7 @@ impl Config {
 
     /// Where this config keeps its state, as a value two environments must never share: the
     /// file backend's path (lexically normalised) or the git backend's remote and branch.
-    pub fn state_identity(&self) -> String {
+    pub(crate) fn state_identity(&self) -> String {
         let state = self.state.clone().unwrap_or_default();
         match state.backend {
             StateBackend::File => {
@@ -287,7 +300,7 @@ impl Config {
 
     /// What is wrong with `environments`: an environment that does not merge into a valid
     /// config, a `require_test_in` naming no other environment, two environments on one state.
-    pub fn environment_findings(&self) -> Vec<Finding> {
+    pub(crate) fn environment_findings(&self) -> Vec<Finding> {
         let mut findings = Vec::new();
         let tree = self.tree.clone().unwrap_or_else(Node::empty_map);
         let mut states: Vec<(String, &str)> = Vec::new();
@@ -310,8 +323,12 @@ impl Config {
                     }
                     states.push((identity, name.as_str()));
                 }
-                Err(message) => {
-                    findings.push(Finding::error(message).at(&origin).field(field.clone()));
+                Err(err) => {
+                    findings.push(
+                        Finding::error(err.to_string())
+                            .at(&origin)
+                            .field(field.clone()),
+                    );
                 }
             }
             if let Some(gate) = &env.require_test_in {
@@ -339,7 +356,7 @@ impl Config {
     }
 
     /// The file backend's lockfile path as written (`state.path`, else `lock`, else the default).
-    pub fn lock_path(&self) -> &str {
+    pub(crate) fn lock_path(&self) -> &str {
         self.state
             .as_ref()
             .and_then(|s| s.path.as_deref())
@@ -348,7 +365,7 @@ impl Config {
     }
 
     /// The fallback chain of a locale, the locale itself first; stops at a cycle.
-    pub fn chain(&self, locale: &str) -> Vec<String> {
+    pub(crate) fn chain(&self, locale: &str) -> Vec<String> {
         let mut chain = vec![locale.to_owned()];
         let mut current = locale;
         while let Some(next) = self.locales.fallback.get(current) {
@@ -432,7 +449,7 @@ mod tests {
             production.selected.unwrap().require_test_in.as_deref(),
             Some("staging")
         );
-        let err = c.for_environment("prod").unwrap_err();
+        let err = c.for_environment("prod").unwrap_err().to_string();
         assert!(err.contains("it declares staging, production"), "{err}");
         // Both fall back to the top-level lockfile for production only: no sharing here.
         assert!(c.environment_findings().is_empty());

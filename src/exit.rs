@@ -1,7 +1,7 @@
 //! Exit codes, returned by commands and mapped to the process status only in `main`.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     /// 0: done, nothing wrong.
     Ok,
     /// 1: an error (also a plan with errors).
@@ -11,7 +11,7 @@ pub enum Exit {
 }
 
 impl Exit {
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             Exit::Ok => 0,
             Exit::Error => 1,

@@ -25,17 +25,17 @@ pub struct Finding {
     /// 1-based line, when known.
     pub line: Option<u32>,
     /// Dotted field path inside the file (`push.notification.title`), when the finding is about a field.
-    pub field: Option<String>,
+    pub(crate) field: Option<String>,
     /// The push unit concerned (`winter-sale/en`), when the finding is about one rendering.
-    pub unit: Option<String>,
+    pub(crate) unit: Option<String>,
     pub message: String,
     /// Extra lines shown under the message (a source excerpt, a template backtrace).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    pub(crate) detail: Option<String>,
 }
 
 impl Finding {
-    pub fn error(message: impl Into<String>) -> Self {
+    pub(crate) fn error(message: impl Into<String>) -> Self {
         Finding {
             severity: Severity::Error,
             file: None,
@@ -47,7 +47,7 @@ impl Finding {
         }
     }
 
-    pub fn warning(message: impl Into<String>) -> Self {
+    pub(crate) fn warning(message: impl Into<String>) -> Self {
         Finding {
             severity: Severity::Warning,
             ..Finding::error(message)
@@ -55,7 +55,7 @@ impl Finding {
     }
 
     #[must_use]
-    pub fn at(mut self, origin: &Origin) -> Self {
+    pub(crate) fn at(mut self, origin: &Origin) -> Self {
         self.file = origin.file.as_deref().map(str::to_owned);
         self.line = (origin.line > 0).then_some(origin.line);
         self
@@ -68,13 +68,13 @@ impl Finding {
     }
 
     #[must_use]
-    pub fn field(mut self, field: impl Into<String>) -> Self {
+    pub(crate) fn field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self
     }
 
     #[must_use]
-    pub fn unit(mut self, unit: impl Into<String>) -> Self {
+    pub(crate) fn unit(mut self, unit: impl Into<String>) -> Self {
         self.unit = Some(unit.into());
         self
     }
@@ -90,7 +90,7 @@ impl Finding {
     }
 
     /// `file:line: field: message [unit]`, without the severity word (the printer adds it).
-    pub fn location(&self) -> String {
+    pub(crate) fn location(&self) -> String {
         let mut out = String::new();
         if let Some(file) = &self.file {
             out.push_str(file);
@@ -166,7 +166,7 @@ pub fn sort(findings: &mut Vec<Finding>) {
     *findings = merged;
 }
 
-pub fn count(findings: &[Finding]) -> (usize, usize) {
+pub(crate) fn count(findings: &[Finding]) -> (usize, usize) {
     let errors = findings.iter().filter(|f| f.is_error()).count();
     (errors, findings.len() - errors)
 }

@@ -4,6 +4,11 @@
 //! (`render`, `validate`, and later `plan`), which uses the data model (`body`, `campaign`,
 //! `config`, `node`). The core never touches the terminal, the network or the clock; `printer`
 //! owns the output.
+//!
+//! The public surface is not a library API and carries no stability promise: the few modules
+//! and items that are `pub` are so only because the integration tests (`tests/cli`) and the
+//! examples (the provider emulator, the corpus generator) drive pushform from outside the
+//! crate. Every other module is `pub(crate)`, so that rustc reports what nothing uses.
 
 pub(crate) mod apply;
 pub(crate) mod atomic;
@@ -31,9 +36,6 @@ pub(crate) mod settings;
 pub mod state;
 pub mod validate;
 pub(crate) mod window;
-
-/// The old name of [`state`], kept so code written against it keeps compiling.
-pub use state as lockfile;
 
 use std::process::ExitCode;
 

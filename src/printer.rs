@@ -29,7 +29,7 @@ use anstyle::AnsiColor;
 use crate::finding::{Finding, Severity};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     Auto,
     Always,
     Never,
@@ -64,8 +64,8 @@ pub struct Printer {
     /// the terminal, never `Auto`.
     out_color: StreamChoice,
     err_color: StreamChoice,
-    pub quiet: bool,
-    pub verbose: u8,
+    pub(crate) quiet: bool,
+    pub(crate) verbose: u8,
     /// Whether stderr is a terminal, where a status line can be redrawn in place.
     err_tty: bool,
     /// Shared by clones: they write to the same streams.
@@ -87,7 +87,7 @@ struct Streams {
 }
 
 impl Printer {
-    pub fn new(choice: ColorChoice, quiet: bool, verbose: u8) -> Self {
+    pub(crate) fn new(choice: ColorChoice, quiet: bool, verbose: u8) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let decide = |tty: bool| {
             let on = match choice {
@@ -146,7 +146,7 @@ impl Printer {
 
     /// Data. A closed pipe (`pushform render | head`) is not an error: the reader has what it
     /// wanted. Any other failure is kept for `Printer::stdout_error`.
-    pub fn out(&self, text: &str) {
+    pub(crate) fn out(&self, text: &str) {
         let text = escape_controls(text, self.out_color != StreamChoice::Never);
         let mut streams = self.lock();
         self.clear_status(&mut streams);
@@ -161,7 +161,7 @@ impl Printer {
     }
 
     /// Diagnostics, always shown.
-    pub fn err(&self, text: &str) {
+    pub(crate) fn err(&self, text: &str) {
         let text = escape_controls(text, self.err_color != StreamChoice::Never);
         let mut streams = self.lock();
         self.clear_status(&mut streams);
@@ -170,15 +170,8 @@ impl Printer {
     }
 
     /// Progress and chatter, silenced by `-q`.
-    pub fn info(&self, text: &str) {
+    pub(crate) fn info(&self, text: &str) {
         if !self.quiet {
-            self.err(text);
-        }
-    }
-
-    /// Detail shown with `-v`.
-    pub fn debug(&self, text: &str) {
-        if self.verbose > 0 {
             self.err(text);
         }
     }
@@ -186,7 +179,7 @@ impl Printer {
     /// One line of progress redrawn in place on stderr (the `--wait` countdown): shown only on a
     /// terminal and without `-q`, replaced by the next status, and cleared before the next
     /// message on either stream. `text` is one line, without a newline.
-    pub fn status(&self, text: &str) {
+    pub(crate) fn status(&self, text: &str) {
         if self.quiet || !self.err_tty {
             return;
         }
@@ -236,7 +229,7 @@ impl Printer {
         out
     }
 
-    pub fn findings(&self, findings: &[Finding]) {
+    pub(crate) fn findings(&self, findings: &[Finding]) {
         let mut text = String::new();
         for f in findings {
             if f.severity == Severity::Warning && self.quiet {

@@ -3,7 +3,7 @@
 //! that one broken campaign does not hide the problems of the others.
 //!
 //! A pull request is untrusted input, and its plan runs in CI next to the runner's files and
-//! environment. So every file read as repository content goes through [`Jail::read`]: it must be
+//! environment. So every file read as repository content goes through `Jail::read`: it must be
 //! a regular file, no larger than `MAX_FILE_BYTES`, whose real path (symbolic links resolved)
 //! is inside the repository. A link to `/proc/self/environ` or `/etc/passwd`, a device, a FIFO
 //! or a directory link that loops is refused by name, before a byte of it is read.
@@ -31,7 +31,7 @@ pub(crate) const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// The repository root that every read of repository content is confined to.
 #[derive(Clone, Debug)]
-pub struct Jail {
+pub(crate) struct Jail {
     /// The root as given (for joining and naming).
     root: PathBuf,
     /// The root with every symbolic link resolved (for the containment check).
@@ -39,7 +39,7 @@ pub struct Jail {
 }
 
 impl Jail {
-    pub fn new(root: &Path) -> Result<Jail> {
+    pub(crate) fn new(root: &Path) -> Result<Jail> {
         let real_root = fs::canonicalize(root)
             .with_context(|| format!("cannot resolve the repository folder {}", root.display()))?;
         Ok(Jail {
@@ -49,13 +49,13 @@ impl Jail {
     }
 
     /// `path` as shown in messages: relative to the root, `/`-separated.
-    pub fn name(&self, path: &Path) -> String {
+    pub(crate) fn name(&self, path: &Path) -> String {
         relative_name(&self.root, path)
     }
 
     /// The real path of `path` if it is inside the repository; an error naming it otherwise
     /// (a link that leaves the repository, or one that loops or dangles).
-    pub fn resolve(&self, path: &Path) -> Result<PathBuf> {
+    pub(crate) fn resolve(&self, path: &Path) -> Result<PathBuf> {
         let name = self.name(path);
         // A loop of links fails here too (ELOOP), named.
         let real = fs::canonicalize(path).with_context(|| format!("cannot read {name}"))?;
@@ -71,7 +71,7 @@ impl Jail {
     /// Reads a file of repository content as text, refusing (by name, without reading it) a
     /// path outside the repository, anything but a regular file, and a file over
     /// `MAX_FILE_BYTES`.
-    pub fn read(&self, path: &Path) -> Result<String> {
+    pub(crate) fn read(&self, path: &Path) -> Result<String> {
         let name = self.name(path);
         let real = self.resolve(path)?;
         // Checked before opening: opening a FIFO blocks until a writer comes.
@@ -106,20 +106,20 @@ impl Jail {
 
 #[derive(Debug)]
 pub struct Project {
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
     /// Every further read of repository content (templates) goes through it too.
-    pub jail: Jail,
-    pub config: Config,
+    pub(crate) jail: Jail,
+    pub(crate) config: Config,
     /// Campaigns that parsed, in file-path order.
     pub campaigns: Vec<Campaign>,
     /// `templates/locales/<L>.yaml`, by locale.
-    pub catalogs: BTreeMap<String, Node>,
+    pub(crate) catalogs: BTreeMap<String, Node>,
     /// Everything that was wrong while reading (rendering and validation add more).
     pub findings: Vec<Finding>,
     /// `pushform.yaml` exists but did not parse (its findings say why).
-    pub config_broken: bool,
+    pub(crate) config_broken: bool,
     /// Locales whose `templates/locales/<L>.yaml` exists but did not parse or is not a mapping.
-    pub broken_catalogs: BTreeSet<String>,
+    pub(crate) broken_catalogs: BTreeSet<String>,
 }
 
 impl Project {
@@ -193,9 +193,7 @@ impl Project {
             Config::default()
         };
         let config = match env {
-            Some(name) if !config_broken => config
-                .for_environment(name)
-                .map_err(|e| anyhow::anyhow!(e))?,
+            Some(name) if !config_broken => config.for_environment(name)?,
             _ => config,
         };
 

@@ -12,27 +12,23 @@ use crate::config::Config;
 use crate::quota::Quota;
 
 #[derive(Clone, Debug)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// "Now": the real clock, or `PUSHFORM_NOW`/`--now` pinned.
-    pub now: Now,
-    pub quota: Quota,
-    /// The file backend's lockfile (also set, unused, for other backends).
-    pub lock_path: PathBuf,
+    pub(crate) now: Now,
+    pub(crate) quota: Quota,
     /// Where the state is kept.
-    pub state: StateSpec,
+    pub(crate) state: StateSpec,
     /// The environment (`--env`) these settings are for; `None` when none is declared.
-    pub environment: Option<String>,
-    /// `require_test_in` of that environment.
-    pub require_test_in: Option<String>,
+    pub(crate) environment: Option<String>,
     /// Default recipients of `send-test`.
-    pub test_to: Vec<String>,
+    pub(crate) test_to: Vec<String>,
     /// `schedule.window`, read in `quota.timezone` unless it names its own zone.
-    pub send_window: Option<crate::window::Window>,
+    pub(crate) send_window: Option<crate::window::Window>,
 }
 
 /// The state backend, resolved from `state:` (or the older `lock:`) in pushform.yaml.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StateSpec {
+pub(crate) enum StateSpec {
     File {
         path: PathBuf,
     },
@@ -54,26 +50,26 @@ pub enum StateSpec {
 
 /// The clock. Pinned time is for rehearsals and tests; it also stamps the lock records.
 #[derive(Clone, Copy, Debug)]
-pub enum Now {
+pub(crate) enum Now {
     Real,
     Pinned(DateTime<Utc>),
 }
 
 impl Now {
-    pub fn get(self) -> DateTime<Utc> {
+    pub(crate) fn get(self) -> DateTime<Utc> {
         match self {
             Now::Real => Utc::now(),
             Now::Pinned(t) => t,
         }
     }
 
-    pub fn is_pinned(self) -> bool {
+    pub(crate) fn is_pinned(self) -> bool {
         matches!(self, Now::Pinned(_))
     }
 }
 
 impl Settings {
-    pub fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
+    pub(crate) fn resolve(global: &GlobalArgs, config: &Config) -> Result<Settings> {
         if config.selected.is_none() && !config.environments.is_empty() {
             // Which App Key, which state, which quota: never a guess.
             bail!(
@@ -82,12 +78,8 @@ impl Settings {
                 config.environment_names()
             );
         }
-        let now = match &global.now {
-            None => Now::Real,
-            Some(text) => {
-                Now::Pinned(parse_time(text, "PUSHFORM_NOW / --now")?.with_timezone(&Utc))
-            }
-        };
+        // Parsed and range-checked by clap (see `cli.rs`).
+        let now = global.now.map_or(Now::Real, Now::Pinned);
         let tz: Tz = config.quota.timezone.parse().map_err(|_| {
             anyhow!(
                 "pushform.yaml: quota.timezone `{}` is not an IANA time zone (e.g. Asia/Shanghai)",
@@ -102,20 +94,15 @@ impl Settings {
                 per_day: config.quota.per_day,
                 tz,
             },
-            lock_path: global.dir.join(config.lock_path()),
             state,
             environment: config.selected.as_ref().map(|s| s.name.clone()),
-            require_test_in: config
-                .selected
-                .as_ref()
-                .and_then(|s| s.require_test_in.clone()),
             test_to: config.test_to.clone(),
             send_window: config.schedule.window_spec().map(|w| w.resolve(tz)),
         })
     }
 
     /// An instant in the provider's time zone, to the second, for people and the lock.
-    pub fn local(&self, t: DateTime<Utc>) -> DateTime<chrono::FixedOffset> {
+    pub(crate) fn local(&self, t: DateTime<Utc>) -> DateTime<chrono::FixedOffset> {
         t.with_timezone(&self.quota.tz).fixed_offset()
     }
 }
@@ -278,57 +265,9 @@ fn check_secret(name: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// The earliest and latest instants pushform accepts as input (`--now`, `--sent-at`): every
-/// time it writes (in the provider's time zone, plus the days a schedule looks ahead) must
-/// still be a time it can read back, which a year near 9999 is not.
-pub(crate) fn earliest_time() -> DateTime<Utc> {
-    DateTime::<Utc>::from_timestamp(0, 0).unwrap_or_default()
-}
-
-/// See [`earliest_time`]: 9000-01-01T00:00:00Z.
-pub(crate) fn latest_time() -> DateTime<Utc> {
-    DateTime::<Utc>::from_timestamp(221_845_392_000, 0).unwrap_or_default()
-}
-
-/// Parses an RFC 3339 time given as input by `what` (`--now`, `--sent-at`), and checks its range.
-pub(crate) fn parse_time(text: &str, what: &str) -> Result<DateTime<chrono::FixedOffset>> {
-    let t = DateTime::parse_from_rfc3339(text.trim())
-        .map_err(|e| anyhow!("{what} `{text}` is not an RFC 3339 time: {e}"))?;
-    let utc = t.with_timezone(&Utc);
-    if utc < earliest_time() || utc >= latest_time() {
-        bail!(
-            "{what} `{text}` is out of range: pushform takes times from 1970-01-01 to the end of \
-             year 8999"
-        );
-    }
-    Ok(t)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn input_times_are_range_checked() {
-        assert!(parse_time("2026-11-26T14:30:00+08:00", "--sent-at").is_ok());
-        assert!(parse_time("1970-01-01T00:00:00Z", "--now").is_ok());
-        assert!(parse_time("8999-12-31T23:59:59Z", "--now").is_ok());
-        for bad in [
-            "9999-12-31T23:00:00Z",
-            "9000-01-01T00:00:00Z",
-            "1969-12-31T23:59:59Z",
-        ] {
-            let err = parse_time(bad, "--now").unwrap_err().to_string();
-            assert!(err.contains("out of range"), "{bad}: {err}");
-        }
-        let err = parse_time("yesterday", "--sent-at")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("not an RFC 3339 time"), "{err}");
-        // The latest time, in the furthest time zone, is still one pushform can write and read.
-        let far = latest_time().with_timezone(&chrono_tz::Pacific::Kiritimati);
-        assert!(DateTime::parse_from_rfc3339(&far.to_rfc3339()).is_ok());
-    }
 
     #[test]
     fn the_postgres_backend_needs_a_scope_and_names_the_project_after_the_folder() {

@@ -24,15 +24,15 @@ const DAY_SECS: i64 = 86_400;
 /// A resolved window: minutes after local midnight, `to` exclusive, `from != to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
-    pub from: u32,
-    pub to: u32,
-    pub tz: Tz,
+    pub(crate) from: u32,
+    pub(crate) to: u32,
+    pub(crate) tz: Tz,
 }
 
 impl Window {
     /// Whether `t`, read on the window's wall clock, lies inside it.
     #[must_use]
-    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+    pub(crate) fn contains(&self, t: DateTime<Utc>) -> bool {
         let reading = seconds_of_day(t, self.tz);
         let (from, to) = (i64::from(self.from) * 60, i64::from(self.to) * 60);
         if from < to {
@@ -50,7 +50,7 @@ impl Window {
     /// offset change the reading jumps, and the instant of the change is a candidate too.
     /// Each step moves forward to one of these, so the loop ends.
     #[must_use]
-    pub fn next_open(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(crate) fn next_open(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let limit = t.checked_add_signed(TimeDelta::days(8))?;
         let from = TimeDelta::minutes(i64::from(self.from));
         let mut start = t;
@@ -129,30 +129,30 @@ fn next_offset_change(t: DateTime<Utc>, tz: Tz, limit: DateTime<Utc>) -> DateTim
 /// A window as written: `{from: "09:00", to: "21:00", timezone: Asia/Shanghai}`.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct WindowFile {
+pub(crate) struct WindowFile {
     /// `HH:MM`, 24-hour local time at which sending may start.
     #[schemars(with = "String")]
-    pub from: Spanned<String>,
+    pub(crate) from: Spanned<String>,
     /// `HH:MM`, exclusive; earlier than `from` for a window across midnight.
     #[schemars(with = "String")]
-    pub to: Spanned<String>,
+    pub(crate) to: Spanned<String>,
     /// IANA time zone the window is read in; default `quota.timezone`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub timezone: Option<Spanned<String>>,
+    pub(crate) timezone: Option<Spanned<String>>,
 }
 
 /// A window checked but not yet given its default time zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WindowSpec {
-    pub from: u32,
-    pub to: u32,
-    pub tz: Option<Tz>,
+    pub(crate) from: u32,
+    pub(crate) to: u32,
+    pub(crate) tz: Option<Tz>,
 }
 
 impl WindowSpec {
     #[must_use]
-    pub fn resolve(self, default_tz: Tz) -> Window {
+    pub(crate) fn resolve(self, default_tz: Tz) -> Window {
         Window {
             from: self.from,
             to: self.to,

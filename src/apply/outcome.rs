@@ -51,8 +51,7 @@ pub(crate) fn record_outcome(
             }
             .into());
         }
-        lock.settle(index, settle.clone())
-            .map_err(|e| anyhow!("{e}"))?;
+        lock.settle(index, settle.clone())?;
         lock.sends[index].endpoint = endpoint.map(str::to_owned);
         Ok(true)
     };

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 
 use crate::apply::{self, CrashPoint, Ending, Event, Options};
-use crate::cli::{ApplyArgs, GlobalArgs};
+use crate::cli::{ApplyArgs, Endpoints};
 use crate::client::{self, Client, Credentials};
 use crate::config::Config;
 use crate::exit::Exit;
@@ -19,27 +19,23 @@ use crate::report;
 use crate::settings::{Settings, StateSpec, env_var};
 use crate::state::{self, Holder};
 
-use super::plan::{load_valid, read_plan};
+use super::context::Context;
+use super::plan::read_plan;
 
-pub(super) fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> Result<Exit> {
-    let Some((loaded, settings)) = load_valid(global, printer, "apply")? else {
-        return Ok(Exit::Error);
-    };
+pub(super) fn run(cx: &Context<'_>, args: &ApplyArgs) -> Result<Exit> {
+    let (settings, printer, units) = (&cx.settings, cx.printer, &cx.units);
     if args.wait && settings.now.is_pinned() {
         bail!("--wait needs the real clock: unset PUSHFORM_NOW (or --now)");
     }
-    let config = &loaded.project.config;
-    let endpoints = endpoints(config, args.endpoint.as_deref())?;
+    let config = &cx.project.config;
+    let endpoints = endpoints(config, args.endpoint.as_ref())?;
     let rehearsal = client::all_loopback(&endpoints);
     let (client, key_sha1) = make_client(config, endpoints)?;
     let crash_at = crash_point()?;
 
-    let store = state::open(&settings);
+    let store = state::open(settings);
     let holder = Holder::current(command_line());
-    let mut session = store.open(
-        &holder,
-        args.lock_wait.lock_timeout.map(Duration::from_secs),
-    )?;
+    let mut session = store.open(&holder, args.lock_wait.lock_timeout)?;
     // Never an implicit new history: a missing state may be a deleted one.
     let lock = session
         .current()
@@ -50,17 +46,11 @@ pub(super) fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> R
     // rehearsal when the endpoints are real.
     apply::check_rehearsals(&lock, rehearsal)?;
     apply::check_app_key(&lock, &key_sha1, args.new_app_key)?;
-    let gate = super::plan::test_gate(global, config, printer, rehearsal)?;
+    let gate = super::plan::test_gate(cx, rehearsal)?;
 
     // Nothing is sent while any send of the lock is unresolved: its quota use and its fate are
     // unknown. The protocol enforces it too; checking here first fails before the plan is shown.
-    let full = plan::plan_gated(
-        &loaded.units,
-        Some(&lock),
-        now,
-        &settings.quota,
-        gate.as_ref(),
-    );
+    let full = plan::plan_gated(units, Some(&lock), now, &settings.quota, gate.as_ref());
     if let Err(blocked) = apply::check_unresolved(&full) {
         for (key, note) in &blocked.sends {
             printer.err(&format!(
@@ -71,14 +61,14 @@ pub(super) fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> R
         return Err(blocked.into());
     }
 
-    let targeted: Vec<Unit> = apply::select_targets(&loaded.units, &args.target)?
+    let targeted: Vec<Unit> = apply::select_targets(units, &args.target)?
         .into_iter()
         .cloned()
         .collect();
     let saved = args.plan.as_deref().map(read_plan).transpose()?;
     let selected: Vec<Unit> = match &saved {
         Some(saved) => {
-            apply::check_fresh(saved, &lock, &loaded.units, &targeted)?;
+            apply::check_fresh(saved, &lock, units, &targeted)?;
             let keys: Vec<&str> = saved
                 .actions
                 .iter()
@@ -138,17 +128,17 @@ pub(super) fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &Printer) -> R
         gate: gate.as_ref(),
         saved: saved.as_ref().map(|plan| apply::Saved {
             plan,
-            units: &loaded.units,
+            units,
             targeted: &targeted,
         }),
     };
-    let mut observe = |event: Event<'_>| progress(printer, &settings, &event);
+    let mut observe = |event: Event<'_>| progress(printer, settings, &event);
     // The protocol takes the lease before its first send: a run with nothing due writes nothing.
     let result = apply::apply(session.as_mut(), &selected, &client, &opts, &mut observe);
     if let Err(err) = session.release() {
         printer.err(&format!("warning: {err:#}\n"));
     }
-    Ok(finish(&result?, &settings, printer, &keep_note(&settings)))
+    Ok(finish(&result?, settings, printer, &keep_note(settings)))
 }
 
 fn progress(printer: &Printer, settings: &Settings, event: &Event<'_>) {
@@ -233,7 +223,7 @@ fn finish(ending: &Ending, settings: &Settings, printer: &Printer, keep: &str) -
             if let Some(help) = client::explain(*code) {
                 text.push_str(&format!("  {help}.\n"));
             }
-            if (*code == 1008)
+            if *code == client::CODE_RATE_LIMITED
                 && let Some(t) = next
             {
                 text.push_str(&format!(
@@ -281,11 +271,13 @@ fn finish(ending: &Ending, settings: &Settings, printer: &Printer, keep: &str) -
 
 /// The endpoints a run sends to: `--endpoint`/`PUSHFORM_ENDPOINT`, else `api.endpoints`, else
 /// the data centre's.
-pub(crate) fn endpoints(config: &Config, endpoint_override: Option<&str>) -> Result<Vec<String>> {
-    // Set but blank is an error (parse_endpoints says so), never a fall back to the real
-    // provider: a rehearsal whose variable came out empty must not send for real.
-    Ok(if let Some(list) = endpoint_override {
-        client::parse_endpoints(list).context("PUSHFORM_ENDPOINT / --endpoint")?
+pub(crate) fn endpoints(
+    config: &Config,
+    endpoint_override: Option<&Endpoints>,
+) -> Result<Vec<String>> {
+    // Checked by clap (see `cli.rs`): set but blank never got this far.
+    Ok(if let Some(Endpoints(list)) = endpoint_override {
+        list.clone()
     } else if !config.api.endpoints.is_empty() {
         client::parse_endpoints(&config.api.endpoints.join(","))?
     } else {

@@ -5,22 +5,21 @@ use std::fmt::Write as _;
 use anyhow::{Context, Result, bail};
 
 use crate::atomic;
-use crate::cli::{GlobalArgs, L10nCommand, L10nFormat, L10nStatusFormat};
+use crate::cli::{L10nCommand, L10nFormat, L10nStatusFormat};
 use crate::exit::Exit;
 use crate::l10n::status::{self, Status};
 use crate::l10n::{exchange, po, pseudo, xliff};
 use crate::printer::{Printer, Style};
 use crate::project::{CATALOG_DIR, Project};
 
-pub(super) fn run(global: &GlobalArgs, command: &L10nCommand, printer: &Printer) -> Result<Exit> {
-    let project = Project::load(&global.dir)?;
+pub(super) fn run(project: &Project, command: &L10nCommand, printer: &Printer) -> Result<Exit> {
     if !project.broken_catalogs.is_empty() {
         printer.findings(&project.findings);
         bail!("a string catalog does not parse (see above): fix it first");
     }
     match command {
         L10nCommand::Status { format } => {
-            let status = status::compute(&project);
+            let status = status::compute(project);
             let text = match format {
                 L10nStatusFormat::Json => format!("{}\n", serde_json::to_string_pretty(&status)?),
                 L10nStatusFormat::Human => human(&status, printer),
@@ -42,7 +41,7 @@ pub(super) fn run(global: &GlobalArgs, command: &L10nCommand, printer: &Printer)
                     "`{locale}` is the pseudo-locale, made by pushform (`render --locale {locale}`): there is nothing to translate"
                 );
             }
-            let export = exchange::export(&project, locale)?;
+            let export = exchange::export(project, locale)?;
             let text = match format {
                 L10nFormat::Xliff => xliff::write(&export),
                 L10nFormat::Po => po::write(&export),
@@ -99,7 +98,7 @@ pub(super) fn run(global: &GlobalArgs, command: &L10nCommand, printer: &Printer)
                     imported.locale
                 );
             }
-            let (catalog, warnings) = exchange::import(&project, &imported)
+            let (catalog, warnings) = exchange::import(project, &imported)
                 .with_context(|| format!("cannot import {}", file.display()))?;
             for w in &warnings {
                 printer.err(&format!(

@@ -2,11 +2,10 @@
 
 use std::fs;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, Result, bail};
 
-use crate::cli::{GlobalArgs, PlanArgs, PlanFormat, ShowArgs};
+use crate::cli::{PlanArgs, PlanFormat, ShowArgs};
 use crate::compare::{self, Comparison};
-use crate::config::Config;
 use crate::exit::Exit;
 use crate::plan::{self, FORMAT_VERSION, Plan, TestGate};
 use crate::printer::Printer;
@@ -15,38 +14,14 @@ use crate::report;
 use crate::settings::Settings;
 use crate::state::LockIndex;
 
-use super::validate::{Loaded, load};
-
-/// Loads, renders and validates the project; prints the findings. `None` when it has errors.
-pub(super) fn load_valid(
-    global: &GlobalArgs,
-    printer: &Printer,
-    what: &str,
-) -> Result<Option<(Loaded, Settings)>> {
-    let loaded = load(global)?;
-    printer.findings(&loaded.findings);
-    if loaded.has_errors() {
-        let (errors, _) = crate::finding::count(&loaded.findings);
-        printer.err(&format!(
-            "No {what}: the campaigns have {errors} {} (listed above).\n",
-            if errors == 1 { "error" } else { "errors" }
-        ));
-        return Ok(None);
-    }
-    let settings = Settings::resolve(global, &loaded.project.config)?;
-    Ok(Some((loaded, settings)))
-}
+use super::context::Context;
 
 /// `require_test_in`: what the named environment's state holds of test sends, read as `plan`
 /// reads a state (a stale copy can only lack the latest test sends: records are appended).
 /// Unless this run is itself a rehearsal, a test send to a loopback emulator is no evidence:
 /// nobody saw it on a device.
-pub(crate) fn test_gate(
-    global: &GlobalArgs,
-    config: &Config,
-    printer: &Printer,
-    rehearsal: bool,
-) -> Result<Option<TestGate>> {
+pub(crate) fn test_gate(cx: &Context<'_>, rehearsal: bool) -> Result<Option<TestGate>> {
+    let config = &cx.project.config;
     let Some(env) = config
         .selected
         .as_ref()
@@ -54,11 +29,9 @@ pub(crate) fn test_gate(
     else {
         return Ok(None);
     };
-    let there = config
-        .for_environment(&env)
-        .map_err(|e| anyhow::anyhow!("require_test_in: {e}"))?;
-    let settings = Settings::resolve(global, &there)?;
-    let mut lock = super::state::read_for_plan(&settings, printer)?.unwrap_or_default();
+    let there = config.for_environment(&env).context("require_test_in")?;
+    let settings = Settings::resolve(cx.global, &there)?;
+    let mut lock = super::state::read_for_plan(&settings, cx.printer)?.unwrap_or_default();
     if !rehearsal {
         lock.sends.retain(|r| !r.is_rehearsal());
     }
@@ -69,19 +42,17 @@ pub(crate) fn test_gate(
     }))
 }
 
-pub(super) fn run(global: &GlobalArgs, args: &PlanArgs, printer: &Printer) -> Result<Exit> {
-    let Some((loaded, settings)) = load_valid(global, printer, "plan")? else {
-        return Ok(Exit::Error);
-    };
-    let lock = super::state::read_for_plan(&settings, printer)?;
-    let endpoints = super::apply::endpoints(&loaded.project.config, args.endpoint.as_deref())?;
+pub(super) fn run(cx: &Context<'_>, args: &PlanArgs) -> Result<Exit> {
+    let (settings, printer) = (&cx.settings, cx.printer);
+    let lock = super::state::read_for_plan(settings, printer)?;
+    let endpoints = super::apply::endpoints(&cx.project.config, args.endpoint.as_ref())?;
     let rehearsal = crate::client::all_loopback(&endpoints);
     if let Some(lock) = &lock {
         crate::apply::check_rehearsals(lock, rehearsal)?;
     }
-    let gate = test_gate(global, &loaded.project.config, printer, rehearsal)?;
+    let gate = test_gate(cx, rehearsal)?;
     let plan = plan::plan_gated(
-        &loaded.units,
+        &cx.units,
         lock.as_ref(),
         settings.now.get(),
         &settings.quota,

@@ -3,31 +3,28 @@
 use std::fs;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, Result, bail};
 
-use crate::cli::{GlobalArgs, PreviewArgs};
+use crate::cli::PreviewArgs;
 use crate::exit::Exit;
 use crate::plan;
 use crate::preview::{self, Input, Past, UnitInput};
-use crate::printer::Printer;
 use crate::state::{KeyState, Lock, LockIndex};
 
-use super::plan::load_valid;
+use super::context::Context;
 use super::render::select;
 
 /// Marks a folder as written by `pushform preview`, so that a second run may replace its pages
 /// and no run ever writes into (or cleans) a folder that holds anything else.
 const MARKER: &str = ".pushform-preview";
 
-pub(super) fn run(global: &GlobalArgs, args: &PreviewArgs, printer: &Printer) -> Result<Exit> {
-    let Some((loaded, settings)) = load_valid(global, printer, "preview")? else {
-        return Ok(Exit::Error);
-    };
-    let selected = select(&loaded.units, &args.keys)?;
+pub(super) fn run(cx: &Context<'_>, args: &PreviewArgs) -> Result<Exit> {
+    let (settings, printer) = (&cx.settings, cx.printer);
+    let selected = select(&cx.units, &args.keys)?;
     // The same state as `plan` reads, whichever backend holds it.
-    let lock = super::state::read_for_plan(&settings, printer)?;
+    let lock = super::state::read_for_plan(settings, printer)?;
     let plan = plan::plan(
-        &loaded.units,
+        &cx.units,
         lock.as_ref(),
         settings.now.get(),
         &settings.quota,
@@ -80,10 +77,10 @@ pub(super) fn run(global: &GlobalArgs, args: &PreviewArgs, printer: &Printer) ->
         units,
         history,
     });
-    let out = if args.out.is_absolute() || global.dir == Path::new(".") {
+    let out = if args.out.is_absolute() || cx.global.dir == Path::new(".") {
         args.out.clone()
     } else {
-        global.dir.join(&args.out)
+        cx.global.dir.join(&args.out)
     };
     write_site(&out, &pages)?;
     printer.info(&format!(

@@ -5,15 +5,16 @@ use std::fmt::Write as _;
 use anyhow::Result;
 use chrono::TimeDelta;
 
-use crate::cli::GlobalArgs;
 use crate::exit::Exit;
-use crate::printer::{Printer, Style};
+use crate::printer::Style;
 use crate::quota;
 use crate::state::{self, Freshness, Lock, LockIndex};
 
-pub(super) fn run(global: &GlobalArgs, printer: &Printer) -> Result<Exit> {
-    let settings = super::state::project_settings(global)?;
-    let store = state::open(&settings);
+use super::context::Context;
+
+pub(super) fn run(cx: &Context<'_>) -> Result<Exit> {
+    let (settings, printer) = (&cx.settings, cx.printer);
+    let store = state::open(settings);
     let snapshot = store.read(Freshness::Current)?;
     let lock = if let Some(lock) = snapshot.lock {
         lock

@@ -13,7 +13,7 @@ pub fn campaign_schema() -> serde_json::Value {
     schema.to_value()
 }
 
-pub fn run(printer: &Printer) -> Result<Exit> {
+pub(crate) fn run(printer: &Printer) -> Result<Exit> {
     printer.out(&format!(
         "{}\n",
         serde_json::to_string_pretty(&campaign_schema())?

@@ -6,14 +6,12 @@
 //! and one send of the App Key's quota. So it is recorded, as a `test` record: quota history
 //! and evidence for `require_test_in`, never a sent unit.
 
-use std::time::Duration;
-
 use anyhow::{Result, anyhow, bail};
 use chrono::TimeDelta;
 
 use crate::apply::{self, Stamp};
 use crate::body;
-use crate::cli::{GlobalArgs, SendTestArgs};
+use crate::cli::SendTestArgs;
 use crate::client::{self, SendOutcome};
 use crate::exit::Exit;
 use crate::printer::{Printer, Style};
@@ -23,16 +21,14 @@ use crate::report;
 use crate::state::{self, Holder, Lock, LockIndex, Record, RecordKind, Status};
 
 use super::apply::{endpoints, make_client};
-use super::plan::load_valid;
+use super::context::Context;
 
 /// The provider's limit on `audience.userid`.
 const MAX_TEST_USERS: usize = 1000;
 
-pub(super) fn run(global: &GlobalArgs, args: &SendTestArgs, printer: &Printer) -> Result<Exit> {
-    let Some((loaded, settings)) = load_valid(global, printer, "test send")? else {
-        return Ok(Exit::Error);
-    };
-    let unit = find_unit(&loaded.units, &args.key)?;
+pub(super) fn run(cx: &Context<'_>, args: &SendTestArgs) -> Result<Exit> {
+    let (settings, printer) = (&cx.settings, cx.printer);
+    let unit = find_unit(&cx.units, &args.key)?;
     let to = if args.to.is_empty() {
         settings.test_to.clone()
     } else {
@@ -41,17 +37,14 @@ pub(super) fn run(global: &GlobalArgs, args: &SendTestArgs, printer: &Printer) -
     check_recipients(&to)?;
     let bytes = body::to_test_users(&unit.bytes, &to)
         .ok_or_else(|| anyhow!("internal error: the body of `{}` does not parse", unit.key))?;
-    let config = &loaded.project.config;
-    let endpoints = endpoints(config, args.endpoint.as_deref())?;
+    let config = &cx.project.config;
+    let endpoints = endpoints(config, args.endpoint.as_ref())?;
     let rehearsal = client::all_loopback(&endpoints);
     let (client, key_sha1) = make_client(config, endpoints)?;
 
-    let store = state::open(&settings);
+    let store = state::open(settings);
     let holder = Holder::current(format!("pushform send-test {}", unit.key));
-    let mut session = store.open(
-        &holder,
-        args.lock_wait.lock_timeout.map(Duration::from_secs),
-    )?;
+    let mut session = store.open(&holder, args.lock_wait.lock_timeout)?;
     let lock = session
         .current()
         .cloned()
@@ -59,7 +52,7 @@ pub(super) fn run(global: &GlobalArgs, args: &SendTestArgs, printer: &Printer) -
     apply::check_rehearsals(&lock, rehearsal)?;
     apply::check_app_key(&lock, &key_sha1, args.new_app_key)?;
     let now = settings.now.get();
-    check_quota(&lock, &settings.quota, now, &settings)?;
+    check_quota(&lock, &settings.quota, now, settings)?;
 
     let where_ = settings
         .environment
@@ -141,7 +134,7 @@ pub(super) fn run(global: &GlobalArgs, args: &SendTestArgs, printer: &Printer) -
             unit.key, unit.key
         ))
     })?;
-    Ok(finish(&outcome, unit, &after, &settings, printer))
+    Ok(finish(&outcome, unit, &after, settings, printer))
 }
 
 /// A unit key, or a campaign id that has exactly one unit.

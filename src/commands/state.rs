@@ -4,58 +4,42 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 
-use crate::cli::{GlobalArgs, LockWait, StateCommand, StateListFormat};
+use crate::cli::{LockWait, StateCommand, StateListFormat};
 use crate::exit::Exit;
 use crate::printer::{Printer, Style};
-use crate::project::Project;
 use crate::render::Unit;
 use crate::settings::{Settings, StateSpec};
 use crate::state::{self, Freshness, Holder, Lock, Record, Session, Status, Store};
 
-use super::validate::load;
+use super::context::Context;
 
-pub(super) fn run(global: &GlobalArgs, command: &StateCommand, printer: &Printer) -> Result<Exit> {
+pub(super) fn run(cx: &Context<'_>, command: &StateCommand) -> Result<Exit> {
     match command {
-        StateCommand::List { format } => list(global, *format, printer),
-        StateCommand::Show { key } => show(global, key, printer),
+        StateCommand::List { format } => list(cx, *format),
+        StateCommand::Show { key } => show(cx, key),
         StateCommand::Import {
             key,
             sent_at,
             push_id,
             wait,
-        } => import(global, key, sent_at, push_id.clone(), wait, printer),
-        StateCommand::Accept { key, wait } => accept(global, key, wait, printer),
+        } => import(cx, key, *sent_at, push_id.clone(), wait),
+        StateCommand::Accept { key, wait } => accept(cx, key, wait),
         StateCommand::Resolve {
             key,
             sent,
             not_sent: _, // clap guarantees exactly one of --sent and --not-sent
             push_id,
             wait,
-        } => resolve(global, key, *sent, push_id.as_deref(), wait, printer),
-        StateCommand::Init { wait } => init(global, wait, printer),
-        StateCommand::Pull { file } => pull(global, file.as_deref(), printer),
-        StateCommand::Push { file, wait } => push(global, file, wait, printer),
-        StateCommand::Unlock { lease_id, force } => unlock(global, lease_id, *force, printer),
-        StateCommand::ForgetRehearsals { wait } => forget_rehearsals(global, wait, printer),
+        } => resolve(cx, key, *sent, push_id.as_deref(), wait),
+        StateCommand::Init { wait } => init(cx, wait),
+        StateCommand::Pull { file } => pull(cx, file.as_deref()),
+        StateCommand::Push { file, wait } => push(cx, file, wait),
+        StateCommand::Unlock { lease_id, force } => unlock(cx, lease_id, *force),
+        StateCommand::ForgetRehearsals { wait } => forget_rehearsals(cx, wait),
     }
-}
-
-/// The project's settings, for commands that need no campaign: the one config loading path
-/// (`Project::load`), and a broken `pushform.yaml` is an error, never silently the defaults.
-pub(crate) fn project_settings(global: &GlobalArgs) -> Result<Settings> {
-    let project = Project::load_env(&global.dir, global.env.as_deref())?;
-    if let Some(finding) = project
-        .findings
-        .iter()
-        .find(|f| f.is_error() && f.file.as_deref() == Some(crate::config::FILE_NAME))
-    {
-        bail!("{finding}; fix pushform.yaml first (`pushform validate` lists every problem)");
-    }
-    Settings::resolve(global, &project.config)
 }
 
 /// A session on the configured backend, holding its write lock.
@@ -66,13 +50,13 @@ fn open_session(
 ) -> Result<(Box<dyn Store>, Box<dyn Session>)> {
     let store = state::open(settings);
     let holder = Holder::current(command);
-    let session = store.open(&holder, wait.lock_timeout.map(Duration::from_secs))?;
+    let session = store.open(&holder, wait.lock_timeout)?;
     Ok((store, session))
 }
 
-fn init(global: &GlobalArgs, wait: &LockWait, printer: &Printer) -> Result<Exit> {
-    let settings = project_settings(global)?;
-    let (store, mut session) = open_session(&settings, wait, "pushform state init")?;
+fn init(cx: &Context<'_>, wait: &LockWait) -> Result<Exit> {
+    let printer = cx.printer;
+    let (store, mut session) = open_session(&cx.settings, wait, "pushform state init")?;
     let lock = Lock::new();
     let lineage = lock.lineage.clone();
     session
@@ -87,9 +71,10 @@ fn init(global: &GlobalArgs, wait: &LockWait, printer: &Printer) -> Result<Exit>
 
 /// Removes every rehearsal record (sent to a loopback emulator, so received by no one): the
 /// one edit that deletes records, because they are not history, only a rehearsal's trace.
-fn forget_rehearsals(global: &GlobalArgs, wait: &LockWait, printer: &Printer) -> Result<Exit> {
-    let settings = project_settings(global)?;
-    let (store, mut session) = open_session(&settings, wait, "pushform state forget-rehearsals")?;
+fn forget_rehearsals(cx: &Context<'_>, wait: &LockWait) -> Result<Exit> {
+    let printer = cx.printer;
+    let (store, mut session) =
+        open_session(&cx.settings, wait, "pushform state forget-rehearsals")?;
     let mut removed = Vec::new();
     session.commit("pushform: rehearsal records removed", &mut |lock| {
         if let Some(r) = lock
@@ -135,9 +120,9 @@ fn forget_rehearsals(global: &GlobalArgs, wait: &LockWait, printer: &Printer) ->
     Ok(Exit::Ok)
 }
 
-fn pull(global: &GlobalArgs, file: Option<&Path>, printer: &Printer) -> Result<Exit> {
-    let settings = project_settings(global)?;
-    let store = state::open(&settings);
+fn pull(cx: &Context<'_>, file: Option<&Path>) -> Result<Exit> {
+    let printer = cx.printer;
+    let store = state::open(&cx.settings);
     let lock = store.read(Freshness::Current)?.lock.ok_or_else(|| {
         anyhow!(
             "nothing is recorded in {}: there is no state to pull",
@@ -162,11 +147,11 @@ fn pull(global: &GlobalArgs, file: Option<&Path>, printer: &Printer) -> Result<E
     Ok(Exit::Ok)
 }
 
-fn push(global: &GlobalArgs, file: &Path, wait: &LockWait, printer: &Printer) -> Result<Exit> {
-    let settings = project_settings(global)?;
+fn push(cx: &Context<'_>, file: &Path, wait: &LockWait) -> Result<Exit> {
+    let printer = cx.printer;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let lock = state::parse_lock(file, &bytes)?;
-    let (store, mut session) = open_session(&settings, wait, "pushform state push")?;
+    let (store, mut session) = open_session(&cx.settings, wait, "pushform state push")?;
     if let Some(existing) = session.current() {
         let why = if existing.lineage == lock.lineage {
             "the same lineage: it is already there".to_owned()
@@ -199,9 +184,9 @@ fn push(global: &GlobalArgs, file: &Path, wait: &LockWait, printer: &Printer) ->
     Ok(Exit::Ok)
 }
 
-fn unlock(global: &GlobalArgs, lease_id: &str, force: bool, printer: &Printer) -> Result<Exit> {
-    let settings = project_settings(global)?;
-    let store = state::open(&settings);
+fn unlock(cx: &Context<'_>, lease_id: &str, force: bool) -> Result<Exit> {
+    let printer = cx.printer;
+    let store = state::open(&cx.settings);
     let held = store.unlock(lease_id, force)?;
     printer.info(&format!(
         "Cleared the lease held by {held} on {}.\n",
@@ -227,9 +212,9 @@ pub(crate) fn read_for_plan(settings: &Settings, printer: &Printer) -> Result<Op
     Ok(snapshot.lock)
 }
 
-fn read_only(global: &GlobalArgs) -> Result<(Settings, Lock)> {
-    let settings = project_settings(global)?;
-    let store = state::open(&settings);
+/// The state as it is now, which must exist.
+fn read_only(settings: &Settings) -> Result<Lock> {
+    let store = state::open(settings);
     let lock = store.read(Freshness::Current)?.lock.ok_or_else(|| {
         anyhow!(
             "nothing is recorded in {} yet: nothing has been sent (a new repository starts \
@@ -237,7 +222,7 @@ fn read_only(global: &GlobalArgs) -> Result<(Settings, Lock)> {
             store.describe()
         )
     })?;
-    Ok((settings, lock))
+    Ok(lock)
 }
 
 /// `state list --format json`: a struct, not a `json!` map, so the fields keep the lockfile's
@@ -257,9 +242,10 @@ fn own_project(settings: &Settings) -> Option<&str> {
     }
 }
 
-fn list(global: &GlobalArgs, format: StateListFormat, printer: &Printer) -> Result<Exit> {
-    let (settings, lock) = read_only(global)?;
-    let own = own_project(&settings);
+fn list(cx: &Context<'_>, format: StateListFormat) -> Result<Exit> {
+    let printer = cx.printer;
+    let lock = read_only(&cx.settings)?;
+    let own = own_project(&cx.settings);
     // Where the backend has projects, every record names its own, this repository's too.
     let project_of = |r: &Record| r.project.as_deref().or(own).map(str::to_owned);
     if format == StateListFormat::Json {
@@ -337,8 +323,8 @@ fn list(global: &GlobalArgs, format: StateListFormat, printer: &Printer) -> Resu
     Ok(Exit::Ok)
 }
 
-fn show(global: &GlobalArgs, key: &str, printer: &Printer) -> Result<Exit> {
-    let (_, lock) = read_only(global)?;
+fn show(cx: &Context<'_>, key: &str) -> Result<Exit> {
+    let lock = read_only(&cx.settings)?;
     // Another project's unit of the same key (a shared scope) is not this one.
     let records: Vec<&Record> = lock
         .sends
@@ -348,41 +334,29 @@ fn show(global: &GlobalArgs, key: &str, printer: &Printer) -> Result<Exit> {
     if records.is_empty() {
         bail!("the state has no record of `{key}`");
     }
-    printer.out(&format!("{}\n", serde_json::to_string_pretty(&records)?));
+    cx.printer
+        .out(&format!("{}\n", serde_json::to_string_pretty(&records)?));
     Ok(Exit::Ok)
 }
 
-/// Loads the project and finds the current rendering of a unit.
-fn rendered(global: &GlobalArgs, key: &str) -> Result<(Settings, Unit)> {
-    let loaded = load(global)?;
-    if loaded.has_errors() {
-        bail!("the campaigns have errors; run `pushform validate` and fix them first");
-    }
-    let settings = Settings::resolve(global, &loaded.project.config)?;
-    let unit = loaded
-        .units
-        .into_iter()
-        .find(|u| u.key == key)
-        .ok_or_else(|| {
-            anyhow!(
-                "no unit `{key}` in the campaign files (unit keys look like `id` or `id/locale`)"
-            )
-        })?;
-    Ok((settings, unit))
+/// The current rendering of a unit.
+fn rendered<'c>(cx: &'c Context<'_>, key: &str) -> Result<&'c Unit> {
+    cx.units.iter().find(|u| u.key == key).ok_or_else(|| {
+        anyhow!("no unit `{key}` in the campaign files (unit keys look like `id` or `id/locale`)")
+    })
 }
 
 fn import(
-    global: &GlobalArgs,
+    cx: &Context<'_>,
     key: &str,
-    sent_at: &str,
+    at: chrono::DateTime<chrono::FixedOffset>,
     push_id: Option<String>,
     wait: &LockWait,
-    printer: &Printer,
 ) -> Result<Exit> {
-    let (settings, unit) = rendered(global, key)?;
-    // Range-checked like --now: a time it could not read back must never reach the state.
-    let at = crate::settings::parse_time(sent_at, "--sent-at")?;
-    let (_store, mut session) = open_session(&settings, wait, "pushform state import")?;
+    let (settings, unit) = (&cx.settings, rendered(cx, key)?);
+    // `at` was range-checked like --now by clap: a time it could not read back never reaches
+    // the state.
+    let (_store, mut session) = open_session(settings, wait, "pushform state import")?;
     let record = Record {
         key: unit.key.clone(),
         campaign: unit.campaign.clone(),
@@ -417,22 +391,21 @@ fn import(
         lock.append(record.clone());
         Ok(true)
     })?;
-    printer.info(&format!(
+    cx.printer.info(&format!(
         "Recorded `{key}` as sent at {at}; it will not be sent again and counts against the quota from then.\n"
     ));
     Ok(Exit::Ok)
 }
 
-fn accept(global: &GlobalArgs, key: &str, wait: &LockWait, printer: &Printer) -> Result<Exit> {
-    let (settings, unit) = rendered(global, key)?;
-    let (_store, mut session) = open_session(&settings, wait, "pushform state accept")?;
+fn accept(cx: &Context<'_>, key: &str, wait: &LockWait) -> Result<Exit> {
+    let (settings, unit) = (&cx.settings, rendered(cx, key)?);
+    let (_store, mut session) = open_session(settings, wait, "pushform state accept")?;
     let now = settings.local(settings.now.get());
     session.commit(&format!("pushform: {key} accepted"), &mut |lock| {
-        lock.accept(key, unit.digest.clone(), unit.json_body(), now)
-            .map_err(|e| anyhow!("{e}"))?;
+        lock.accept(key, unit.digest.clone(), unit.json_body(), now)?;
         Ok(true)
     })?;
-    printer.info(&format!(
+    cx.printer.info(&format!(
         "Accepted the current rendering of `{key}` (sha1 {}) as its reference; the body really sent stays in the lockfile.\n",
         unit.digest
     ));
@@ -440,22 +413,20 @@ fn accept(global: &GlobalArgs, key: &str, wait: &LockWait, printer: &Printer) ->
 }
 
 fn resolve(
-    global: &GlobalArgs,
+    cx: &Context<'_>,
     key: &str,
     sent: bool,
     push_id: Option<&str>,
     wait: &LockWait,
-    printer: &Printer,
 ) -> Result<Exit> {
-    let settings = project_settings(global)?;
-    let (_store, mut session) = open_session(&settings, wait, "pushform state resolve")?;
+    let (settings, printer) = (&cx.settings, cx.printer);
+    let (_store, mut session) = open_session(settings, wait, "pushform state resolve")?;
     let now = settings.local(settings.now.get());
     let status = if sent { "sent" } else { "not sent" };
     session.commit(
         &format!("pushform: {key} resolved as {status}"),
         &mut |lock| {
-            lock.resolve(key, sent, push_id.map(str::to_owned), now)
-                .map_err(|e| anyhow!("{e}"))?;
+            lock.resolve(key, sent, push_id.map(str::to_owned), now)?;
             Ok(true)
         },
     )?;

@@ -13,22 +13,22 @@ use crate::render::{self, Unit};
 use crate::validate;
 
 /// A project read, rendered and checked.
-pub struct Loaded {
+pub(crate) struct Loaded {
     /// The project, its campaigns without their trees (`push`, `vars`, each locale's `audience`
     /// and `strings`): those are rendered into `units` and checked, and a repository of 10,000
     /// campaigns should not hold them through the rest of the command.
-    pub project: Project,
-    pub units: Vec<Unit>,
-    pub findings: Vec<Finding>,
+    pub(crate) project: Project,
+    pub(crate) units: Vec<Unit>,
+    pub(crate) findings: Vec<Finding>,
 }
 
 impl Loaded {
-    pub fn has_errors(&self) -> bool {
+    pub(crate) fn has_errors(&self) -> bool {
         self.findings.iter().any(Finding::is_error)
     }
 }
 
-pub fn load(global: &GlobalArgs) -> Result<Loaded> {
+pub(crate) fn load(global: &GlobalArgs) -> Result<Loaded> {
     load_env(global, global.env.as_deref())
 }
 

@@ -71,7 +71,9 @@ impl Timeline {
     }
 }
 
-pub(super) enum Outcome {
+/// What [`Engine::search`] found for one unit: a legal instant, proof that none is left before
+/// its deadline, or that no representable instant is legal.
+pub(super) enum SlotSearch {
     /// `reason` is the last constraint that moved the candidate, `None` if none did.
     Found {
         at: DateTime<Utc>,
@@ -124,13 +126,13 @@ impl Engine {
         mut reason: Option<Reason>,
         not_after: Option<DateTime<Utc>>,
         window: Option<Window>,
-    ) -> Outcome {
+    ) -> SlotSearch {
         let mut moved_by = None;
         let mut window_moved = false;
         let bound = self.line.len().saturating_mul(4).saturating_add(4);
         for _ in 0..bound {
             if not_after.is_some_and(|na| c > na) {
-                return Outcome::Expired {
+                return SlotSearch::Expired {
                     proven: moved_by.filter(|_| !window_moved).map(|why| (c, why)),
                 };
             }
@@ -138,14 +140,14 @@ impl Engine {
                 match w.next_open(c) {
                     Some(open) => (Some(open), Reason::SendWindow),
                     // No opening within reach: this unit cannot go, others may.
-                    None => return Outcome::Expired { proven: None },
+                    None => return SlotSearch::Expired { proven: None },
                 }
             } else if let Some(day_end) = self.day_full(c) {
                 (Some(day_end), Reason::DayQuota)
             } else if let Some(blocker) = self.hour_blocker(c) {
                 (blocker.checked_add_signed(HOUR), Reason::HourQuota)
             } else {
-                return Outcome::Found { at: c, reason };
+                return SlotSearch::Found { at: c, reason };
             };
             match next {
                 Some(next) if next > c => {
@@ -156,10 +158,10 @@ impl Engine {
                 }
                 // Past the end of representable time (or a leap-second reading
                 // that chrono arithmetic cannot move past).
-                _ => return Outcome::Unreachable,
+                _ => return SlotSearch::Unreachable,
             }
         }
-        Outcome::Unreachable
+        SlotSearch::Unreachable
     }
 
     /// The start of the next day if `c`'s day has no room left.

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::window::Window;
 
 pub(crate) use calendar::day_bounds;
-use engine::{Engine, Outcome};
+use engine::{Engine, SlotSearch};
 
 /// The rolling window is exactly one hour: a send 60 minutes after another
 /// already falls into a fresh window.
@@ -36,7 +36,7 @@ const HOUR: TimeDelta = TimeDelta::hours(1);
 
 /// Send limits of one account. A limit of 0 means nothing can ever be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quota {
+pub(crate) struct Quota {
     /// Sends allowed in any window `(t - 60 min, t]`.
     pub per_hour: u32,
     /// Sends allowed on one natural day in `tz`.
@@ -233,7 +233,7 @@ pub(crate) fn schedule(
             continue;
         }
         match engine.search(start, reason, unit.not_after, unit.window) {
-            Outcome::Found { at, reason } => {
+            SlotSearch::Found { at, reason } => {
                 engine.line.commit(at);
                 slots[i] = match reason {
                     // Every move sets a reason and moves strictly forward from
@@ -245,13 +245,13 @@ pub(crate) fn schedule(
                     }
                 };
             }
-            Outcome::Expired { proven } => {
+            SlotSearch::Expired { proven } => {
                 if proven.is_some() {
                     floor = proven;
                 }
             }
             // Later units of this priority start no earlier, so they cannot fare better.
-            Outcome::Unreachable => dead = Some(start),
+            SlotSearch::Unreachable => dead = Some(start),
         }
     }
     slots
@@ -311,12 +311,12 @@ pub(crate) fn free_slots_in(
     // Bounded by `n`; each search is bounded on its own (see `Engine::search`).
     for _ in 0..n {
         match engine.search(start, None, Some(until), window) {
-            Outcome::Found { at, .. } => {
+            SlotSearch::Found { at, .. } => {
                 engine.line.commit(at);
                 slots.push(at);
                 start = at;
             }
-            Outcome::Expired { .. } | Outcome::Unreachable => break,
+            SlotSearch::Expired { .. } | SlotSearch::Unreachable => break,
         }
     }
     slots

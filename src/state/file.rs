@@ -22,7 +22,7 @@ const LOCK_POLL: Duration = Duration::from_millis(100);
 
 /// Why [`LockStore::acquire`] did not get the lock.
 #[derive(Debug, thiserror::Error)]
-pub enum AcquireError {
+pub(crate) enum AcquireError {
     /// Another process holds the lock. `holder` is what it wrote into the
     /// sidecar (absent if unreadable, e.g. caught mid-write); `waited` is the
     /// timeout that ran out, if one was given.
@@ -81,19 +81,20 @@ impl LockStore {
     }
 
     #[must_use]
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// `<lockfile>.backup`: the previous version, kept by every write.
+    #[cfg(test)]
     #[must_use]
-    pub fn backup_path(&self) -> PathBuf {
+    pub(crate) fn backup_path(&self) -> PathBuf {
         with_suffix(&self.path, ".backup")
     }
 
     /// `<lockfile>.held`: the sidecar carrying the OS lock and the holder info.
     #[must_use]
-    pub fn held_path(&self) -> PathBuf {
+    pub(crate) fn held_path(&self) -> PathBuf {
         with_suffix(&self.path, ".held")
     }
 
@@ -118,7 +119,7 @@ impl LockStore {
     /// # Errors
     /// [`AcquireError::Held`] as above, [`AcquireError::Io`] if the sidecar
     /// cannot be opened, locked or written.
-    pub fn acquire(
+    pub(crate) fn acquire(
         &self,
         holder: &Holder,
         wait: Option<Duration>,
@@ -182,14 +183,14 @@ pub(crate) fn read_holder(held_path: &Path) -> Option<Holder> {
 /// Proof of holding the write lock; the only way to write the lockfile.
 /// Dropping it releases the lock.
 #[derive(Debug)]
-pub struct LockGuard {
+pub(crate) struct LockGuard {
     path: PathBuf,
     held: File,
 }
 
 impl LockGuard {
     #[must_use]
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -198,7 +199,8 @@ impl LockGuard {
     ///
     /// # Errors
     /// As [`LockStore::load`].
-    pub fn load_or_create(&self) -> anyhow::Result<Lock> {
+    #[cfg(test)]
+    pub(crate) fn load_or_create(&self) -> anyhow::Result<Lock> {
         Ok(load_from(&self.path)?.unwrap_or_default())
     }
 
@@ -211,7 +213,7 @@ impl LockGuard {
     ///
     /// # Errors
     /// On the refusals above and on any I/O error.
-    pub fn write(&mut self, lock: &mut Lock) -> anyhow::Result<()> {
+    pub(crate) fn write(&mut self, lock: &mut Lock) -> anyhow::Result<()> {
         let previous = read_bytes(&self.path)?;
         if let Some(bytes) = &previous {
             let on_disk = parse_lock(&self.path, bytes).with_context(|| {
@@ -422,21 +424,16 @@ fn remove_stale_temps(path: &Path) {
 
 /// The `file` backend: a [`LockStore`] behind [`Store`].
 #[derive(Debug, Clone)]
-pub struct FileStore {
+pub(crate) struct FileStore {
     store: LockStore,
 }
 
 impl FileStore {
     #[must_use]
-    pub fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf) -> Self {
         FileStore {
             store: LockStore::new(path),
         }
-    }
-
-    #[must_use]
-    pub fn path(&self) -> &Path {
-        self.store.path()
     }
 }
 

@@ -391,7 +391,7 @@ impl Lock {
 ///
 /// # Panics
 /// Never in practice: every map key in a `Lock` is a string, which is all
-/// `serde_json` can fail on. [`LockGuard::write`](super::LockGuard::write) uses the fallible form.
+/// `serde_json` can fail on. `LockGuard::write` uses the fallible form.
 #[must_use]
 pub fn to_pretty_json(lock: &Lock) -> String {
     try_to_pretty_json(lock).expect("a Lock always serialises to JSON")

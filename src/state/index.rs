@@ -10,7 +10,7 @@ use super::format::{Lock, Status};
 
 /// Where one key stands, as the planner needs it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum KeyState<'a> {
+pub(crate) enum KeyState<'a> {
     /// Delivered. `digest`/`body` are the effective reference: the accepted
     /// rendering if `state accept` set one, else what was sent.
     Sent { digest: &'a str, body: &'a JsonBody },
@@ -24,7 +24,7 @@ pub enum KeyState<'a> {
 /// Per-key state and quota history, computed in one pass over the lock so the
 /// planner never rescans the records per unit.
 #[derive(Debug, Clone)]
-pub struct LockIndex<'a> {
+pub(crate) struct LockIndex<'a> {
     states: HashMap<&'a str, KeyState<'a>>,
     keys: Vec<&'a str>,
     history: Vec<DateTime<Utc>>,
@@ -37,7 +37,7 @@ impl<'a> LockIndex<'a> {
     /// `Unresolved`; otherwise the latest sent-or-accepted record makes it
     /// `Sent`; otherwise (every record rejected) it is `AllRejected`.
     #[must_use]
-    pub fn new(lock: &'a Lock) -> Self {
+    pub(crate) fn new(lock: &'a Lock) -> Self {
         #[derive(Default)]
         struct Seen {
             sent: Option<usize>,
@@ -111,27 +111,27 @@ impl<'a> LockIndex<'a> {
 
     /// The key's state, or `None` if the lock has never seen it.
     #[must_use]
-    pub fn state(&self, key: &str) -> Option<&KeyState<'a>> {
+    pub(crate) fn state(&self, key: &str) -> Option<&KeyState<'a>> {
         self.states.get(key)
     }
 
     /// Every key in the lock, in order of first appearance.
     #[must_use]
-    pub fn keys(&self) -> &[&'a str] {
+    pub(crate) fn keys(&self) -> &[&'a str] {
         &self.keys
     }
 
     /// The `attempted_at` of every record, whatever its status and whichever project made it,
     /// in UTC and sorted ascending: the quota history.
     #[must_use]
-    pub fn history(&self) -> &[DateTime<Utc>] {
+    pub(crate) fn history(&self) -> &[DateTime<Utc>] {
         &self.history
     }
 
     /// Content digest (`body::content_digest`) → when its latest `sent` test record was
     /// attempted: what `require_test_in` asks of the environment it names.
     #[must_use]
-    pub fn tested(&self) -> &HashMap<String, DateTime<FixedOffset>> {
+    pub(crate) fn tested(&self) -> &HashMap<String, DateTime<FixedOffset>> {
         &self.tested
     }
 }

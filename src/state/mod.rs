@@ -4,7 +4,7 @@
 //! every attempt — including the ones whose outcome it never learnt — before it makes the next
 //! one, and that memory must outlive the machine that sent. This module owns the format
 //! ([`mod@format`]: `pushform.lock`, the same document in every backend), the per-key view the
-//! planner needs ([`index`]), the store interface ([`store`]) and its backends: [`mod@file`] (the
+//! planner needs (`index`), the store interface (`store`) and its backends: `file` (the
 //! lockfile on disk), [`git`] (the lockfile on a branch of a git remote, shared by every CI
 //! runner) and [`postgres`] (one scope of a PostgreSQL database, shared by every repository
 //! sending with one App Key).
@@ -14,27 +14,28 @@
 //! has created an empty state, so a deleted lockfile or a moved setting can never resend
 //! everything.
 
-pub mod file;
+pub(crate) mod file;
 pub mod format;
 pub mod git;
-pub mod index;
+pub(crate) mod index;
 pub mod postgres;
-pub mod store;
+pub(crate) mod store;
 
 #[cfg(test)]
 mod tests;
 
 pub use crate::body::JsonBody;
-pub use file::{AcquireError, FileStore, LockGuard, LockStore};
+pub(crate) use file::FileStore;
+pub use file::LockStore;
 pub use format::*;
-pub use index::{KeyState, LockIndex};
-pub use store::{Freshness, Holder, Session, Snapshot, Store};
+pub(crate) use index::{KeyState, LockIndex};
+pub(crate) use store::{Freshness, Holder, Session, Store};
 
 use crate::settings::{Settings, StateSpec};
 
 /// The backend `settings` name.
 #[must_use]
-pub fn open(settings: &Settings) -> Box<dyn Store> {
+pub(crate) fn open(settings: &Settings) -> Box<dyn Store> {
     match &settings.state {
         StateSpec::File { path } => Box::new(FileStore::new(path.clone())),
         StateSpec::Git {
@@ -59,7 +60,7 @@ pub fn open(settings: &Settings) -> Box<dyn Store> {
 }
 
 /// The refusal of every write when nothing is recorded yet.
-pub fn no_state_error(place: &str) -> anyhow::Error {
+pub(crate) fn no_state_error(place: &str) -> anyhow::Error {
     no_state(place)
 }
 
@@ -74,7 +75,7 @@ pub(crate) fn no_state(place: &str) -> anyhow::Error {
 
 /// The warning of a read that found nothing recorded.
 #[must_use]
-pub fn nothing_recorded(place: &str) -> String {
+pub(crate) fn nothing_recorded(place: &str) -> String {
     format!(
         "nothing is recorded in {place} yet: this assumes nothing was ever sent. apply refuses \
          to send until `pushform state init` creates the state (if it was deleted or moved, \

@@ -1440,7 +1440,7 @@ impl Serialize for Sorted<'_> {
 // The postgres backend behind the store interface
 // ---------------------------------------------------------------------------
 
-/// The `postgres` backend: a scope of a PostgreSQL database behind [`Store`].
+/// The `postgres` backend: a scope of a PostgreSQL database behind the `Store` trait.
 ///
 /// Every read and every session is its own connection: a read needs only SELECT, and a
 /// session holds the scope's advisory lock for as long as it lives (the lock, like the

@@ -27,18 +27,18 @@ use super::format::Lock;
 /// Who holds the write lock, written into the sidecar so a blocked command can
 /// say who is in its way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Holder {
-    pub pid: u32,
-    pub host: String,
-    pub command: String,
+pub(crate) struct Holder {
+    pub(crate) pid: u32,
+    pub(crate) host: String,
+    pub(crate) command: String,
     /// RFC 3339, UTC.
-    pub started: String,
+    pub(crate) started: String,
 }
 
 impl Holder {
     /// This process, running `command` (e.g. `"pushform apply"`), starting now.
     #[must_use]
-    pub fn current(command: impl Into<String>) -> Self {
+    pub(crate) fn current(command: impl Into<String>) -> Self {
         Holder {
             pid: std::process::id(),
             host: hostname(),
@@ -61,7 +61,7 @@ pub(crate) fn hostname() -> String {
 
 /// How fresh a read must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Freshness {
+pub(crate) enum Freshness {
     /// The backend's current state, or an error (`quota`, `state list`, every write).
     Current,
     /// `plan` only: when the backend cannot be reached, the last copy this machine fetched, with
@@ -71,15 +71,15 @@ pub enum Freshness {
 
 /// What a read found.
 #[derive(Debug, Default)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// `None`: nothing is recorded (no lockfile, no state branch). Never an implicit new history.
-    pub lock: Option<Lock>,
+    pub(crate) lock: Option<Lock>,
     /// What the reader must be told (a stale copy was used).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// A state backend.
-pub trait Store {
+pub(crate) trait Store {
     /// Where the state lives, for messages: `the lockfile ./pushform.lock`, `branch
     /// pushform-state on origin`.
     fn describe(&self) -> String;
@@ -108,7 +108,7 @@ pub trait Store {
 }
 
 /// Write access to a backend, held until dropped.
-pub trait Session {
+pub(crate) trait Session {
     /// The state as read when the session opened or last wrote; `None` if nothing is recorded.
     fn current(&self) -> Option<&Lock>;
 

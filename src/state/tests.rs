@@ -1,7 +1,7 @@
 //! Tests of the lockfile format, the planner's view and the file store (moved from the old
 //! single-file module unchanged).
 
-use super::file::read_holder;
+use super::file::{AcquireError, read_holder};
 use super::format::parse_lock;
 use super::*;
 use chrono::{DateTime, FixedOffset, SecondsFormat};

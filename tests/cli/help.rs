@@ -1,7 +1,7 @@
 //! `--help` of the command and of each subcommand: part of the user-facing contract, snapshotted
 //! so that any change to flags, wording or defaults shows up in review.
 
-use crate::support::{pushform, sample_repo};
+use crate::support::{pushform, pushform_with, sample_repo};
 
 #[track_caller]
 fn help(args: &[&str]) -> String {
@@ -54,6 +54,38 @@ fn usage_errors_exit_1_never_the_pending_code_2() {
     }
     pushform(&sample_repo(), &["--version"]).success();
     pushform(&sample_repo(), &["plan", "--help"]).success();
+}
+
+#[test]
+fn malformed_values_are_usage_errors_naming_the_flag() {
+    // Parsed by clap before anything is read: exit 1 (never 2), the flag named, the usage shown.
+    for (env, args, expected) in [
+        (
+            &[][..],
+            &["--now", "tomorrow", "plan"][..],
+            "error: PUSHFORM_NOW / --now `tomorrow` is not an RFC 3339 time",
+        ),
+        (
+            &[("PUSHFORM_NOW", "9999-12-31T23:00:00Z")],
+            &["quota"],
+            "error: PUSHFORM_NOW / --now `9999-12-31T23:00:00Z` is out of range",
+        ),
+        (
+            &[],
+            &["apply", "--auto-approve", "--lock-timeout", "5m"],
+            "error: --lock-timeout `5m` is not a whole number of seconds",
+        ),
+        (
+            &[],
+            &["state", "init", "--lock-timeout=-1"],
+            "error: --lock-timeout `-1` is not a whole number of seconds",
+        ),
+    ] {
+        let run = pushform_with(&sample_repo(), env, args);
+        run.failure()
+            .stderr_has(&[expected, "Usage: pushform", "--help"]);
+        assert_eq!(run.stdout, "", "{args:?}");
+    }
 }
 
 #[test]

@@ -545,3 +545,46 @@ fn a_template_that_crashes_the_template_engine_is_an_error_not_a_panic() {
     );
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }
+
+#[test]
+fn a_broken_pushform_yaml_is_reported_by_every_command_that_reads_it() {
+    let repo = Repo::new();
+    repo.file("campaigns/a.yaml", &campaign("a", "{alert: hi}"))
+        .file("pushform.yaml", "quota:\n  per_hour: [2\n");
+    let env = [("PUSHFORM_NOW", NOW)];
+    // Each names the file (the ones that render list it as a finding, "No plan: …" after).
+    for args in [
+        &["validate"][..],
+        &["render"],
+        &["plan"],
+        &["preview"],
+        &["apply", "--auto-approve"],
+        &["send-test", "a", "--to", "u1", "--auto-approve"],
+        &["quota"],
+        &["state", "list"],
+        &["state", "show", "a"],
+        &["state", "init"],
+        &["state", "pull"],
+        &["state", "resolve", "a", "--sent"],
+        &["state", "forget-rehearsals"],
+        &["state", "unlock", "0123456789ab"],
+        &["l10n", "status"],
+    ] {
+        let run = pushform_with(repo.path(), &env, args);
+        run.failure().stderr_has(&["pushform.yaml"]);
+        assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
+    }
+    // The edits about one unit refuse before touching the state, and say where to look.
+    for args in [
+        &["state", "import", "a", "--sent-at", "2026-11-26T05:00:00Z"][..],
+        &["state", "accept", "a"],
+    ] {
+        pushform_with(repo.path(), &env, args)
+            .failure()
+            .stderr_has(&["the campaigns have errors", "pushform validate"]);
+    }
+    assert!(
+        !repo.path().join("pushform.lock").exists(),
+        "no command wrote a state with the default config"
+    );
+}

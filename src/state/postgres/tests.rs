@@ -13,7 +13,7 @@ use super::{
     DEFAULT_URL_ENV, MIGRATIONS, PgLockError, PgSettings, PgState, PgWriter, ScopeRead, ScopeState,
     SettleError, bump_serial,
 };
-use crate::lockfile::{
+use crate::state::{
     Accepted, Lock, LockIndex, Outcome, Record, RecordError, RecordKind, Status, to_pretty_json,
 };
 

@@ -3,7 +3,7 @@
 //! exactly once more.
 
 use super::harness::{Repo, records, roomy_emulator};
-use pushform::lockfile::Status;
+use pushform::state::Status;
 
 const CAMPAIGN: &str = "push:\n  audience: { is_to_all: false, tag: [students] }\n  \
                         notification: { title: \"Spring sale\", alert: \"30% off everything\" }\n";
