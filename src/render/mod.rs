@@ -132,28 +132,85 @@ pub(crate) fn render_all_with(
             .map(|c| c.locales.len().max(1))
             .sum(),
     );
-    for (index, campaign) in project.campaigns.iter().enumerate() {
-        render_campaign(
-            project,
-            &templates,
-            index,
-            campaign,
-            &mut units,
-            &mut findings,
-            on_unit,
-        );
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if threads == 1 || project.campaigns.len() < 2 * RENDER_BATCH_PER_THREAD {
+        for (index, campaign) in project.campaigns.iter().enumerate() {
+            render_campaign(
+                project,
+                &templates,
+                index,
+                campaign,
+                &mut findings,
+                &mut |mut unit, body| {
+                    on_unit(&mut unit, &body);
+                    units.push(unit);
+                },
+            );
+        }
+        return (units, findings);
+    }
+    // Every campaign renders independently (one environment, shared read-only; each unit has
+    // its own context and budgets), so the campaigns of a batch are split between the cores.
+    // The parts are joined in campaign order and `on_unit` is called in that order on this
+    // thread, so units, findings and whatever `on_unit` collects come out exactly as a
+    // sequential run gives them. Batches bound how many typed bodies and trees exist before
+    // `on_unit` has seen (and can drop) them.
+    let batch = RENDER_BATCH_PER_THREAD * threads;
+    for (first, campaigns) in (0..).step_by(batch).zip(project.campaigns.chunks(batch)) {
+        let per_thread = campaigns.len().div_ceil(threads).max(1);
+        let parts: Vec<(Vec<(Unit, PushBody)>, Vec<Finding>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = campaigns
+                .chunks(per_thread)
+                .enumerate()
+                .map(|(part, chunk)| {
+                    let templates = &templates;
+                    scope.spawn(move || {
+                        let (mut rendered, mut findings) = (Vec::new(), Vec::new());
+                        for (i, campaign) in chunk.iter().enumerate() {
+                            let index = first + part * per_thread + i;
+                            render_campaign(
+                                project,
+                                templates,
+                                index,
+                                campaign,
+                                &mut findings,
+                                &mut |unit, body| rendered.push((unit, body)),
+                            );
+                        }
+                        (rendered, findings)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| match h.join() {
+                    Ok(part) => part,
+                    // A panic is a bug, not bad input: surface it as a sequential run would.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        for (rendered, mut part_findings) in parts {
+            for (mut unit, body) in rendered {
+                on_unit(&mut unit, &body);
+                units.push(unit);
+            }
+            findings.append(&mut part_findings);
+        }
     }
     (units, findings)
 }
+
+/// Campaigns each core renders before the parts are joined and `on_unit` sees their units.
+const RENDER_BATCH_PER_THREAD: usize = 64;
 
 fn render_campaign(
     project: &Project,
     templates: &Arc<Templates>,
     index: usize,
     campaign: &Campaign,
-    units: &mut Vec<Unit>,
     findings: &mut Vec<Finding>,
-    on_unit: &mut OnUnit<'_>,
+    emit: &mut dyn FnMut(Unit, PushBody),
 ) {
     let config = &project.config;
     let base = match &config.defaults.push {
@@ -215,7 +272,7 @@ fn render_campaign(
         match input.render() {
             Ok((body, bytes, tree, strings_used)) => {
                 let digest = body::digest(&bytes);
-                units.push(Unit {
+                let unit = Unit {
                     key,
                     campaign: campaign.id.clone(),
                     locale: if keyed {
@@ -235,10 +292,8 @@ fn render_campaign(
                     tree,
                     strings_used,
                     schedule: campaign.schedule_for(if keyed { locale } else { None }, config),
-                });
-                if let Some(unit) = units.last_mut() {
-                    on_unit(unit, &body);
-                }
+                };
+                emit(unit, body);
             }
             Err(errors) => findings.extend(errors.into_iter().map(|f| {
                 if f.unit.is_some() {
