@@ -227,7 +227,11 @@ fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
     Ok(head)
 }
 
-pub(super) fn read_body(stream: &mut TcpStream, head: &Head, deadline: Instant) -> Result<Vec<u8>, HttpError> {
+pub(super) fn read_body(
+    stream: &mut TcpStream,
+    head: &Head,
+    deadline: Instant,
+) -> Result<Vec<u8>, HttpError> {
     let mut body = head.rest.clone();
     // One request per connection: anything after the body is ignored.
     body.truncate(head.content_length);

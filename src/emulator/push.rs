@@ -14,7 +14,12 @@ use super::{BodyRules, Fault, Received};
 pub(super) const PUSH_PATH: &str = "/push.json";
 
 /// Handles a `/push.json` request whose body was read; `None` means close without answering.
-pub(super) fn push(shared: &Shared, head: &Head, body: Vec<u8>, fault: Option<Fault>) -> Option<Reply> {
+pub(super) fn push(
+    shared: &Shared,
+    head: &Head,
+    body: Vec<u8>,
+    fault: Option<Fault>,
+) -> Option<Reply> {
     let log_line = |note: &str| format!("{} {} -> {note}", head.method, head.path);
     match fault {
         Some(Fault::StallAfterBody) => {
