@@ -14,7 +14,7 @@ use super::{PgSettings, ScopeMeta, ScopeRead, ScopeState};
 use crate::state::format::{FORMAT_VERSION, Lock};
 
 /// A connection to the state database for one scope and project. Reads need
-/// only SELECT; writes go through [`PgWriter`], which holds the scope's lock.
+/// only SELECT; writes go through [`PgWriter`](super::PgWriter), which holds the scope's lock.
 pub struct PgState {
     pub(super) client: Client,
     pub(super) scope: String,

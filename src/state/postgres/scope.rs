@@ -19,7 +19,8 @@ pub struct ScopeMeta {
 /// One record and where it lives.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRecord {
-    /// The row's id: the handle for [`PgWriter::settle`], increasing in write order.
+    /// The row's id: the handle for [`PgWriter::settle`](super::PgWriter::settle), increasing
+    /// in write order.
     pub id: i64,
     /// The repository that wrote it.
     pub project: String,
@@ -59,7 +60,8 @@ impl ScopeState {
     /// `project`'s own records as a lockfile, with the scope's lineage and
     /// serial: the unit states of one repository (a key is a campaign ×
     /// locale of that repository, so another repository's `welcome/en` is
-    /// another unit), and the value [`PgWriter::write_lock`] takes back.
+    /// another unit), and the value [`PgWriter::write_lock`](super::PgWriter::write_lock)
+    /// takes back.
     #[must_use]
     pub fn project_lock(&self, project: &str) -> Lock {
         self.lock_of(|r| r.project == project)

@@ -14,8 +14,8 @@ use crate::state::store::{Freshness, Holder, Session, Snapshot, Store};
 ///
 /// Every read and every session is its own connection: a read needs only SELECT, and a
 /// session holds the scope's advisory lock for as long as it lives (the lock, like the
-/// connection, dies with the process). The state it hands out is [`ScopeState::lock_for`]
-/// this project: the whole scope, other projects' records tagged, so the planner's quota
+/// connection, dies with the process). The state it hands out is
+/// [`ScopeState::lock_for`](super::ScopeState::lock_for) this project: the whole scope, other projects' records tagged, so the planner's quota
 /// history is the App Key's while its unit states are this repository's.
 #[derive(Debug, Clone)]
 pub struct PgStore {
