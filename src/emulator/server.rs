@@ -26,6 +26,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Granularity at which a stall notices that the emulator is stopping.
 const STALL_SLICE: Duration = Duration::from_millis(20);
 
+/// What the handle and every thread share: the setup, the state, the open connections, and
+/// the flags that stop the emulator and say whether it listens.
 pub(super) struct Shared {
     pub(super) cfg: EmulatorConfig,
     /// The bound address, to listen on again after a refusal.
@@ -37,6 +39,7 @@ pub(super) struct Shared {
     pub(super) listening: AtomicBool,
 }
 
+/// The connections being served, so a stop can reach every one of them.
 #[derive(Default)]
 pub(super) struct Conns {
     next_id: u64,
