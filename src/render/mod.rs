@@ -158,7 +158,7 @@ pub(crate) fn render_all_with(
     let batch = RENDER_BATCH_PER_THREAD * threads;
     for (first, campaigns) in (0..).step_by(batch).zip(project.campaigns.chunks(batch)) {
         let per_thread = campaigns.len().div_ceil(threads).max(1);
-        let parts: Vec<(Vec<(Unit, PushBody)>, Vec<Finding>)> = std::thread::scope(|scope| {
+        let parts: Vec<Part> = std::thread::scope(|scope| {
             let handles: Vec<_> = campaigns
                 .chunks(per_thread)
                 .enumerate()
@@ -200,6 +200,9 @@ pub(crate) fn render_all_with(
     }
     (units, findings)
 }
+
+/// What one thread renders of a batch: its units with their typed bodies, and its findings.
+type Part = (Vec<(Unit, PushBody)>, Vec<Finding>);
 
 /// Campaigns each core renders before the parts are joined and `on_unit` sees their units.
 const RENDER_BATCH_PER_THREAD: usize = 64;

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, FixedOffset};
 use serde_json::json;
 
+use super::schema::MIGRATIONS;
 use super::test_cluster::Cluster;
+use super::write::bump_serial;
 use super::{
-    DEFAULT_URL_ENV, MIGRATIONS, PgLockError, PgSettings, PgState, PgWriter, ScopeRead, ScopeState,
-    SettleError, bump_serial,
+    DEFAULT_URL_ENV, PgLockError, PgSettings, PgState, PgWriter, ScopeRead, ScopeState, SettleError,
 };
 use crate::state::{
     Accepted, Lock, LockIndex, Outcome, Record, RecordError, RecordKind, Status, to_pretty_json,

@@ -1,0 +1,66 @@
+//! Tests of the lines about other projects' sends in a shared state.
+
+use super::*;
+use crate::state::{Lock, Record, Status};
+
+fn record(key: &str, at: &str, project: Option<&str>) -> Record {
+    Record {
+        key: key.to_owned(),
+        campaign: key.to_owned(),
+        locale: None,
+        digest: "d".to_owned(),
+        body: serde_json::json!({}).into(),
+        status: Status::Sent,
+        attempted_at: DateTime::parse_from_rfc3339(at).unwrap(),
+        push_id: None,
+        request_id: None,
+        endpoint: None,
+        error: None,
+        source: None,
+        resolved_at: None,
+        accepted: None,
+        project: project.map(str::to_owned),
+        kind: None,
+        environment: None,
+        app_key_sha1: None,
+        rehearsal: None,
+    }
+}
+
+#[test]
+fn names_the_other_projects_sends_that_weigh_on_the_quota_now() {
+    let quota = Quota {
+        per_hour: 2,
+        per_day: 3,
+        tz: chrono_tz::Asia::Shanghai,
+    };
+    let now = DateTime::parse_from_rfc3339("2026-11-26T15:00:00+08:00")
+        .unwrap()
+        .with_timezone(&Utc);
+    let mut lock = Lock::new();
+    for r in [
+        record("yesterday", "2026-11-25T23:30:00+08:00", Some("shop")),
+        record("mine", "2026-11-26T14:30:00+08:00", None),
+        record("this-morning", "2026-11-26T09:00:00+08:00", Some("shop")),
+        record("just-now", "2026-11-26T14:45:00+08:00", Some("news")),
+    ] {
+        lock.append(r);
+    }
+    let text = other_projects(&lock, now, &quota);
+    assert_eq!(
+        text,
+        "\nQuota used by other projects of this state:\n  \
+             2026-11-26 09:00:00 +08:00  project shop  this-morning (sent)\n  \
+             2026-11-26 14:45:00 +08:00  project news  just-now (sent)\n"
+    );
+    assert_eq!(
+        other_projects_markdown(&lock, now, &quota),
+        "\n**Quota used by other projects of this state**\n\n\
+             | when | project | unit | status |\n|---|---|---|---|\n\
+             | 2026-11-26 09:00:00 +08:00 | shop | `this-morning` | sent |\n\
+             | 2026-11-26 14:45:00 +08:00 | news | `just-now` | sent |\n"
+    );
+    lock.sends.retain(|r| r.project.is_none());
+    assert_eq!(other_projects(&lock, now, &quota), "");
+    assert_eq!(other_projects_markdown(&lock, now, &quota), "");
+}
