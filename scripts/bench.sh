@@ -8,7 +8,9 @@
 #
 # Usage: scripts/bench.sh [RUNS]   (default 5)
 # Env:   PROFILE=release|dist (default release), SHAPES="basic realistic", SIZES="100 1000 10000",
-#        CORPUS_DIR=/tmp, CARGO_TARGET_DIR as usual.
+#        CORPUS_DIR=/tmp, CARGO_TARGET_DIR as usual,
+#        BASELINE=/path/to/an/older/pushform: also run it in every round (rows `validate-base`,
+#        `plan-base`), for a before/after comparison under the same load.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -23,6 +25,9 @@ cargo build --locked --profile "$PROFILE" --quiet --bin pushform --example corpu
 BIN=$TARGET/$PROFILE/pushform
 GEN=$TARGET/$PROFILE/examples/corpus
 FLOOR=$TARGET/$PROFILE/examples/floor
+BASELINE=${BASELINE:-}
+CMDS=(floor validate plan)
+[ -n "$BASELINE" ] && CMDS+=(validate-base plan-base)
 echo "profile $PROFILE ($BIN), $RUNS rounds, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 for shape in "${SHAPES[@]}"; do
@@ -40,22 +45,23 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 # one DIR OUT CMD... : appends "wall_s rss_kb" of one run to OUT
 one() {
   local dir=$1 out=$2; shift 2
-  (cd "$dir" && /usr/bin/time -f '%e %M' -o "$out.one" "$@" >/dev/null 2>&1) || true
+  (cd "$dir" && /usr/bin/time -f '%e %M %U' -o "$out.one" "$@" >/dev/null 2>&1) || true
   tail -n1 "$out.one" >>"$out"
 }
 
-# medians FILE -> "wall_s rss_mb"
+# medians FILE -> "wall_s rss_mb user_s"
 medians() {
-  local wall rss
+  local wall rss user
   wall=$(cut -d' ' -f1 "$1" | median)
   rss=$(cut -d' ' -f2 "$1" | median)
-  echo "$wall $(awk -v k="$rss" 'BEGIN {printf "%.0f", k/1024}')"
+  user=$(cut -d' ' -f3 "$1" | median)
+  echo "$wall $(awk -v k="$rss" 'BEGIN {printf "%.0f", k/1024}') $user"
 }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 declare -A R
-printf '%-10s %-7s %-9s %8s %8s %9s\n' shape N command wall_s peak_MB x_floor
+printf '%-10s %-7s %-13s %8s %8s %8s %9s\n' shape N command wall_s user_s peak_MB x_floor
 for shape in "${SHAPES[@]}"; do
   for n in "${SIZES[@]}"; do
     dir=$CORPUS_DIR/perf-corpus-$shape-$n
@@ -63,13 +69,17 @@ for shape in "${SHAPES[@]}"; do
       one "$dir" "$tmp/floor" "$FLOOR" .
       one "$dir" "$tmp/validate" "$BIN" validate
       one "$dir" "$tmp/plan" "$BIN" plan
+      if [ -n "$BASELINE" ]; then
+        one "$dir" "$tmp/validate-base" "$BASELINE" validate
+        one "$dir" "$tmp/plan-base" "$BASELINE" plan
+      fi
     done
-    for cmd in floor validate plan; do
-      read -r wall mb < <(medians "$tmp/$cmd")
+    for cmd in "${CMDS[@]}"; do
+      read -r wall mb user < <(medians "$tmp/$cmd")
       rm -f "$tmp/$cmd" "$tmp/$cmd.one"
       R[$shape.$n.$cmd.wall]=$wall; R[$shape.$n.$cmd.mb]=$mb
       x=$(awk -v w="$wall" -v f="${R[$shape.$n.floor.wall]}" 'BEGIN {printf (f>0 ? "%.1fx" : "-"), w/f}')
-      printf '%-10s %-7s %-9s %8s %8s %9s\n' "$shape" "$n" "$cmd" "$wall" "$mb" "$x"
+      printf '%-10s %-7s %-13s %8s %8s %8s %9s\n' "$shape" "$n" "$cmd" "$wall" "$user" "$mb" "$x"
     done
   done
 done
@@ -88,7 +98,7 @@ fi
 echo
 : >"$tmp/sample"
 for _ in $(seq "$RUNS"); do one "$PWD" "$tmp/sample" "$BIN" plan; done
-read -r wall mb < <(medians "$tmp/sample")
+read -r wall mb _ < <(medians "$tmp/sample")
 printf 'sample repo cold plan: %s s, %s MB (median of %s)\n' "$wall" "$mb" "$RUNS"
 # %e has 10 ms resolution; the sample repo's plan takes a few ms, so also time 20 runs.
 start=$(date +%s%N)
