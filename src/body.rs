@@ -313,11 +313,12 @@ impl PushBody {
 /// It reads and writes as the JSON value itself (so a plan file holds the body as an object,
 /// keys sorted, as before), and two are equal when their JSON values are.
 #[derive(Clone)]
-pub struct JsonBody(Box<[u8]>);
+pub struct JsonBody(std::sync::Arc<[u8]>);
 
 impl JsonBody {
-    pub(crate) fn from_bytes(bytes: &[u8]) -> JsonBody {
-        JsonBody(bytes.into())
+    /// The same bytes as a unit's, shared rather than copied (a plan holds one per pending unit).
+    pub(crate) fn shared(bytes: &std::sync::Arc<[u8]>) -> JsonBody {
+        JsonBody(std::sync::Arc::clone(bytes))
     }
 
     /// The body as a JSON value (`null` for bytes that are not JSON, which `from_bytes` is

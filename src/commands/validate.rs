@@ -67,18 +67,18 @@ pub(super) fn load_project(mut project: Project) -> Loaded {
     }
     // Each unit is checked as it is rendered and its tree and string sources (only needed to
     // locate findings) dropped at once: a repository of 30,000 units never holds 30,000 trees.
+    // The campaigns' own trees go too, each once rendered: the project rules that read them
+    // run first (their findings keep their place in the list).
+    let project_findings = validate::check_project(&project);
     let mut unit_findings = Vec::new();
-    let (units, mut findings) = render::render_all_with(&project, &mut |unit, body| {
+    let (units, mut findings) = render::render_all_with(&mut project, &mut |unit, body| {
         unit_findings.extend(validate::check_unit(unit, body));
         unit.tree = Node::new(Kind::Null);
         unit.strings_used = Vec::new();
     });
     findings.append(&mut project.findings);
-    findings.extend(validate::check_project(&project));
+    findings.extend(project_findings);
     findings.append(&mut unit_findings);
-    for campaign in &mut project.campaigns {
-        campaign.forget_trees();
-    }
     validate::overlapping_audiences(&units, &mut findings);
     finding::sort(&mut findings);
     Loaded {

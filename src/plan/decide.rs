@@ -11,7 +11,6 @@ use super::seen::{Seen, key_of, look_of_bytes};
 use super::{
     Action, FORMAT_VERSION, LockRef, Plan, PlanError, PlannedUnit, QuotaRef, TestGate, diff,
 };
-use crate::body::JsonBody;
 use crate::quota::{self, Pending, Priority, Quota, Slot};
 use crate::render::{Unit, unit_key};
 use crate::state::{KeyState, Lock, LockIndex, Record, Status};
@@ -120,7 +119,7 @@ pub(crate) fn plan_gated(
             Some(KeyState::Sent { digest, body }) => {
                 if *digest != unit.digest {
                     planned.action = Action::Changed;
-                    planned.body = Some(JsonBody::from_bytes(&unit.bytes));
+                    planned.body = Some(unit.json_body());
                     planned.diff = Some(diff(&body.value(), &unit.body_json()));
                     planned.note = Some(if history_key == unit.key {
                         format!(
@@ -145,7 +144,7 @@ pub(crate) fn plan_gated(
                 planned.note = Some(unresolved_note(history_key, *status));
             }
             Some(KeyState::AllRejected) | None => {
-                planned.body = Some(JsonBody::from_bytes(&unit.bytes));
+                planned.body = Some(unit.json_body());
                 // Keys whose history may hold this body without it being a re-send.
                 let ours = |key: &str| {
                     key == unit.key

@@ -64,8 +64,8 @@ pub struct Unit {
     /// The body's audience (the rest of the body is read from `bytes` when needed, see
     /// [`Unit::push_body`]: a plan of 30,000 units does not hold 30,000 parsed bodies).
     pub audience: Option<body::Audience>,
-    /// The exact bytes POSTed.
-    pub bytes: Vec<u8>,
+    /// The exact bytes POSTed (shared with the plan's copy of the body).
+    pub bytes: Arc<[u8]>,
     /// Lowercase hex SHA-1 of `bytes`.
     pub digest: String,
     /// The merged, rendered `push` tree: where each field of the body was written. Commands
@@ -89,7 +89,7 @@ impl Unit {
 
     /// The body's bytes as a [`JsonBody`](crate::body::JsonBody), for a record of it.
     pub fn json_body(&self) -> body::JsonBody {
-        body::JsonBody::from_bytes(&self.bytes)
+        body::JsonBody::shared(&self.bytes)
     }
 
     /// The body as the typed `PushBody` it was rendered to, read back from [`Unit::bytes`]
@@ -109,45 +109,89 @@ pub fn unit_key(campaign: &str, locale: Option<&str>) -> String {
 /// Renders every campaign of the project. Units that fail to render are left out and explained
 /// in the findings.
 pub fn render_all(project: &Project) -> (Vec<Unit>, Vec<Finding>) {
-    render_all_with(project, &mut |_, _| {})
+    let mut findings = Vec::new();
+    let templates = Arc::new(Templates::compile(project, &mut findings));
+    // The caller keeps its project whole: render a copy of the campaigns, trees kept.
+    let mut campaigns = project.campaigns.clone();
+    let units = render_campaigns(
+        project,
+        &templates,
+        &mut campaigns,
+        Trees::Keep,
+        &mut findings,
+        &mut |_, _| {},
+    );
+    (units, findings)
 }
 
 /// What [`render_all_with`] calls on each unit as soon as it is rendered, with its typed body.
 pub(crate) type OnUnit<'a> = dyn FnMut(&mut Unit, &PushBody) + 'a;
 
-/// Like `render_all`, calling `on_unit` on each unit as soon as it is rendered: a command can
-/// check a unit and drop its tree there, so a large repository never holds every tree (nor
-/// every typed body) at once.
+/// Like `render_all`, calling `on_unit` on each unit as soon as it is rendered (a command can
+/// check a unit and drop its tree there), and dropping each campaign's own trees once its
+/// units are rendered (`Campaign::forget_trees`): a large repository never holds every tree,
+/// typed body or campaign tree at once. The project keeps its campaigns' ids, files, times and
+/// scheduling; run whatever reads their trees (`validate::check_project`) before.
 pub(crate) fn render_all_with(
-    project: &Project,
+    project: &mut Project,
     on_unit: &mut OnUnit<'_>,
 ) -> (Vec<Unit>, Vec<Finding>) {
     let mut findings = Vec::new();
     let templates = Arc::new(Templates::compile(project, &mut findings));
-    // One unit per locale (or one for a campaign without): no doubling growth of a large Vec.
-    let mut units = Vec::with_capacity(
-        project
-            .campaigns
-            .iter()
-            .map(|c| c.locales.len().max(1))
-            .sum(),
+    // Rendering reads the project's config and catalogs and each campaign it is given, never
+    // `project.campaigns`: taken out, they can be emptied batch by batch while the rest is shared.
+    let mut campaigns = std::mem::take(&mut project.campaigns);
+    let units = render_campaigns(
+        project,
+        &templates,
+        &mut campaigns,
+        Trees::Forget,
+        &mut findings,
+        on_unit,
     );
+    project.campaigns = campaigns;
+    (units, findings)
+}
+
+/// Whether [`render_campaigns`] keeps each campaign's trees once rendered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Trees {
+    Keep,
+    Forget,
+}
+
+fn render_campaigns(
+    project: &Project,
+    templates: &Arc<Templates>,
+    campaigns: &mut [Campaign],
+    trees: Trees,
+    findings: &mut Vec<Finding>,
+    on_unit: &mut OnUnit<'_>,
+) -> Vec<Unit> {
+    let forget = |done: &mut [Campaign]| {
+        if trees == Trees::Forget {
+            done.iter_mut().for_each(Campaign::forget_trees);
+        }
+    };
+    // One unit per locale (or one for a campaign without): no doubling growth of a large Vec.
+    let mut units = Vec::with_capacity(campaigns.iter().map(|c| c.locales.len().max(1)).sum());
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if threads == 1 || project.campaigns.len() < 2 * RENDER_BATCH_PER_THREAD {
-        for (index, campaign) in project.campaigns.iter().enumerate() {
+    if threads == 1 || campaigns.len() < 2 * RENDER_BATCH_PER_THREAD {
+        for (index, campaign) in campaigns.iter_mut().enumerate() {
             render_campaign(
                 project,
-                &templates,
+                templates,
                 index,
                 campaign,
-                &mut findings,
+                findings,
                 &mut |mut unit, body| {
                     on_unit(&mut unit, &body);
                     units.push(unit);
                 },
             );
+            forget(std::slice::from_mut(campaign));
         }
-        return (units, findings);
+        return units;
     }
     // Every campaign renders independently (one environment, shared read-only; each unit has
     // its own context and budgets), so the campaigns of a batch are split between the cores.
@@ -156,14 +200,13 @@ pub(crate) fn render_all_with(
     // sequential run gives them. Batches bound how many typed bodies and trees exist before
     // `on_unit` has seen (and can drop) them.
     let batch = RENDER_BATCH_PER_THREAD * threads;
-    for (first, campaigns) in (0..).step_by(batch).zip(project.campaigns.chunks(batch)) {
+    for (first, campaigns) in (0..).step_by(batch).zip(campaigns.chunks_mut(batch)) {
         let per_thread = campaigns.len().div_ceil(threads).max(1);
         let parts: Vec<Part> = std::thread::scope(|scope| {
             let handles: Vec<_> = campaigns
                 .chunks(per_thread)
                 .enumerate()
                 .map(|(part, chunk)| {
-                    let templates = &templates;
                     scope.spawn(move || {
                         let (mut rendered, mut findings) = (Vec::new(), Vec::new());
                         for (i, campaign) in chunk.iter().enumerate() {
@@ -190,6 +233,7 @@ pub(crate) fn render_all_with(
                 })
                 .collect()
         });
+        forget(campaigns);
         for (rendered, mut part_findings) in parts {
             for (mut unit, body) in rendered {
                 on_unit(&mut unit, &body);
@@ -198,7 +242,7 @@ pub(crate) fn render_all_with(
             findings.append(&mut part_findings);
         }
     }
-    (units, findings)
+    units
 }
 
 /// What one thread renders of a batch: its units with their typed bodies, and its findings.
@@ -289,7 +333,7 @@ fn render_campaign(
                     not_before: campaign.not_before,
                     not_after: campaign.not_after,
                     audience: body.audience.clone(),
-                    bytes,
+                    bytes: bytes.into(),
                     digest,
                     audience_origin: tree.locate("audience"),
                     tree,

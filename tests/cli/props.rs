@@ -296,7 +296,7 @@ fn check_pipeline(files: &[(String, String)]) {
     }
     for unit in &units {
         assert_eq!(unit.digest, hex::encode(Sha1::digest(&unit.bytes)));
-        assert_eq!(unit.bytes, unit.push_body().to_bytes());
+        assert_eq!(*unit.bytes, *unit.push_body().to_bytes());
         assert_eq!(unit.key, unit_key(&unit.campaign, unit.locale.as_deref()));
         let json: serde_json::Value =
             serde_json::from_slice(&unit.bytes).expect("the body is JSON");
@@ -318,7 +318,7 @@ fn check_pipeline(files: &[(String, String)]) {
     let bytes = |units: &[Unit]| -> Vec<(String, Vec<u8>)> {
         units
             .iter()
-            .map(|u| (u.key.clone(), u.bytes.clone()))
+            .map(|u| (u.key.clone(), u.bytes.to_vec()))
             .collect()
     };
     assert_eq!(bytes(&units), bytes(&units_again));
