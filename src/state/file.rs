@@ -32,7 +32,8 @@ pub(crate) enum AcquireError {
         holder: Option<Holder>,
         waited: Option<Duration>,
     },
-    #[error("cannot lock {}: {source}", path.display())]
+    // The cause is the error's source: `{:#}` (how every error is printed) appends it once.
+    #[error("cannot lock {}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -450,10 +451,7 @@ impl Store for FileStore {
     }
 
     fn open(&self, holder: &Holder, wait: Option<Duration>) -> anyhow::Result<Box<dyn Session>> {
-        let guard = self
-            .store
-            .acquire(holder, wait)
-            .map_err(|e| anyhow!("{e}"))?;
+        let guard = self.store.acquire(holder, wait)?;
         let lock = self.store.load()?;
         Ok(Box::new(FileSession { guard, lock }))
     }
