@@ -310,8 +310,10 @@ impl PushBody {
 /// 30,000 pending pushes keeps 30,000 short byte strings, not 30,000 JSON trees (a parsed
 /// `serde_json::Value` takes about ten times the memory of its text).
 ///
-/// It reads and writes as the JSON value itself (so a plan file holds the body as an object,
-/// keys sorted, as before), and two are equal when their JSON values are.
+/// It reads and writes as the JSON value itself (so a plan file or a lockfile holds the body
+/// as an object), with object keys sorted at every level, and two are equal when their JSON
+/// values are. `serde_json` sorts by default, but a dependency turning on its `preserve_order`
+/// feature would silently make a lockfile's bytes depend on insertion order: the sort is ours.
 #[derive(Clone)]
 pub struct JsonBody(std::sync::Arc<[u8]>);
 
@@ -365,7 +367,23 @@ impl std::fmt::Debug for JsonBody {
 
 impl Serialize for JsonBody {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.value().serialize(serializer)
+        Sorted(&self.value()).serialize(serializer)
+    }
+}
+
+struct Sorted<'a>(&'a serde_json::Value);
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            serde_json::Value::Array(items) => serializer.collect_seq(items.iter().map(Sorted)),
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                serializer.collect_map(entries.into_iter().map(|(k, v)| (k, Sorted(v))))
+            }
+            other => other.serialize(serializer),
+        }
     }
 }
 

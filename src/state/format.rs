@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::body::JsonBody;
 use anyhow::{anyhow, bail};
 use chrono::{DateTime, FixedOffset, SubsecRound};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The only `format_version` this build reads and writes.
@@ -42,7 +42,7 @@ pub struct Record {
     pub locale: Option<String>,
     /// SHA-1 hex of the body as rendered for this attempt.
     pub digest: String,
-    #[serde(serialize_with = "serialize_sorted")]
+    /// Written with object keys sorted at every level (see `JsonBody`).
     pub body: JsonBody,
     pub status: Status,
     #[serde(with = "rfc3339_secs")]
@@ -170,7 +170,7 @@ pub struct RecordError {
 #[serde(deny_unknown_fields)]
 pub struct Accepted {
     pub digest: String,
-    #[serde(serialize_with = "serialize_sorted")]
+    /// Written with object keys sorted at every level (see `JsonBody`).
     pub body: JsonBody,
     #[serde(with = "rfc3339_secs")]
     pub at: DateTime<FixedOffset>,
@@ -401,29 +401,6 @@ pub(crate) fn try_to_pretty_json(lock: &Lock) -> serde_json::Result<String> {
     let mut json = serde_json::to_string_pretty(lock)?;
     json.push('\n');
     Ok(json)
-}
-
-/// Serialises a JSON value with object keys sorted at every level. `serde_json`
-/// sorts by default, but a dependency turning on its `preserve_order` feature
-/// would silently make the file's bytes depend on insertion order.
-fn serialize_sorted<S: Serializer>(body: &JsonBody, serializer: S) -> Result<S::Ok, S::Error> {
-    Sorted(&body.value()).serialize(serializer)
-}
-
-struct Sorted<'a>(&'a Value);
-
-impl Serialize for Sorted<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Value::Array(items) => serializer.collect_seq(items.iter().map(Sorted)),
-            Value::Object(map) => {
-                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-                serializer.collect_map(entries.into_iter().map(|(k, v)| (k, Sorted(v))))
-            }
-            other => other.serialize(serializer),
-        }
-    }
 }
 
 /// RFC 3339 with the offset kept and whole seconds, e.g. `2026-12-01T10:00:01+08:00`.

@@ -5,8 +5,6 @@
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, FixedOffset, Utc};
 use postgres::Row;
-use serde::{Serialize, Serializer};
-use serde_json::Value;
 
 use super::StoredRecord;
 use crate::body::JsonBody;
@@ -123,21 +121,5 @@ pub(super) fn parse_status(text: &str) -> anyhow::Result<Status> {
 /// A body as stored: compact JSON with object keys sorted at every level, the
 /// same value the lockfile writes (whatever serde_json's map order).
 pub(super) fn canonical_json(body: &JsonBody) -> anyhow::Result<String> {
-    serde_json::to_string(&Sorted(&body.value())).context("cannot serialise a body")
-}
-
-struct Sorted<'a>(&'a Value);
-
-impl Serialize for Sorted<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Value::Array(items) => serializer.collect_seq(items.iter().map(Sorted)),
-            Value::Object(map) => {
-                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-                serializer.collect_map(entries.into_iter().map(|(k, v)| (k, Sorted(v))))
-            }
-            other => other.serialize(serializer),
-        }
-    }
+    serde_json::to_string(body).context("cannot serialise a body")
 }
