@@ -169,12 +169,30 @@ pub(crate) fn check_rehearsals(lock: &Lock, rehearsal: bool) -> Result<()> {
         .filter(|r| r.is_rehearsal())
         .map(|r| r.key.as_str())
         .collect();
+    // In a shared PostgreSQL scope, each project forgets its own rehearsals.
+    let mut others: Vec<&str> = lock
+        .sends
+        .iter()
+        .filter(|r| r.is_rehearsal())
+        .filter_map(|r| r.project.as_deref())
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    let whose = if others.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; those of other projects of this state ({}) are removed by running it in their \
+             repositories",
+            others.join(", ")
+        )
+    };
     if let Some(first) = keys.first() {
         return Err(anyhow!(
             "the state holds {} rehearsal {} (sent to a loopback emulator, e.g. `{first}`), \
              but the endpoints are real: those pushes would count as sent and never reach \
              users. Nothing was sent. Remove them with `pushform state forget-rehearsals` (or \
-             use a state of its own for rehearsals)",
+             use a state of its own for rehearsals){whose}",
             keys.len(),
             if keys.len() == 1 { "record" } else { "records" }
         ));

@@ -76,11 +76,13 @@ fn forget_rehearsals(cx: &Context<'_>, wait: &LockWait) -> Result<Exit> {
     let (store, mut session) =
         open_session(&cx.settings, wait, "pushform state forget-rehearsals")?;
     let mut removed = Vec::new();
+    // This project's own: another project of a shared PostgreSQL scope forgets its own.
+    let ours = |r: &crate::state::Record| r.is_rehearsal() && r.project.is_none();
     session.commit("pushform: rehearsal records removed", &mut |lock| {
         if let Some(r) = lock
             .sends
             .iter()
-            .find(|r| r.is_rehearsal() && r.status.is_unresolved())
+            .find(|r| ours(r) && r.status.is_unresolved())
         {
             bail!(
                 "`{}` is a rehearsal record still `{}`; resolve it first (`pushform state \
@@ -93,10 +95,10 @@ fn forget_rehearsals(cx: &Context<'_>, wait: &LockWait) -> Result<Exit> {
         removed = lock
             .sends
             .iter()
-            .filter(|r| r.is_rehearsal())
+            .filter(|r| ours(r))
             .map(|r| r.key.clone())
             .collect();
-        lock.sends.retain(|r| !r.is_rehearsal());
+        lock.sends.retain(|r| !ours(r));
         Ok(!removed.is_empty())
     })?;
     if removed.is_empty() {

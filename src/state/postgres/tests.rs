@@ -681,6 +681,54 @@ fn write_lock_runs_the_lockfile_loop_of_the_commands() {
 }
 
 #[test]
+fn write_lock_removes_settled_rehearsal_records_and_nothing_else() {
+    let url = scope_db("write_lock_rehearsals", "s");
+    let mut writer = connect(&url, "s", "p").lock_scope("apply", None).unwrap();
+    let mut lock = writer.load().unwrap().project_lock("p");
+    let mut rehearsed = record("a", "2026-12-01T09:00:00Z", Status::Sent);
+    rehearsed.rehearsal = Some(true);
+    lock.append(rehearsed);
+    let mut open = record("b", "2026-12-01T09:30:00Z", Status::Unknown);
+    open.rehearsal = Some(true);
+    lock.append(open);
+    lock.append(record("c", "2026-12-01T10:00:00Z", Status::Sent));
+    writer.write_lock(&mut lock).unwrap();
+
+    // An unresolved rehearsal is not forgotten: it may have reached someone.
+    let mut all_gone = lock.clone();
+    all_gone.sends.retain(|r| !r.is_rehearsal());
+    let err = writer.write_lock(&mut all_gone).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("(b) is a rehearsal still `unknown`"),
+        "{err:#}"
+    );
+    // A real send is never removed.
+    let mut real_gone = lock.clone();
+    real_gone.sends.retain(|r| r.key != "c");
+    let err = writer.write_lock(&mut real_gone).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("records are never removed"),
+        "{err:#}"
+    );
+
+    // `state forget-rehearsals` once the open one is settled: the settled rehearsal goes, in
+    // the same write that appends a new record.
+    let mut forgot = lock.clone();
+    forgot.sends.retain(|r| r.key != "a");
+    forgot.append(record("d", "2026-12-01T11:00:00Z", Status::Sent));
+    writer.write_lock(&mut forgot).unwrap();
+    let keys: Vec<String> = writer
+        .load()
+        .unwrap()
+        .project_lock("p")
+        .sends
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    assert_eq!(keys, ["b", "c", "d"]);
+}
+
+#[test]
 fn write_lock_refuses_what_the_lockfile_rules_forbid() {
     let url = scope_db("write_lock_refused", "s");
     let mut q = connect(&url, "s", "q").lock_scope("q", None).unwrap();

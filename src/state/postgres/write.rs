@@ -227,7 +227,8 @@ impl PgWriter {
     /// otherwise only `accepted` may change; a record's identity (key,
     /// campaign, locale, digest, body, attempt time, endpoint, kind, environment, App Key
     /// hash, rehearsal mark) never does,
-    /// and no record is ever removed.
+    /// and no record is ever removed but a settled rehearsal's (`state forget-rehearsals`:
+    /// a send to a loopback emulator is no history).
     ///
     /// # Errors
     /// If the scope is missing, holds another lineage or serial than `lock`
@@ -281,22 +282,66 @@ impl PgWriter {
                 lock.serial
             );
         }
-        if lock.sends.len() < stored.records.len() {
-            bail!(
-                "refusing to write the PostgreSQL state scope {scope:?}: it holds {} records \
-                 of project {project:?}, the new state only {} (records are never removed)",
-                stored.records.len(),
-                lock.sends.len()
-            );
+        // The new state is the stored one in order, perhaps with records changed as the rules
+        // allow, settled rehearsal records left out, and records appended.
+        let mut kept = Vec::with_capacity(stored.records.len());
+        let mut forgotten = Vec::new();
+        let mut next = 0;
+        for old in &stored.records {
+            let new = lock.sends.get(next);
+            let change = new.map(|new| {
+                if old.record == *new {
+                    Ok(())
+                } else {
+                    check_change(old, new)
+                }
+            });
+            match (new, change) {
+                (Some(new), Some(Ok(()))) => {
+                    kept.push((old, new));
+                    next += 1;
+                }
+                // A rehearsal left out (the same attempt, changed, is a refused change instead).
+                (new, _)
+                    if old.record.is_rehearsal()
+                        && new.is_none_or(|n| {
+                            n.key != old.record.key || n.attempted_at != old.record.attempted_at
+                        }) =>
+                {
+                    if old.record.status.is_unresolved() {
+                        bail!(
+                            "refusing to write the PostgreSQL state scope {scope:?}: record #{} \
+                             ({}) is a rehearsal still `{}`, forgotten only once resolved",
+                            old.id,
+                            old.record.key,
+                            old.record.status
+                        );
+                    }
+                    forgotten.push(old.id);
+                }
+                (_, Some(Err(refused))) => return Err(refused),
+                _ => bail!(
+                    "refusing to write the PostgreSQL state scope {scope:?}: it holds {} records \
+                     of project {project:?}, the new state only {} (records are never removed)",
+                    stored.records.len(),
+                    lock.sends.len()
+                ),
+            }
         }
-        for (old, new) in stored.records.iter().zip(&lock.sends) {
+        if !forgotten.is_empty() {
+            tx.execute(
+                "DELETE FROM pushform_records WHERE scope = $1 AND id = ANY($2)",
+                &[&scope, &forgotten],
+            )
+            .map_err(|e| db_error(&e, "cannot remove the rehearsal records"))?;
+        }
+        for (old, new) in kept {
             if old.record != *new {
-                check_change(old, new)?;
                 update_record(&mut tx, &scope, old, new)?;
             }
         }
         let mut appended = Vec::new();
-        for record in &lock.sends[stored.records.len()..] {
+        for record in &lock.sends[next..] {
             appended.push(insert_record(&mut tx, &scope, &project, record)?);
         }
         bump_serial(&mut tx, &scope, key, stored.meta.serial)?;

@@ -250,6 +250,26 @@ fn two_projects_in_one_scope_share_the_quota_and_see_who_used_it() {
     );
     assert_eq!(json["serial"], 6, "init, then two writes per send");
     assert_exactly_once(&pg.lock().unwrap(), &emu.received());
+
+    // Rehearsal records leave the scope with `state forget-rehearsals`, each project's own.
+    pg.run(pg.cmd(&shop).args(&["state", "forget-rehearsals"]))
+        .success()
+        .stderr_has("Removed 2 rehearsal records");
+    let json = pg.run(pg.cmd(&news).args(&["state", "list", "--format", "json"]));
+    json.success();
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let left: Vec<&str> = json["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["project"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, ["news"], "{json:#}");
+    // The other project's rehearsal still blocks a real plan, and the refusal says whose it is.
+    pg.run(pg.cmd(&shop).now(SAMPLE_NOW).args(&["plan"]))
+        .failure()
+        .stderr_has("the state holds 1 rehearsal record")
+        .stderr_has("those of other projects of this state (news) are removed by running it");
 }
 
 #[test]
