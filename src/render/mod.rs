@@ -117,6 +117,7 @@ pub fn render_all(project: &Project) -> (Vec<Unit>, Vec<Finding>) {
         project,
         &templates,
         &mut campaigns,
+        None,
         Trees::Keep,
         &mut findings,
         &mut |_, _| {},
@@ -145,6 +146,7 @@ pub(crate) fn render_all_with(
         project,
         &templates,
         &mut campaigns,
+        None,
         Trees::Forget,
         &mut findings,
         on_unit,
@@ -160,10 +162,12 @@ enum Trees {
     Forget,
 }
 
+/// `threads`: how many to render on (`None`: one per core).
 fn render_campaigns(
     project: &Project,
     templates: &Arc<Templates>,
     campaigns: &mut [Campaign],
+    threads: Option<usize>,
     trees: Trees,
     findings: &mut Vec<Finding>,
     on_unit: &mut OnUnit<'_>,
@@ -175,7 +179,8 @@ fn render_campaigns(
     };
     // One unit per locale (or one for a campaign without): no doubling growth of a large Vec.
     let mut units = Vec::with_capacity(campaigns.iter().map(|c| c.locales.len().max(1)).sum());
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     if threads == 1 || campaigns.len() < 2 * RENDER_BATCH_PER_THREAD {
         for (index, campaign) in campaigns.iter_mut().enumerate() {
             render_campaign(
@@ -593,6 +598,83 @@ fn normalise(tree: &mut Node) {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A project of `n` campaigns in two locales each; campaign 100 does not render.
+    fn project(n: usize) -> (tempfile::TempDir, Project) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("campaigns")).unwrap();
+        for i in 0..n {
+            let alert = if i == 100 {
+                "{{ no_such_name }}"
+            } else {
+                "{{ campaign }} in {{ locale }}: {{ n }}"
+            };
+            std::fs::write(
+                dir.path().join(format!("campaigns/c{i:04}.yaml")),
+                format!(
+                    "id: c{i:04}\nvars: {{n: {i}}}\nlocales:\n  en: {{}}\n  fr: {{}}\npush:\n  \
+                     platform: [ios]\n  audience: {{is_to_all: true}}\n  notification: \
+                     {{alert: \"{alert}\"}}\n"
+                ),
+            )
+            .unwrap();
+        }
+        let project = Project::load(dir.path()).unwrap();
+        (dir, project)
+    }
+
+    #[test]
+    fn every_core_renders_exactly_what_one_core_renders_in_the_same_order() {
+        let n = 5 * RENDER_BATCH_PER_THREAD + 7;
+        let (_dir, project) = project(n);
+        let render = |threads: usize| {
+            let mut findings = Vec::new();
+            let templates = Arc::new(Templates::compile(&project, &mut findings));
+            let mut campaigns = project.campaigns.clone();
+            let mut seen = Vec::new();
+            let units = render_campaigns(
+                &project,
+                &templates,
+                &mut campaigns,
+                Some(threads),
+                Trees::Forget,
+                &mut findings,
+                &mut |unit, _| seen.push(unit.key.clone()),
+            );
+            let units: Vec<_> = units
+                .iter()
+                .map(|u| {
+                    (
+                        u.key.clone(),
+                        u.file_index,
+                        u.locale_index,
+                        u.bytes.to_vec(),
+                    )
+                })
+                .collect();
+            let forgotten = campaigns
+                .iter()
+                .all(|c| matches!(c.push.kind, Kind::Null) && c.vars.is_none());
+            (units, seen, findings, forgotten)
+        };
+        let one = render(1);
+        assert_eq!(
+            one.0.len(),
+            2 * (n - 1),
+            "every campaign but the broken one"
+        );
+        assert_eq!(one.1, one.0.iter().map(|u| u.0.clone()).collect::<Vec<_>>());
+        assert_eq!(one.2.len(), 2, "{:?}", one.2);
+        assert!(one.3, "each campaign's trees are dropped once rendered");
+        for threads in [2, 3] {
+            assert!(render(threads) == one, "{threads} threads");
         }
     }
 }
