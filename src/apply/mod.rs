@@ -230,25 +230,8 @@ pub(crate) fn apply(
         let request_id = uuid::Uuid::new_v4().to_string();
         let local = now.with_timezone(&opts.quota.tz).fixed_offset();
         let mut record = Record {
-            key: unit.key.clone(),
-            campaign: unit.campaign.clone(),
-            locale: unit.locale.clone(),
-            digest: unit.digest.clone(),
-            body: unit.json_body(),
-            status: Status::Sending,
-            attempted_at: local,
-            push_id: None,
             request_id: Some(request_id.clone()),
-            endpoint: None,
-            error: None,
-            source: None,
-            resolved_at: None,
-            accepted: None,
-            project: None,
-            kind: None,
-            environment: None,
-            app_key_sha1: None,
-            rehearsal: None,
+            ..unit.record(Status::Sending, local)
         };
         opts.stamp.mark(&mut record);
         // Other runners see who is sending (a no-op once held, and for the file backend).

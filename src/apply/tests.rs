@@ -150,25 +150,16 @@ impl Session for Memory {
 
 fn sending(key: &str, request_id: &str) -> Record {
     Record {
-        key: key.to_owned(),
-        campaign: key.to_owned(),
-        locale: None,
-        digest: "d".to_owned(),
-        body: serde_json::json!({}).into(),
-        status: Status::Sending,
-        attempted_at: DateTime::parse_from_rfc3339("2026-11-26T15:00:00+08:00").unwrap(),
-        push_id: None,
         request_id: Some(request_id.to_owned()),
-        endpoint: None,
-        error: None,
-        source: None,
-        resolved_at: None,
-        accepted: None,
-        project: None,
-        kind: None,
-        environment: None,
-        app_key_sha1: None,
-        rehearsal: None,
+        ..Record::attempt(
+            key.to_owned(),
+            key.to_owned(),
+            None,
+            "d".to_owned(),
+            serde_json::json!({}).into(),
+            Status::Sending,
+            DateTime::parse_from_rfc3339("2026-11-26T15:00:00+08:00").unwrap(),
+        )
     }
 }
 

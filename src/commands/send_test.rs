@@ -74,26 +74,19 @@ pub(super) fn run(cx: &Context<'_>, args: &SendTestArgs) -> Result<Exit> {
     }
 
     let request_id = uuid::Uuid::new_v4().to_string();
+    // The test users' body, not the unit's: its own digest.
     let mut record = Record {
-        key: unit.key.clone(),
-        campaign: unit.campaign.clone(),
-        locale: unit.locale.clone(),
-        digest: body::digest(&bytes),
-        body: value.into(),
-        status: Status::Sending,
-        attempted_at: settings.local(now),
-        push_id: None,
         request_id: Some(request_id.clone()),
-        endpoint: None,
-        error: None,
-        source: None,
-        resolved_at: None,
-        accepted: None,
-        project: None,
         kind: Some(RecordKind::Test),
-        environment: None,
-        app_key_sha1: None,
-        rehearsal: None,
+        ..Record::attempt(
+            unit.key.clone(),
+            unit.campaign.clone(),
+            unit.locale.clone(),
+            body::digest(&bytes),
+            value.into(),
+            Status::Sending,
+            settings.local(now),
+        )
     };
     Stamp {
         environment: settings.environment.clone(),

@@ -360,25 +360,10 @@ fn import(
     // the state.
     let (_store, mut session) = open_session(settings, wait, "pushform state import")?;
     let record = Record {
-        key: unit.key.clone(),
-        campaign: unit.campaign.clone(),
-        locale: unit.locale.clone(),
-        digest: unit.digest.clone(),
-        body: unit.json_body(),
-        status: Status::Sent,
-        attempted_at: at,
         push_id,
-        request_id: None,
-        endpoint: None,
-        error: None,
         source: Some("import".to_owned()),
-        resolved_at: None,
-        accepted: None,
-        project: None,
-        kind: None,
         environment: settings.environment.clone(),
-        app_key_sha1: None,
-        rehearsal: None,
+        ..unit.record(Status::Sent, at)
     };
     session.commit(&format!("pushform: {key} sent (import)"), &mut |lock| {
         if lock.sends.iter().any(|r| {

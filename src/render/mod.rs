@@ -92,6 +92,23 @@ impl Unit {
         body::JsonBody::shared(&self.bytes)
     }
 
+    /// A record of an attempt to send this unit's body, in `status` at `at`.
+    pub(crate) fn record(
+        &self,
+        status: crate::state::Status,
+        at: DateTime<FixedOffset>,
+    ) -> crate::state::Record {
+        crate::state::Record::attempt(
+            self.key.clone(),
+            self.campaign.clone(),
+            self.locale.clone(),
+            self.digest.clone(),
+            self.json_body(),
+            status,
+            at,
+        )
+    }
+
     /// The body as the typed `PushBody` it was rendered to, read back from [`Unit::bytes`]
     /// (which `PushBody::to_bytes` wrote, so the round trip is exact).
     pub fn push_body(&self) -> PushBody {

@@ -5,25 +5,16 @@ use crate::state::{Lock, Record, Status};
 
 fn record(key: &str, at: &str, project: Option<&str>) -> Record {
     Record {
-        key: key.to_owned(),
-        campaign: key.to_owned(),
-        locale: None,
-        digest: "d".to_owned(),
-        body: serde_json::json!({}).into(),
-        status: Status::Sent,
-        attempted_at: DateTime::parse_from_rfc3339(at).unwrap(),
-        push_id: None,
-        request_id: None,
-        endpoint: None,
-        error: None,
-        source: None,
-        resolved_at: None,
-        accepted: None,
         project: project.map(str::to_owned),
-        kind: None,
-        environment: None,
-        app_key_sha1: None,
-        rehearsal: None,
+        ..Record::attempt(
+            key.to_owned(),
+            key.to_owned(),
+            None,
+            "d".to_owned(),
+            serde_json::json!({}).into(),
+            Status::Sent,
+            DateTime::parse_from_rfc3339(at).unwrap(),
+        )
     }
 }
 

@@ -106,6 +106,41 @@ pub enum RecordKind {
 }
 
 impl Record {
+    /// One attempt of `key` with `body` (`digest` is its SHA-1) at `attempted_at`, in `status`,
+    /// every other field absent: callers set what they know with `..Record::attempt(…)`.
+    #[must_use]
+    pub fn attempt(
+        key: String,
+        campaign: String,
+        locale: Option<String>,
+        digest: String,
+        body: JsonBody,
+        status: Status,
+        attempted_at: DateTime<FixedOffset>,
+    ) -> Record {
+        Record {
+            key,
+            campaign,
+            locale,
+            digest,
+            body,
+            status,
+            attempted_at,
+            push_id: None,
+            request_id: None,
+            endpoint: None,
+            error: None,
+            source: None,
+            resolved_at: None,
+            accepted: None,
+            project: None,
+            kind: None,
+            environment: None,
+            app_key_sha1: None,
+            rehearsal: None,
+        }
+    }
+
     /// A `send-test` record: quota history and test evidence, never a sent unit.
     #[must_use]
     pub fn is_test(&self) -> bool {

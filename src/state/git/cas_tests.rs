@@ -51,25 +51,16 @@ fn two_clones() -> (tempfile::TempDir, GitStore, GitStore) {
 
 fn record(key: &str) -> Record {
     Record {
-        key: key.to_owned(),
-        campaign: key.to_owned(),
-        locale: None,
-        digest: format!("d-{key}"),
-        body: serde_json::json!({"k": key}).into(),
-        status: Status::Sending,
-        attempted_at: DateTime::parse_from_rfc3339("2026-11-26T15:00:00+08:00").unwrap(),
-        push_id: None,
         request_id: Some(format!("r-{key}")),
-        endpoint: None,
-        error: None,
-        source: None,
-        resolved_at: None,
-        accepted: None,
-        project: None,
-        kind: None,
-        environment: None,
-        app_key_sha1: None,
-        rehearsal: None,
+        ..Record::attempt(
+            key.to_owned(),
+            key.to_owned(),
+            None,
+            format!("d-{key}"),
+            serde_json::json!({"k": key}).into(),
+            Status::Sending,
+            DateTime::parse_from_rfc3339("2026-11-26T15:00:00+08:00").unwrap(),
+        )
     }
 }
 
