@@ -275,25 +275,18 @@ fn write_lock(args: &Args) -> anyhow::Result<()> {
         // 3 a day, spread 8 hours apart: a history that respects the quota.
         let at = start + TimeDelta::hours(8 * i as i64);
         lock.sends.push(Record {
-            key: u.key.clone(),
-            campaign: u.campaign.clone(),
-            locale: u.locale.clone(),
-            digest: u.digest.clone(),
-            body: u.json_body(),
-            status: Status::Sent,
-            attempted_at: at.with_timezone(&tz),
             push_id: Some(format!("push{i:08}")),
             request_id: Some(format!("req-{i:08}")),
             endpoint: Some("https://api.rong-api.com".to_owned()),
-            error: None,
-            source: None,
-            resolved_at: None,
-            accepted: None,
-            project: None,
-            kind: None,
-            environment: None,
-            app_key_sha1: None,
-            rehearsal: None,
+            ..Record::attempt(
+                u.key.clone(),
+                u.campaign.clone(),
+                u.locale.clone(),
+                u.digest.clone(),
+                u.json_body(),
+                Status::Sent,
+                at.with_timezone(&tz),
+            )
         });
     }
     lock.serial = 1;

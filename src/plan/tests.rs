@@ -24,28 +24,12 @@ fn units(ids: &[&str]) -> (tempfile::TempDir, Vec<Unit>) {
 
 fn record(unit: &Unit, status: Status, at: &str) -> Record {
     Record {
-        key: unit.key.clone(),
-        campaign: unit.campaign.clone(),
         locale: None,
-        digest: unit.digest.clone(),
-        body: unit.body_json().into(),
-        status,
-        attempted_at: DateTime::parse_from_rfc3339(at).unwrap(),
-        push_id: None,
-        request_id: None,
-        endpoint: None,
         error: (status == Status::Rejected).then(|| RecordError {
             code: 1002,
             message: "bad".into(),
         }),
-        source: None,
-        resolved_at: None,
-        accepted: None,
-        project: None,
-        kind: None,
-        environment: None,
-        app_key_sha1: None,
-        rehearsal: None,
+        ..unit.record(status, DateTime::parse_from_rfc3339(at).unwrap())
     }
 }
 

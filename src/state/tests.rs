@@ -22,27 +22,15 @@ fn record(key: &str, status: Status, digest: &str, at: &str) -> Record {
         Some((c, l)) => (c.to_owned(), Some(l.to_owned())),
         None => (key.to_owned(), None),
     };
-    Record {
-        key: key.to_owned(),
+    Record::attempt(
+        key.to_owned(),
         campaign,
         locale,
-        digest: digest.to_owned(),
-        body: json!({"title": digest}).into(),
+        digest.to_owned(),
+        json!({"title": digest}).into(),
         status,
-        attempted_at: ts(at),
-        push_id: None,
-        request_id: None,
-        endpoint: None,
-        error: None,
-        source: None,
-        resolved_at: None,
-        accepted: None,
-        project: None,
-        kind: None,
-        environment: None,
-        app_key_sha1: None,
-        rehearsal: None,
-    }
+        ts(at),
+    )
 }
 
 fn lock_with(records: Vec<Record>) -> Lock {

@@ -38,25 +38,16 @@ fn at(text: &str) -> DateTime<FixedOffset> {
 fn record(key: &str, attempted_at: &str, status: Status) -> Record {
     let (campaign, locale) = key.split_once('/').unwrap_or((key, ""));
     Record {
-        key: key.to_owned(),
-        campaign: campaign.to_owned(),
-        locale: (!locale.is_empty()).then(|| locale.to_owned()),
-        digest: format!("digest-of-{key}"),
-        body: json!({"notification": {"title": format!("Hi {key}"), "alert": "é ✓"}, "platform": ["ios"]}).into(),
-        status,
-        attempted_at: at(attempted_at),
-        push_id: None,
-        request_id: None,
         endpoint: Some("http://127.0.0.1:1".to_owned()),
-        error: None,
-        source: None,
-        resolved_at: None,
-        accepted: None,
-        project: None,
-        kind: None,
-        environment: None,
-        app_key_sha1: None,
-        rehearsal: None,
+        ..Record::attempt(
+            key.to_owned(),
+            campaign.to_owned(),
+            (!locale.is_empty()).then(|| locale.to_owned()),
+            format!("digest-of-{key}"),
+            json!({"notification": {"title": format!("Hi {key}"), "alert": "é ✓"}, "platform": ["ios"]}).into(),
+            status,
+            at(attempted_at),
+        )
     }
 }
 
