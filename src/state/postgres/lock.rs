@@ -17,6 +17,16 @@ use super::{PgState, PgWriter};
 /// How often a waiting [`PgState::lock_scope`] retries the advisory lock.
 const LOCK_POLL: Duration = Duration::from_millis(100);
 
+/// How often a refused writer that then finds the lock free tries it again
+/// before it gives up and says "another session" (a lock taken and released
+/// faster than two queries).
+const FREE_RETRIES: u32 = 3;
+
+/// How long a refused writer waits for a holder that has just taken the lock
+/// to write its note (command, host, pid), and how often it looks.
+const NOTE_WAIT: Duration = Duration::from_millis(500);
+const NOTE_POLL: Duration = Duration::from_millis(20);
+
 /// The backend holding a scope's write lock, as the server reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockHolder {
@@ -116,6 +126,7 @@ impl PgState {
             .map_err(|e| db_error(&e, "cannot set synchronous_commit for the session"))?;
         let key = scope_key(&self.scope);
         let started = Instant::now();
+        let mut lookups = 0;
         loop {
             let got: bool = self
                 .client
@@ -130,13 +141,20 @@ impl PgState {
                 Some(remaining) if !remaining.is_zero() => {
                     std::thread::sleep(remaining.min(LOCK_POLL));
                 }
-                _ => {
-                    return Err(PgLockError::Held {
-                        holder: lock_holder(&mut self.client, &self.scope, key)?.map(Box::new),
-                        scope: self.scope,
-                        waited: wait.filter(|d| !d.is_zero()),
-                    });
-                }
+                _ => match settled_holder(&mut self.client, &self.scope, key)? {
+                    // Released between our try and the look-up: it is free, try again.
+                    Sighting::Free if lookups < FREE_RETRIES => lookups += 1,
+                    sighting => {
+                        return Err(PgLockError::Held {
+                            holder: match sighting {
+                                Sighting::Held(holder) => Some(Box::new(holder)),
+                                Sighting::Free => None,
+                            },
+                            scope: self.scope,
+                            waited: wait.filter(|d| !d.is_zero()),
+                        });
+                    }
+                },
             }
         }
         self.client
@@ -156,7 +174,7 @@ impl PgState {
 /// The advisory lock key of a scope: 64 bits of a SHA-1, so scopes never
 /// share a lock by accident and other applications' small integer keys are
 /// unlikely to collide with ours.
-fn scope_key(scope: &str) -> i64 {
+pub(super) fn scope_key(scope: &str) -> i64 {
     advisory_key(&format!("pushform scope\0{scope}"))
 }
 
@@ -165,6 +183,31 @@ pub(super) fn advisory_key(text: &str) -> i64 {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(bytes)
+}
+
+/// What a refused writer saw when it looked for the lock's holder.
+enum Sighting {
+    Held(LockHolder),
+    /// No session holds the lock any more: it was released after our try.
+    Free,
+}
+
+/// The holder of the scope lock, once it has written its note: a holder
+/// writes the note just after it takes the lock, so a writer refused in
+/// between looks again for up to [`NOTE_WAIT`] rather than name a holder
+/// without saying what it is. A holder that never writes one (it died, or
+/// it is not pushform) is named without it.
+fn settled_holder(client: &mut Client, scope: &str, key: i64) -> anyhow::Result<Sighting> {
+    let started = Instant::now();
+    loop {
+        match lock_holder(client, scope, key)? {
+            None => return Ok(Sighting::Free),
+            Some(holder) if holder.note.is_some() || started.elapsed() >= NOTE_WAIT => {
+                return Ok(Sighting::Held(holder));
+            }
+            Some(_) => std::thread::sleep(NOTE_POLL),
+        }
+    }
 }
 
 fn lock_holder(client: &mut Client, scope: &str, key: i64) -> anyhow::Result<Option<LockHolder>> {

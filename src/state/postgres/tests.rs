@@ -355,6 +355,62 @@ fn a_second_writer_fails_at_once_naming_the_holder_until_the_first_session_dies(
     assert!(format!("{err:#}").contains("cannot"), "{err:#}");
 }
 
+/// A refused writer looks for the holder with a second query; the holder may
+/// have taken the lock but not yet written its note, or released the lock in
+/// between. The first is waited for (the refusal says who holds it), the
+/// second is a free lock (taken, not refused).
+#[test]
+fn a_refused_writer_waits_for_the_holders_note_and_takes_a_lock_freed_meanwhile() {
+    let url = scope_db("refusal_races", "s");
+    let key = super::lock::scope_key("s");
+    // A holder that has the lock and writes its note a moment later.
+    let second = connect(&url, "s", "b");
+    let (locked, holding) = std::sync::mpsc::channel();
+    let holder = thread::spawn(move || {
+        let mut raw = Cluster::shared().admin("refusal_races");
+        raw.query_one("SELECT pg_advisory_lock($1)", &[&key])
+            .unwrap();
+        locked.send(()).unwrap();
+        thread::sleep(Duration::from_millis(150));
+        raw.execute(
+            "INSERT INTO pushform_holders (scope, backend_pid, holder, since)
+             VALUES ('s', pg_backend_pid(), 'late note', now())",
+            &[],
+        )
+        .unwrap();
+        thread::sleep(Duration::from_millis(600));
+    });
+    holding.recv().unwrap();
+    match second.lock_scope("second", None) {
+        Err(PgLockError::Held {
+            holder: Some(holder),
+            ..
+        }) => assert_eq!(holder.note.as_deref(), Some("late note")),
+        Err(other) => panic!("expected the holder with its note, got {other:?}"),
+        Ok(_) => panic!("the lock was held"),
+    }
+    holder.join().unwrap();
+
+    // A holder that releases the lock while the refused writer looks for it.
+    let second = connect(&url, "s", "b");
+    let (locked, holding) = std::sync::mpsc::channel();
+    let holder = thread::spawn(move || {
+        let mut raw = Cluster::shared().admin("refusal_races");
+        raw.query_one("SELECT pg_advisory_lock($1)", &[&key])
+            .unwrap();
+        locked.send(()).unwrap();
+        thread::sleep(Duration::from_millis(150));
+        raw.query_one("SELECT pg_advisory_unlock($1)", &[&key])
+            .unwrap();
+        thread::sleep(Duration::from_millis(600));
+    });
+    holding.recv().unwrap();
+    second
+        .lock_scope("second", None)
+        .expect("the lock was freed before the refusal was written: it is taken");
+    holder.join().unwrap();
+}
+
 #[test]
 fn unlock_frees_the_scope_for_the_next_writer() {
     let url = scope_db("unlock", "s");
