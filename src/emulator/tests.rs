@@ -391,7 +391,7 @@ fn drop_stops_it_promptly_even_while_stalling() {
     let stopping = Instant::now();
     drop(emu);
     assert!(
-        stopping.elapsed() < Duration::from_secs(2),
+        stopping.elapsed() < Duration::from_secs(10), // the stall is 30 s
         "{:?}",
         stopping.elapsed()
     );

@@ -692,10 +692,10 @@ fn a_waiting_acquirer_gets_the_lock_once_released() {
     locked_rx.recv().unwrap();
     let started = Instant::now();
     let me = Holder::current("second");
-    let guard = second
-        .acquire(&me, Some(Duration::from_millis(300)))
-        .unwrap();
-    assert!(started.elapsed() < Duration::from_millis(300));
+    // A generous bound: under a loaded CI the releaser may sleep well past
+    // its 100 ms; what matters is that the waiter gets the lock once freed.
+    let guard = second.acquire(&me, Some(Duration::from_secs(20))).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20));
     releaser.join().unwrap();
     assert_eq!(read_holder(&second.held_path()), Some(me));
     assert!(matches!(

@@ -61,7 +61,7 @@ fn ctrl_c_while_waiting_for_a_slot_stops_at_once() {
     let repo = Repo::fixture(2, 1000, 1000, 10);
     let in_a_minute =
         (Utc::now() + chrono::TimeDelta::seconds(60)).to_rfc3339_opts(SecondsFormat::Secs, true);
-    repo.write(
+    repo.file(
         "campaigns/z-later.yaml",
         &format!(
             "id: later\nnot_before: {in_a_minute}\npush:\n  audience: {{ is_to_all: false, tag: \
@@ -81,7 +81,8 @@ fn ctrl_c_while_waiting_for_a_slot_stops_at_once() {
     interrupt(&running);
     let ran = running.finish();
     assert!(
-        interrupted.elapsed() < Duration::from_secs(3),
+        // The wait is for an hour's slot: 10 s is prompt even on a loaded runner.
+        interrupted.elapsed() < Duration::from_secs(10),
         "stopped after {:?}",
         interrupted.elapsed()
     );
