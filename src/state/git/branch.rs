@@ -72,7 +72,7 @@ impl GitStore {
             ],
             None,
         )
-        .map_err(|e| anyhow!("cannot fetch the state from {}: {e}", self.place()))?;
+        .with_context(|| format!("cannot fetch the state from {}", self.place()))?;
         let stamp = self.stamp_path()?;
         if let Some(parent) = stamp.parent() {
             let _ = std::fs::create_dir_all(parent);

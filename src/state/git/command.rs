@@ -38,7 +38,7 @@ impl GitStore {
                      install git (or use `state: {{backend: file}}` in pushform.yaml)"
                 )
             } else {
-                anyhow!("cannot run git: {e}")
+                anyhow::Error::new(e).context("cannot run git")
             }
         })?;
         if let Some(bytes) = stdin
