@@ -70,15 +70,23 @@ pub(crate) fn files_below(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// A campaign repository in a temp dir, with an empty `campaigns/` folder to start with.
+/// A campaign repository in a temp dir, deleted when dropped. The one repository type of the
+/// CLI tests: the apply harness adds its constructors (the sample, a numbered fixture) and
+/// lockfile readers to it (`apply/harness.rs`).
 pub(crate) struct Repo {
     dir: tempfile::TempDir,
 }
 
 impl Repo {
+    /// An empty repository with an empty `campaigns/` folder to start with.
     pub(crate) fn new() -> Repo {
-        let dir = tempfile::tempdir().expect("create a temp dir");
-        fs::create_dir(dir.path().join("campaigns")).expect("create campaigns/");
+        let repo = Repo::from_dir(tempfile::tempdir().expect("create a temp dir"));
+        fs::create_dir(repo.path().join("campaigns")).expect("create campaigns/");
+        repo
+    }
+
+    /// A repository already made in `dir` (e.g. a fresh clone), deleted with it.
+    pub(crate) fn from_dir(dir: tempfile::TempDir) -> Repo {
         Repo { dir }
     }
 
@@ -92,7 +100,7 @@ impl Repo {
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).expect("create parent folders");
         }
-        fs::write(&path, text).expect("write fixture file");
+        fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
         self
     }
 

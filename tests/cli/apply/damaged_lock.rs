@@ -38,7 +38,7 @@ fn a_damaged_or_missing_lockfile_stops_apply_before_any_send() {
             "unknown field `surprise`",
         ),
     ] {
-        repo.write("pushform.lock", &content);
+        repo.file("pushform.lock", &content);
         repo.apply_cmd(&emu, later)
             .run()
             .failure()
@@ -67,7 +67,7 @@ fn a_damaged_or_missing_lockfile_stops_apply_before_any_send() {
     assert!(!repo.lock_path().exists());
 
     // Restored, all is well again: the due unit goes out.
-    repo.write("pushform.lock", &good);
+    repo.file("pushform.lock", &good);
     repo.apply_cmd(&emu, later).run().success();
     assert_eq!(emu.requests(), 3);
 }

@@ -52,11 +52,11 @@ fn campaign(alert: &str) -> String {
 fn repo(staging: &Emulator, production: &Emulator) -> Repo {
     let repo = Repo::fixture(0, 2, 3, 5);
     std::fs::remove_file(repo.lock_path()).expect("the fixture's state goes");
-    repo.write(
+    repo.file(
         "pushform.yaml",
         &config(&staging.base_url(), &production.base_url()),
     );
-    repo.write("campaigns/sale.yaml", &campaign("30% off"));
+    repo.file("campaigns/sale.yaml", &campaign("30% off"));
     for env in ["staging", "production"] {
         repo.pushform()
             .args(&["--env", env, "state", "init"])
@@ -197,11 +197,11 @@ fn production_sends_only_what_staging_test_sent_and_records_name_env_and_key_has
         .stdout_has("+ sale  send now");
 
     // An edit after the test send: untested again. Reverted: tested, as it was.
-    repo.write("campaigns/sale.yaml", &campaign("40% off"));
+    repo.file("campaigns/sale.yaml", &campaign("40% off"));
     plan_production(&repo)
         .success()
         .stdout_has("t sale  untested");
-    repo.write("campaigns/sale.yaml", &campaign("30% off"));
+    repo.file("campaigns/sale.yaml", &campaign("30% off"));
     plan_production(&repo)
         .success()
         .stdout_has("+ sale  send now")
@@ -256,7 +256,7 @@ fn a_state_written_under_another_app_key_is_refused_before_any_post() {
     assert_eq!(production.received().len(), 1);
 
     // A second campaign, test-sent; then production with the staging credentials by mistake.
-    repo.write(
+    repo.file(
         "campaigns/second.yaml",
         "id: second\npush:\n  audience: { is_to_all: false, tag: [vip] }\n  \
          notification: { title: \"Second\", alert: \"Another\" }\n",
@@ -312,7 +312,7 @@ fn two_environments_on_one_state_are_a_validation_error() {
     let repo = Repo::fixture(1, 2, 3, 5);
     let both = "environments:\n  staging:\n    state: { path: ./shared.lock }\n  \
                 production:\n    state: { path: shared.lock }\n";
-    repo.write("pushform.yaml", both);
+    repo.file("pushform.yaml", both);
     repo.pushform()
         .args(&["validate"])
         .run()
@@ -321,7 +321,7 @@ fn two_environments_on_one_state_are_a_validation_error() {
             "environments `staging` and `production` share one state (the lockfile shared.lock)",
         );
     // Inheriting the top-level state is sharing it too; so is one git remote and branch.
-    repo.write(
+    repo.file(
         "pushform.yaml",
         "environments:\n  staging: { test_to: [qa] }\n  production: {}\n",
     );
@@ -330,7 +330,7 @@ fn two_environments_on_one_state_are_a_validation_error() {
         .run()
         .failure()
         .stderr_has("share one state (the lockfile pushform.lock)");
-    repo.write(
+    repo.file(
         "pushform.yaml",
         "environments:\n  staging:\n    state: { backend: git, branch: s }\n  \
          production:\n    state: { backend: git, remote: origin, branch: s }\n",
@@ -341,7 +341,7 @@ fn two_environments_on_one_state_are_a_validation_error() {
         .failure()
         .stderr_has("share one state (branch s of git remote origin)");
     // Each its own: valid, and every environment is checked.
-    repo.write(
+    repo.file(
         "pushform.yaml",
         "defaults: { push: { platform: [ios] } }\nenvironments:\n  staging:\n    \
          state: { path: staging.lock }\n  production: {}\n",
@@ -392,7 +392,7 @@ fn a_test_send_without_an_answer_is_journalled_unknown_and_counts_once_resolved(
 fn validate_checks_each_environment_and_names_the_one_with_a_problem() {
     let repo = Repo::fixture(1, 2, 3, 5);
     // The top level alone is no environment: it lacks the platform, staging sets it.
-    repo.write(
+    repo.file(
         "pushform.yaml",
         "environments:\n  staging:\n    defaults: { push: { platform: [ios] } }\n    \
          state: { path: s.lock }\n  production: {}\n",

@@ -70,7 +70,7 @@ impl Remote {
             let _ = std::fs::remove_file(seed.path().join(f));
         }
         let config = seed.read("pushform.yaml");
-        seed.write(
+        seed.file(
             "pushform.yaml",
             &format!("{config}state:\n  backend: git\n"),
         );
@@ -689,11 +689,11 @@ fn state_pull_and_push_move_a_history_between_backends() {
         "FILE gets what stdout got"
     );
     // Into the file backend: an empty one takes it.
-    runner.write("saved.lock", &pulled.stdout);
+    runner.file("saved.lock", &pulled.stdout);
     let config = runner
         .read("pushform.yaml")
         .replace("state:\n  backend: git\n", "");
-    runner.write("pushform.yaml", &config);
+    runner.file("pushform.yaml", &config);
     runner
         .pushform()
         .args(&["state", "push", "saved.lock"])
@@ -703,7 +703,7 @@ fn state_pull_and_push_move_a_history_between_backends() {
     // A backend with a state refuses another push, whatever its lineage.
     let mut other = lock.clone();
     other.lineage = "another".to_owned();
-    runner.write("other.lock", &pushform::state::to_pretty_json(&other));
+    runner.file("other.lock", &pushform::state::to_pretty_json(&other));
     runner
         .pushform()
         .args(&["state", "push", "other.lock"])

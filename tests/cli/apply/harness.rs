@@ -9,13 +9,12 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pushform::emulator::{Emulator, EmulatorConfig, Received};
 use pushform::state::{Lock, LockStore, Record, Status};
 use sha1::{Digest, Sha1};
-use tempfile::TempDir;
 
 use crate::support::{Pushform, copy_sample};
 
@@ -36,11 +35,10 @@ pub(super) const REHEARSAL_ENDPOINT: &str = "http://127.0.0.1:9";
 // Repositories
 // ---------------------------------------------------------------------------
 
-/// A campaign repository in its own temporary folder.
-pub(super) struct Repo {
-    dir: TempDir,
-}
+pub(super) use crate::support::Repo;
 
+/// What the apply tests add to the one repository type: the sample and a numbered fixture,
+/// the lockfile, and `pushform` against an emulator.
 impl Repo {
     /// A copy of the sample repository at the project root (8 units, quota 2/hour 3/day).
     pub(super) fn sample() -> Repo {
@@ -50,11 +48,6 @@ impl Repo {
         repo
     }
 
-    /// `pushform state init`: an empty state, as every repository needs before its first apply.
-    pub(super) fn init_state(&self) {
-        self.pushform().args(&["state", "init"]).run().success();
-    }
-
     /// `units` push units, all due at once under a quota of `per_hour`/`per_day`.
     ///
     /// Campaign `cNN` (one file each, `campaigns/cNN.yaml`, so plan order is file order) is
@@ -62,7 +55,7 @@ impl Repo {
     /// so keys of both shapes (`cNN` and `cNN/en`) are exercised. Bodies are all distinct.
     pub(super) fn fixture(units: usize, per_hour: u32, per_day: u32, timeout_secs: u64) -> Repo {
         let repo = Repo::empty();
-        repo.write(
+        repo.file(
             "pushform.yaml",
             &format!(
                 "api:\n  timeout_secs: {timeout_secs}\nquota:\n  per_hour: {per_hour}\n  \
@@ -89,7 +82,7 @@ impl Repo {
                      notification: {{ title: \"Title {n}\", alert: \"Alert number {n}\" }}\n"
                 )
             };
-            repo.write(&format!("campaigns/c{n:02}.yaml"), &text);
+            repo.file(&format!("campaigns/c{n:02}.yaml"), &text);
             n += 1;
         }
         // `state init` wants a pushform repository: campaigns/ exists even with no campaign yet.
@@ -98,30 +91,14 @@ impl Repo {
         repo
     }
 
-    /// A repository already made in `dir` (e.g. a fresh clone), deleted with it.
-    pub(super) fn from_dir(dir: TempDir) -> Repo {
-        Repo { dir }
-    }
-
+    /// An empty folder, without even `campaigns/`.
     fn empty() -> Repo {
-        Repo {
-            dir: tempfile::Builder::new()
+        Repo::from_dir(
+            tempfile::Builder::new()
                 .prefix("pushform-apply-")
                 .tempdir()
                 .expect("temp dir"),
-        }
-    }
-
-    pub(super) fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub(super) fn write(&self, rel: &str, text: &str) {
-        let path = self.path().join(rel);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).expect("mkdir");
-        }
-        fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        )
     }
 
     pub(super) fn read(&self, rel: &str) -> String {

@@ -63,7 +63,7 @@ fn a_missing_lockfile_makes_apply_refuse_until_state_init() {
 
     // Moving the lockfile setting is the same as deleting it: refused, nothing resent.
     let config = repo.read("pushform.yaml");
-    repo.write("pushform.yaml", &format!("{config}lock: moved.lock\n"));
+    repo.file("pushform.yaml", &format!("{config}lock: moved.lock\n"));
     repo.apply_cmd(&emu, "2026-11-27T07:00:00Z")
         .run()
         .failure()
@@ -75,7 +75,7 @@ fn a_missing_lockfile_makes_apply_refuse_until_state_init() {
 fn lock_and_state_both_set_is_an_error() {
     let repo = Repo::fixture(1, 100_000, 100_000, 10);
     let config = repo.read("pushform.yaml");
-    repo.write(
+    repo.file(
         "pushform.yaml",
         &format!("{config}lock: a.lock\nstate:\n  path: b.lock\n"),
     );
@@ -102,7 +102,7 @@ fn state_settings_of_the_other_backend_are_errors() {
         ),
         ("state:\n  backend: svn\n", "svn"),
     ] {
-        repo.write("pushform.yaml", &format!("{config}{state}"));
+        repo.file("pushform.yaml", &format!("{config}{state}"));
         repo.pushform()
             .now(SAMPLE_NOW)
             .args(&["plan"])
@@ -160,7 +160,7 @@ fn quota_and_state_list_refuse_a_broken_pushform_yaml() {
         .run()
         .success()
         .stdout_has("Last 60 minutes: 1 of 2 sends used.");
-    repo.write("pushform.yaml", "quota:\n  per_hour: [2\n");
+    repo.file("pushform.yaml", "quota:\n  per_hour: [2\n");
     for cmd in [vec!["quota"], vec!["state", "list"]] {
         repo.pushform()
             .now(SAMPLE_NOW)
@@ -179,9 +179,9 @@ fn temp_files_left_by_a_killed_write_are_removed_by_the_next_one() {
         ".pushform.lock.backup.Qw34cd.tmp",
     ];
     for name in stale {
-        repo.write(name, "{\"half\": ");
+        repo.file(name, "{\"half\": ");
     }
-    repo.write("notes.tmp", "not ours");
+    repo.file("notes.tmp", "not ours");
     let emu = roomy_emulator();
     repo.apply_cmd(&emu, SAMPLE_NOW).run().success();
     for name in stale {

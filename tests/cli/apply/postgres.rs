@@ -72,7 +72,7 @@ impl<'a> Pg<'a> {
         }
         let config = repo.read("pushform.yaml");
         let project = project.map_or_else(String::new, |p| format!("  project: {p}\n"));
-        repo.write(
+        repo.file(
             "pushform.yaml",
             &format!(
                 "{config}state:\n  backend: postgres\n  scope: {}\n{project}",
@@ -310,7 +310,7 @@ fn a_missing_scope_plans_empty_with_a_warning_but_every_write_refuses() {
     assert_eq!(list.stdout.matches(&format!("{folder}  c0")).count(), 2);
     // A scope is required: there is no sensible default for the App Key's shared history.
     let config = repo.read("pushform.yaml");
-    repo.write(
+    repo.file(
         "pushform.yaml",
         &config.replace("  scope: student-app\n", ""),
     );
@@ -561,14 +561,14 @@ fn state_push_moves_a_lockfile_history_into_a_scope_and_pull_gives_it_back() {
     );
     // It moves to the postgres backend: `state push` fills the new scope.
     let config = repo.read("pushform.yaml");
-    repo.write(
+    repo.file(
         "pushform.yaml",
         &format!(
             "{config}state:\n  backend: postgres\n  scope: {}\n  project: shop\n",
             pg.scope
         ),
     );
-    repo.write("migrated.lock", &repo.read("pushform.lock"));
+    repo.file("migrated.lock", &repo.read("pushform.lock"));
     pg.run(pg.cmd(&repo).args(&["state", "push", "migrated.lock"]))
         .success()
         .stderr_has("(lineage ")

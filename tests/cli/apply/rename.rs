@@ -9,7 +9,7 @@ const CAMPAIGN: &str = "push:\n  audience: { is_to_all: false, tag: [students] }
                         notification: { title: \"Spring sale\", alert: \"30% off everything\" }\n";
 
 fn write(repo: &Repo, head: &str) {
-    repo.write("campaigns/spring.yaml", &format!("{head}{CAMPAIGN}"));
+    repo.file("campaigns/spring.yaml", &format!("{head}{CAMPAIGN}"));
 }
 
 #[test]

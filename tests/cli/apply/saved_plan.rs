@@ -55,7 +55,7 @@ fn apply_saved(repo: &Repo, emu: &Emulator, now: &str) -> Run {
 fn edit(repo: &Repo, file: &str, from: &str, to: &str) {
     let text = repo.read(file);
     assert!(text.contains(from), "{file} lacks {from:?}");
-    repo.write(file, &text.replace(from, to));
+    repo.file(file, &text.replace(from, to));
 }
 
 #[test]
