@@ -67,10 +67,11 @@ fn two_applies_started_together_send_each_unit_once_and_one_is_refused() {
 #[test]
 fn a_second_apply_is_refused_while_one_holds_the_lock_or_waits_with_lock_timeout() {
     let repo = Repo::fixture(3, 1000, 1000, 10);
-    // One more unit, due in a few seconds: `apply --wait` (on the real clock) sends the three
-    // due units, then holds the lock while it waits for this one.
+    // One more unit, due in 20 s: `apply --wait` (on the real clock) sends the three due
+    // units, then holds the lock while it waits for this one. The refusals below must happen
+    // inside that wait, so it is long enough for a loaded runner to start three processes.
     let soon =
-        (Utc::now() + chrono::TimeDelta::seconds(3)).to_rfc3339_opts(SecondsFormat::Secs, true);
+        (Utc::now() + chrono::TimeDelta::seconds(20)).to_rfc3339_opts(SecondsFormat::Secs, true);
     repo.file(
         "campaigns/z-later.yaml",
         &format!(
@@ -100,8 +101,8 @@ fn a_second_apply_is_refused_while_one_holds_the_lock_or_waits_with_lock_timeout
         .stderr_has(&format!("is locked by pid {} on host ", holder.pid()))
         .stderr_has("pushform apply --auto-approve --wait");
     assert!(
-        // The holder keeps the lock for an hour: 10 s is "at once" even on a loaded runner.
-        started.elapsed() < Duration::from_secs(10),
+        // The holder keeps the lock for most of 20 s: 5 s is "at once" even on a loaded runner.
+        started.elapsed() < Duration::from_secs(5),
         "refused at once"
     );
     // `state resolve` writes the lock too, and is refused the same way.
@@ -111,7 +112,7 @@ fn a_second_apply_is_refused_while_one_holds_the_lock_or_waits_with_lock_timeout
         .stderr_has(&format!("is locked by pid {}", holder.pid()));
 
     // With --lock-timeout: waits for the holder, then has nothing left to send.
-    let waiter = real_clock(&["apply", "--auto-approve", "--lock-timeout", "20"]).start();
+    let waiter = real_clock(&["apply", "--auto-approve", "--lock-timeout", "60"]).start();
     let holder = holder.finish();
     holder.success().stdout_has("Apply complete: 4 sent");
     let waiter = waiter.finish();

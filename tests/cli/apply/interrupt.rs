@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
+use pushform::state::Status;
 
 use super::harness::{KEY, Repo, SAMPLE_NOW, SECRET, assert_exactly_once, roomy_emulator};
 use crate::support::Running;
@@ -76,12 +77,26 @@ fn ctrl_c_while_waiting_for_a_slot_stops_at_once() {
         .args(&["apply", "--auto-approve", "--wait"])
         .start();
     wait_for_received(&emu, 2);
-    std::thread::sleep(Duration::from_millis(200)); // into the wait
+    // Into the wait: both outcomes are in the lockfile (what apply writes just before it
+    // says it waits), then a moment for the message.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline
+        && repo.try_lock().is_none_or(|lock| {
+            lock.sends
+                .iter()
+                .filter(|r| r.status == Status::Sent)
+                .count()
+                < 2
+        })
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     let interrupted = Instant::now();
     interrupt(&running);
     let ran = running.finish();
     assert!(
-        // The wait is for an hour's slot: 10 s is prompt even on a loaded runner.
+        // The wait is for a unit a minute away: 10 s is prompt even on a loaded runner.
         interrupted.elapsed() < Duration::from_secs(10),
         "stopped after {:?}",
         interrupted.elapsed()
