@@ -355,6 +355,27 @@ fn a_second_writer_fails_at_once_naming_the_holder_until_the_first_session_dies(
     assert!(format!("{err:#}").contains("cannot"), "{err:#}");
 }
 
+/// A session of database `db` that takes advisory lock `key` outside pushform, then, 150 ms
+/// later, does `then` with it, and keeps its session 600 ms more. Returns once the lock is held.
+fn raw_holder(
+    db: &'static str,
+    key: i64,
+    then: impl FnOnce(&mut postgres::Client) + Send + 'static,
+) -> thread::JoinHandle<()> {
+    let (locked, holding) = std::sync::mpsc::channel();
+    let holder = thread::spawn(move || {
+        let mut raw = Cluster::shared().admin(db);
+        raw.query_one("SELECT pg_advisory_lock($1)", &[&key])
+            .unwrap();
+        locked.send(()).unwrap();
+        thread::sleep(Duration::from_millis(150));
+        then(&mut raw);
+        thread::sleep(Duration::from_millis(600));
+    });
+    holding.recv().unwrap();
+    holder
+}
+
 /// A refused writer looks for the holder with a second query; the holder may
 /// have taken the lock but not yet written its note, or released the lock in
 /// between. The first is waited for (the refusal says who holds it), the
@@ -365,22 +386,14 @@ fn a_refused_writer_waits_for_the_holders_note_and_takes_a_lock_freed_meanwhile(
     let key = super::lock::scope_key("s");
     // A holder that has the lock and writes its note a moment later.
     let second = connect(&url, "s", "b");
-    let (locked, holding) = std::sync::mpsc::channel();
-    let holder = thread::spawn(move || {
-        let mut raw = Cluster::shared().admin("refusal_races");
-        raw.query_one("SELECT pg_advisory_lock($1)", &[&key])
-            .unwrap();
-        locked.send(()).unwrap();
-        thread::sleep(Duration::from_millis(150));
+    let holder = raw_holder("refusal_races", key, |raw| {
         raw.execute(
             "INSERT INTO pushform_holders (scope, backend_pid, holder, since)
              VALUES ('s', pg_backend_pid(), 'late note', now())",
             &[],
         )
         .unwrap();
-        thread::sleep(Duration::from_millis(600));
     });
-    holding.recv().unwrap();
     match second.lock_scope("second", None) {
         Err(PgLockError::Held {
             holder: Some(holder),
@@ -393,18 +406,10 @@ fn a_refused_writer_waits_for_the_holders_note_and_takes_a_lock_freed_meanwhile(
 
     // A holder that releases the lock while the refused writer looks for it.
     let second = connect(&url, "s", "b");
-    let (locked, holding) = std::sync::mpsc::channel();
-    let holder = thread::spawn(move || {
-        let mut raw = Cluster::shared().admin("refusal_races");
-        raw.query_one("SELECT pg_advisory_lock($1)", &[&key])
-            .unwrap();
-        locked.send(()).unwrap();
-        thread::sleep(Duration::from_millis(150));
+    let holder = raw_holder("refusal_races", key, move |raw| {
         raw.query_one("SELECT pg_advisory_unlock($1)", &[&key])
             .unwrap();
-        thread::sleep(Duration::from_millis(600));
     });
-    holding.recv().unwrap();
     second
         .lock_scope("second", None)
         .expect("the lock was freed before the refusal was written: it is taken");
