@@ -356,7 +356,7 @@ fn a_second_writer_fails_at_once_naming_the_holder_until_the_first_session_dies(
 }
 
 /// A session of database `db` that takes advisory lock `key` outside pushform, then, 150 ms
-/// later, does `then` with it, and keeps its session 600 ms more. Returns once the lock is held.
+/// later, does `then` with it, and keeps its session 3 s more. Returns once the lock is held.
 fn raw_holder(
     db: &'static str,
     key: i64,
@@ -370,7 +370,7 @@ fn raw_holder(
         locked.send(()).unwrap();
         thread::sleep(Duration::from_millis(150));
         then(&mut raw);
-        thread::sleep(Duration::from_millis(600));
+        thread::sleep(Duration::from_secs(3));
     });
     holding.recv().unwrap();
     holder
