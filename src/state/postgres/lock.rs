@@ -105,7 +105,8 @@ fn held_message(scope: &str, holder: Option<&LockHolder>, waited: Option<Duratio
 impl PgState {
     /// Takes the scope's write lock: a session advisory lock, so the server
     /// frees it when this session ends, however it ends. Without `wait`,
-    /// fails at once naming the holder; with `Some(d)`, retries every 100 ms
+    /// fails at once naming the holder (waiting up to 500 ms for a holder that has just taken
+    /// the lock to write who it is); with `Some(d)`, retries every 100 ms
     /// for up to `d`. Migrates the schema first (a no-op when current).
     /// `note` tells a refused writer who holds the lock (command, host, pid).
     ///
