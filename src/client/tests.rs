@@ -382,15 +382,15 @@ fn definite_api_errors_are_rejected() {
     }
 }
 
+/// `BODY` sent once through a client of `endpoints` with `secret` and a 5 s timeout.
+fn send_via(endpoints: Vec<String>, secret: &str) -> SendOutcome {
+    client(endpoints, secret, Duration::from_secs(5)).send(BODY, "r")
+}
+
 #[test]
 fn a_wrong_secret_is_rejected_1004() {
     let emu = emulator();
-    let outcome = client(
-        vec![emu.base_url()],
-        "not-the-secret",
-        Duration::from_secs(5),
-    )
-    .send(BODY, "r");
+    let outcome = send_via(vec![emu.base_url()], "not-the-secret");
     assert!(
         matches!(
             outcome,
@@ -447,12 +447,7 @@ fn the_third_push_within_an_hour_is_rejected_1008() {
 #[test]
 fn fails_over_only_when_the_primary_cannot_be_connected_to() {
     let backup = emulator();
-    let outcome = client(
-        vec![dead_endpoint(), backup.base_url()],
-        "test-secret",
-        Duration::from_secs(5),
-    )
-    .send(BODY, "r");
+    let outcome = send_via(vec![dead_endpoint(), backup.base_url()], "test-secret");
     assert!(
         matches!(&outcome, SendOutcome::Sent { endpoint, .. } if *endpoint == backup.base_url()),
         "{outcome:?}"
@@ -465,12 +460,7 @@ fn fails_over_only_when_the_primary_cannot_be_connected_to() {
 fn never_fails_over_after_the_primary_was_reached() {
     let (primary, backup) = (emulator(), emulator());
     primary.set_fault(Fault::Drop, 1);
-    let outcome = client(
-        vec![primary.base_url(), backup.base_url()],
-        "test-secret",
-        Duration::from_secs(5),
-    )
-    .send(BODY, "r");
+    let outcome = send_via(vec![primary.base_url(), backup.base_url()], "test-secret");
     assert!(
         matches!(&outcome, SendOutcome::Unknown { endpoint, .. } if *endpoint == primary.base_url()),
         "{outcome:?}"
@@ -487,12 +477,7 @@ fn never_fails_over_after_the_primary_was_reached() {
 fn fails_over_when_the_primary_refuses_connections() {
     let (primary, backup) = (emulator(), emulator());
     primary.set_fault(Fault::Refuse, 1);
-    let outcome = client(
-        vec![primary.base_url(), backup.base_url()],
-        "test-secret",
-        Duration::from_secs(5),
-    )
-    .send(BODY, "r");
+    let outcome = send_via(vec![primary.base_url(), backup.base_url()], "test-secret");
     assert!(
         matches!(&outcome, SendOutcome::Sent { endpoint, .. } if *endpoint == backup.base_url()),
         "{outcome:?}"
@@ -504,12 +489,7 @@ fn fails_over_when_the_primary_refuses_connections() {
 #[test]
 fn all_endpoints_refused_is_unreachable() {
     let (a, b) = (dead_endpoint(), dead_endpoint());
-    let outcome = client(
-        vec![a.clone(), b.clone()],
-        "test-secret",
-        Duration::from_secs(5),
-    )
-    .send(BODY, "r");
+    let outcome = send_via(vec![a.clone(), b.clone()], "test-secret");
     let SendOutcome::Unreachable { reason } = outcome else {
         panic!("{outcome:?}");
     };

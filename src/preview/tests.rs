@@ -86,24 +86,29 @@ fn references(text: &str) -> Vec<String> {
     out
 }
 
+/// The site of a plan with one unit, `key`, to send now with `body`, and no history.
+fn one_send_site(key: &str, body: &PushBody) -> Vec<Page> {
+    let p = plan(vec![planned(
+        key,
+        Action::Send,
+        Some("2026-11-26T07:00:00Z"),
+        None,
+    )]);
+    site(&Input {
+        plan: &p,
+        quota: &quota(),
+        units: vec![unit(key, body)],
+        history: Vec::new(),
+    })
+}
+
 #[test]
 fn campaign_text_is_escaped_and_no_page_references_the_network() {
     let hostile = body(
         "<script>alert(1)</script>",
         "\"><img src=\"https://evil.example/x.png\"> & <a href=//evil.example>",
     );
-    let p = plan(vec![planned(
-        "evil/en\"x",
-        Action::Send,
-        Some("2026-11-26T07:00:00Z"),
-        None,
-    )]);
-    let pages = site(&Input {
-        plan: &p,
-        quota: &quota(),
-        units: vec![unit("evil/en\"x", &hostile)],
-        history: Vec::new(),
-    });
+    let pages = one_send_site("evil/en\"x", &hostile);
     for page in &pages {
         let lower = page.text.to_lowercase();
         assert!(!lower.contains("<script"), "{}", page.path);
@@ -133,18 +138,7 @@ fn texts_the_platform_cuts_are_marked_and_clamped_the_others_are_not() {
         "Winter sale",
         "Thirty percent off everything in the store for three days only, starting Monday morning.",
     );
-    let p = plan(vec![planned(
-        "sale",
-        Action::Send,
-        Some("2026-11-26T07:00:00Z"),
-        None,
-    )]);
-    let pages = site(&Input {
-        plan: &p,
-        quota: &quota(),
-        units: vec![unit("sale", &long)],
-        history: Vec::new(),
-    });
+    let pages = one_send_site("sale", &long);
     let html = page(&pages, "units/sale.html");
     let cards: Vec<&str> = html.split("<figure class=\"card ").skip(1).collect();
     assert_eq!(cards.len(), 5, "iOS ×2, Android ×2, HarmonyOS");
