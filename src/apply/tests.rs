@@ -77,6 +77,12 @@ const QUOTA: Quota = Quota {
     tz: chrono_tz::Asia::Shanghai,
 };
 
+/// `apply` of `units` at the pinned now, with no saved plan and no interrupt.
+fn apply_now(session: &mut dyn Session, units: &[Unit], sender: &dyn Sender) -> Result<Ending> {
+    let stop = AtomicBool::new(false);
+    apply(session, units, sender, &options(&stop, None), &mut |_| {})
+}
+
 fn options<'a>(stop: &'a AtomicBool, saved: Option<Saved<'a>>) -> Options<'a> {
     Options {
         quota: &QUOTA,
@@ -223,16 +229,8 @@ fn apply_called_directly_sends_nothing_while_the_state_holds_an_unresolved_send(
     theirs.digest.clone_from(&units[1].digest);
     lock.append(theirs);
     let mut session = Memory(lock, 0);
-    let stop = AtomicBool::new(false);
     let sender = Counting(std::cell::Cell::new(0));
-    let err = apply(
-        &mut session,
-        &units,
-        &sender,
-        &options(&stop, None),
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let err = apply_now(&mut session, &units, &sender).unwrap_err();
     let blocked = err.downcast_ref::<Unresolved>().expect("refused up front");
     assert_eq!(blocked.sends.len(), 1);
     assert_eq!(blocked.sends[0].0, "b");
@@ -349,16 +347,8 @@ impl Session for Failing {
 fn a_push_sent_whose_outcome_cannot_be_recorded_is_reported_as_sent_with_the_resolve_command() {
     let (_dir, units) = two_units();
     let mut session = Failing(Memory(Lock::new(), 0));
-    let stop = AtomicBool::new(false);
     let sender = Counting(std::cell::Cell::new(0));
-    let err = apply(
-        &mut session,
-        &units,
-        &sender,
-        &options(&stop, None),
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let err = apply_now(&mut session, &units, &sender).unwrap_err();
     let text = format!("{err:#}");
     assert!(text.starts_with("`a` WAS SENT (push id p)"), "{text}");
     assert!(
